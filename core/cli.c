@@ -1,0 +1,375 @@
+/*
+ * cli.c - the jobexec command: what ops run and script.
+ *
+ * Exit codes: 0 job completed, 1 job failed or was cancelled, 2 bad usage,
+ * config or plan (nothing ran), 3 internal error.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jobexec/jobexec.h>
+
+enum { EXIT_COMPLETED = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2,
+       EXIT_INTERNAL = 3 };
+
+typedef struct options {
+    const char *config;
+    int verbose;
+    const char *operand; /* PLAN */
+} options;
+
+static const char *prog = "jobexec";
+
+static void usage_main(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s COMMAND [OPTIONS] [ARGS]\n"
+            "Run governance jobs: an ordered plan of steps, performed by "
+            "step-handler\nplugins, with evidence for every step.\n"
+            "\n"
+            "Commands:\n"
+            "  run [--config FILE] PLAN|-    run a plan; print the evidence "
+            "document\n"
+            "  check [--config FILE] [PLAN]  validate the config (and a plan); "
+            "run nothing\n"
+            "  plugins [--config FILE]       list loaded plugins and their "
+            "step types\n"
+            "  help [COMMAND]                show help for a command\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE   the config file (default: %s)\n"
+            "  -v, --verbose       show plugin log messages of every level\n"
+            "  -h, --help          show this help\n"
+            "  -V, --version       show the version\n"
+            "\n"
+            "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "
+            "usage, config\nor plan (nothing ran), 3 internal error.\n",
+            prog, JX_SYSCONFDIR "/jobexec.yaml");
+}
+
+static void usage_run(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s run [--config FILE] [--verbose] PLAN|-\n"
+            "Run the plan in PLAN (YAML or JSON; - reads standard input).\n"
+            "\n"
+            "Steps run in order; the job stops at the first step that fails.\n"
+            "The evidence document (JSON) is written to standard output as "
+            "the job\nruns; the config's evidence.log, when set, receives one "
+            "record per event.\nA one-line summary goes to standard error "
+            "when it is a terminal.\n"
+            "\n"
+            "Exit status: 0 completed, 1 failed, 2 bad config or plan "
+            "(nothing ran),\n3 internal error.\n",
+            prog);
+}
+
+static void usage_check(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s check [--config FILE] [PLAN|-]\n"
+            "Load the config and every plugin it names, and, given a plan, "
+            "check that\nevery step has a handler and that each handler's "
+            "validate accepts it.\nNothing runs.  Exit status: 0 valid, 2 "
+            "invalid, 3 internal error.\n",
+            prog);
+}
+
+static void usage_plugins(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s plugins [--config FILE]\n"
+            "List the plugins the config loads: name, version, ABI, whether "
+            "they are\nthread-safe, the file, and the step types bound to "
+            "them.\n",
+            prog);
+}
+
+static int exit_for(int code)
+{
+    switch (code) {
+    case JX_ECONFIG:
+    case JX_EPLAN:
+    case JX_ELIMIT:
+    case JX_ELOAD:
+    case JX_EABI:
+    case JX_EINIT:
+    case JX_EREFUSED:
+        return EXIT_USAGE;
+    default:
+        return EXIT_INTERNAL;
+    }
+}
+
+static int report(const jx_error *err)
+{
+    fprintf(stderr, "%s: %s\n", prog, err->message);
+    return exit_for(err->code);
+}
+
+/* The uninstalled binary (run from its build tree) uses the tree's config
+ * and plugins, so that a fresh build works without `make install`. */
+static int running_uninstalled(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t root = strlen(JX_BUILD_TREE);
+
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    return strncmp(exe, JX_BUILD_TREE, root) == 0 && exe[root] == '/';
+}
+
+static int load_executor(const options *o, jx_executor **ex, jx_error *err)
+{
+    int uninstalled = running_uninstalled();
+    const char *path = o->config;
+    const char *plugin_dir = uninstalled ? JX_BUILD_PLUGINDIR : NULL;
+    jx_config *cfg;
+    int rc;
+
+    if (path == NULL)
+        path = uninstalled ? JX_BUILD_CONFIG : JX_SYSCONFDIR "/jobexec.yaml";
+    if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
+        return rc;
+    rc = jx_executor_new(cfg, ex, err);
+    jx_config_free(cfg);
+    return rc;
+}
+
+static void log_to_stderr(int level, const char *job_id, int64_t step_index,
+                          const char *message, void *user)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    const options *o = user;
+
+    if (level > JX_LOG_WARNING && !o->verbose)
+        return;
+    if (level < 0 || level > JX_LOG_DEBUG)
+        level = JX_LOG_DEBUG;
+    if (job_id != NULL)
+        fprintf(stderr, "%s: %s: job %s step %lld: %s\n", prog, names[level],
+                job_id, (long long)step_index, message);
+    else
+        fprintf(stderr, "%s: %s: %s\n", prog, names[level], message);
+}
+
+static int cmd_run(const options *o)
+{
+    jx_run_options ro = {NULL, NULL, NULL, stdout};
+    jx_executor *ex = NULL;
+    jx_plan *plan = NULL;
+    jx_result *res = NULL;
+    jx_error err = {0, ""};
+    int rc, status;
+
+    if ((rc = jx_plan_load(o->operand, &plan, &err)) != 0)
+        return report(&err);
+    if ((rc = load_executor(o, &ex, &err)) != 0) {
+        jx_plan_free(plan);
+        return report(&err);
+    }
+    rc = jx_executor_run(ex, plan, &ro, &res, &err);
+    if (rc != 0) {
+        status = report(&err);
+    } else {
+        status = jx_result_status(res) == JX_JOB_COMPLETED ? EXIT_COMPLETED
+                                                           : EXIT_JOB_FAILED;
+        if (isatty(STDERR_FILENO))
+            fprintf(stderr, "%s: job %s %s: %zu/%zu steps succeeded in %.3f s"
+                            " - %s\n",
+                    prog, jx_result_job_id(res), jx_result_status_name(res),
+                    jx_result_steps_succeeded(res), jx_plan_step_count(plan),
+                    jx_result_duration_seconds(res), jx_result_reason(res));
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: cannot write the evidence document to standard "
+                        "output\n", prog);
+        status = EXIT_INTERNAL;
+    }
+    jx_result_free(res);
+    jx_executor_free(ex);
+    jx_plan_free(plan);
+    return status;
+}
+
+static int cmd_check(const options *o)
+{
+    jx_executor *ex = NULL;
+    jx_plan *plan = NULL;
+    jx_error err = {0, ""};
+    int rc;
+
+    if (o->operand != NULL && (rc = jx_plan_load(o->operand, &plan, &err)))
+        return report(&err);
+    if ((rc = load_executor(o, &ex, &err)) != 0) {
+        jx_plan_free(plan);
+        return report(&err);
+    }
+    if (plan != NULL)
+        rc = jx_executor_check(ex, plan, &err);
+    if (rc == 0 && plan != NULL)
+        printf("plan OK: %zu steps, job %s, contract %s\n",
+               jx_plan_step_count(plan), jx_plan_job_id(plan),
+               jx_plan_contract_id(plan));
+    else if (rc == 0)
+        printf("config OK: %zu plugins loaded\n",
+               jx_executor_plugin_count(ex));
+    jx_plan_free(plan);
+    jx_executor_free(ex);
+    return rc == 0 ? EXIT_COMPLETED : report(&err);
+}
+
+static int cmd_plugins(const options *o)
+{
+    jx_executor *ex = NULL;
+    jx_error err = {0, ""};
+
+    if (load_executor(o, &ex, &err) != 0)
+        return report(&err);
+    for (size_t i = 0; i < jx_executor_plugin_count(ex); i++) {
+        jx_plugin_info info;
+        jx_executor_plugin_info(ex, i, &info);
+        printf("%s %s (abi %u%s%s)\n  file: %s\n  step types:", info.name,
+               info.version, info.abi_version,
+               info.thread_safe ? ", thread-safe" : "",
+               info.is_health_observer ? ", health observer" : "", info.path);
+        for (size_t k = 0; info.step_types != NULL && info.step_types[k];
+             k++)
+            printf(" %s", info.step_types[k]);
+        printf(info.step_types != NULL && info.step_types[0] ? "\n"
+                                                             : " (none)\n");
+    }
+    jx_executor_free(ex);
+    return EXIT_COMPLETED;
+}
+
+typedef struct command {
+    const char *name;
+    int (*run)(const options *o);
+    void (*usage)(FILE *fp);
+    int operand; /* 0: none, 1: optional, 2: required */
+} command;
+
+static const command commands[] = {
+    {"run", cmd_run, usage_run, 2},
+    {"check", cmd_check, usage_check, 1},
+    {"plugins", cmd_plugins, usage_plugins, 0},
+};
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int bad_usage(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    options o = {NULL, 0, NULL};
+    const command *cmd = NULL;
+    int c;
+
+    /* "+": stop at the first operand (the command), then parse again. */
+    while ((c = getopt_long(argc, argv, "+c:vhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'v':
+            o.verbose = 1;
+            break;
+        case 'h':
+            usage_main(stdout);
+            return EXIT_COMPLETED;
+        case 'V':
+            printf("jobexec %s (step_handler_v1 ABI %u)\n", jx_version(),
+                   JX_ABI_VERSION);
+            return EXIT_COMPLETED;
+        default:
+            fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return bad_usage("%s", "missing command (run, check, plugins, help)");
+    if (strcmp(argv[optind], "help") == 0) {
+        const char *topic = optind + 1 < argc ? argv[optind + 1] : NULL;
+        if (topic == NULL) {
+            usage_main(stdout);
+            return EXIT_COMPLETED;
+        }
+        if ((cmd = find_command(topic)) == NULL)
+            return bad_usage("unknown command '%s'", topic);
+        cmd->usage(stdout);
+        return EXIT_COMPLETED;
+    }
+    if ((cmd = find_command(argv[optind])) == NULL)
+        return bad_usage("unknown command '%s'", argv[optind]);
+    /* The command's own options, after its name. */
+    argc -= optind;
+    argv += optind;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'v':
+            o.verbose = 1;
+            break;
+        case 'h':
+            cmd->usage(stdout);
+            return EXIT_COMPLETED;
+        default:
+            fprintf(stderr, "Try '%s %s --help' for more information.\n",
+                    prog, cmd->name);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        o.operand = argv[optind++];
+    if (cmd->operand == 2 && o.operand == NULL)
+        return bad_usage("%s: missing PLAN (a file, or - for standard input)",
+                         cmd->name);
+    if (cmd->operand == 0 && o.operand != NULL)
+        return bad_usage("unexpected argument '%s'", o.operand);
+    if (optind < argc)
+        return bad_usage("unexpected argument '%s'", argv[optind]);
+    jx_set_log_handler(log_to_stderr, &o);
+    return cmd->run(&o);
+}

@@ -1,0 +1,335 @@
+/*
+ * config.c - reads the ops-written YAML config.  Every key is known; an
+ * unknown one is an error, so that a typo never silently drops a setting.
+ */
+#include "config.h"
+
+#include "config_file.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamldoc.h"
+
+#ifndef LT_MODULE_EXT
+#define LT_MODULE_EXT ".so"
+#endif
+
+static const jx__doc_limits config_limits = {
+    .max_bytes = 1024 * 1024,
+    .max_depth = 32,
+    .max_scalar = 64 * 1024,
+    .max_nodes = 100000,
+};
+
+/* The document reader speaks of plans; here the same faults are config
+ * errors. */
+static int as_config_error(jx_error *err, int rc)
+{
+    if (rc == JX_EPLAN) {
+        rc = JX_ECONFIG;
+        if (err != NULL)
+            err->code = rc;
+    }
+    return rc;
+}
+
+static int at(jx_error *err, const char *name, const jx__node *n,
+              const char *fmt, ...) JX__PRINTF(4, 5);
+
+static int at(jx_error *err, const char *name, const jx__node *n,
+              const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", name, n->line, n->col,
+                    why);
+}
+
+static int expect_kind(const jx__node *n, jx__node_kind kind,
+                       const char *name, const char *what, jx_error *err)
+{
+    static const char *const wanted[] = {"a value", "a mapping", "a sequence"};
+    char why[256];
+
+    if (n->kind == kind)
+        return 0;
+    snprintf(why, sizeof why, "%s must be %s, found %s", what, wanted[kind],
+             jx__node_kind_name(n));
+    return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", name, n->line, n->col,
+                    why);
+}
+
+/* Refuses any key of map not in allowed (NULL-terminated). */
+static int check_keys(const jx__node *map, const char *const *allowed,
+                      const char *name, const char *where, jx_error *err)
+{
+    for (size_t i = 0; i < map->n_items; i++) {
+        const char *key = map->keys[i]->text;
+        size_t k = 0;
+        while (allowed[k] != NULL && strcmp(allowed[k], key) != 0)
+            k++;
+        if (allowed[k] == NULL) {
+            char why[512];
+            snprintf(why, sizeof why, "unknown key '%s' in %s", key, where);
+            return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", name,
+                            map->keys[i]->line, map->keys[i]->col, why);
+        }
+    }
+    return 0;
+}
+
+static int get_string(const jx__node *n, const char *name, const char *what,
+                      char **out, jx_error *err)
+{
+    if (expect_kind(n, JX_NODE_SCALAR, name, what, err) != 0)
+        return JX_ECONFIG;
+    if (n->text_len == 0)
+        return at(err, name, n, "%s must not be empty", what);
+    *out = strdup(n->text);
+    return *out == NULL ? jx__fail(err, JX_ENOMEM, "out of memory") : 0;
+}
+
+static int has_dotdot(const char *path)
+{
+    const char *p = path;
+    while ((p = strstr(p, "..")) != NULL) {
+        int starts = p == path || p[-1] == '/';
+        int ends = p[2] == '\0' || p[2] == '/';
+        if (starts && ends)
+            return 1;
+        p += 2;
+    }
+    return 0;
+}
+
+/* Absolute paths stay; relative ones go under plugin_dir and may not climb
+ * out of it.  A name without an extension gets the platform's. */
+static int resolve_plugin_path(const char *written, const char *plugin_dir,
+                               const jx__node *n, const char *name,
+                               char **out, jx_error *err)
+{
+    const char *base = strrchr(written, '/');
+    const char *ext = "";
+    size_t len;
+
+    base = base != NULL ? base + 1 : written;
+    if (*base == '\0')
+        return at(err, name, n, "plugin path '%s' names a folder", written);
+    if (written[0] != '/' && has_dotdot(written))
+        return at(err, name, n,
+                  "plugin path '%s' may not leave plugin_dir with '..'",
+                  written);
+    if (strchr(base, '.') == NULL)
+        ext = LT_MODULE_EXT;
+    len = strlen(plugin_dir) + strlen(written) + strlen(ext) + 2;
+    *out = malloc(len);
+    if (*out == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    if (written[0] == '/')
+        snprintf(*out, len, "%s%s", written, ext);
+    else
+        snprintf(*out, len, "%s/%s%s", plugin_dir, written, ext);
+    return 0;
+}
+
+static int read_step_types(const jx__node *n, const char *name,
+                           jx__plugin_conf *pc, jx_error *err)
+{
+    if (expect_kind(n, JX_NODE_SEQ, name, "step_types", err) != 0)
+        return JX_ECONFIG;
+    pc->step_types = calloc(n->n_items + 1, sizeof *pc->step_types);
+    if (pc->step_types == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n->n_items; i++) {
+        int rc = get_string(n->items[i], name, "a step type",
+                            &pc->step_types[i], err);
+        if (rc != 0)
+            return rc;
+        pc->n_step_types++;
+    }
+    return 0;
+}
+
+static int read_plugin(const jx__node *n, const char *name,
+                       const char *plugin_dir, jx__plugin_conf *pc,
+                       jx_error *err)
+{
+    static const char *const keys[] = {"path", "step_types", "config", NULL};
+    const jx__node *v;
+    int rc;
+
+    pc->line = n->line;
+    pc->col = n->col;
+    if (expect_kind(n, JX_NODE_MAP, name, "a plugin entry", err) != 0)
+        return JX_ECONFIG;
+    if ((rc = check_keys(n, keys, name, "a plugin entry", err)) != 0)
+        return rc;
+    if ((v = jx__map_get(n, "path")) == NULL)
+        return at(err, name, n, "%s", "plugin entry has no 'path'");
+    pc->line = v->line;
+    pc->col = v->col;
+    if ((rc = get_string(v, name, "path", &pc->path_written, err)) != 0)
+        return rc;
+    rc = resolve_plugin_path(pc->path_written, plugin_dir, v, name, &pc->path,
+                             err);
+    if (rc != 0)
+        return rc;
+    if ((v = jx__map_get(n, "step_types")) != NULL &&
+        (rc = read_step_types(v, name, pc, err)) != 0)
+        return rc;
+    if ((v = jx__map_get(n, "config")) != NULL) {
+        if (v->kind == JX_NODE_SCALAR && !v->quoted && v->text_len == 0)
+            v = NULL; /* "config:" with nothing after it */
+        else if (expect_kind(v, JX_NODE_MAP, name, "config", err) != 0)
+            return JX_ECONFIG;
+    }
+    pc->config = v != NULL ? jx__node_to_json(v, name, err) : json_object();
+    if (pc->config == NULL)
+        return v == NULL ? jx__fail(err, JX_ENOMEM, "out of memory")
+                         : as_config_error(err, JX_EPLAN);
+    return 0;
+}
+
+static int read_section(const jx__node *root, const char *section,
+                        const char *key, const char *name, char **out,
+                        unsigned *line, unsigned *col, jx_error *err)
+{
+    const char *const keys[] = {key, NULL};
+    const jx__node *sec = jx__map_get(root, section);
+    const jx__node *v;
+    int rc;
+
+    if (sec == NULL)
+        return 0;
+    if (expect_kind(sec, JX_NODE_MAP, name, section, err) != 0)
+        return JX_ECONFIG;
+    if ((rc = check_keys(sec, keys, name, section, err)) != 0)
+        return rc;
+    if ((v = jx__map_get(sec, key)) == NULL)
+        return 0;
+    if (line != NULL) {
+        *line = v->line;
+        *col = v->col;
+    }
+    return get_string(v, name, key, out, err);
+}
+
+static int read_root(const jx__node *root, jx_config *cfg,
+                     const char *default_plugin_dir, jx_error *err)
+{
+    static const char *const keys[] = {"plugin_dir", "plugins", "health",
+                                       "evidence", NULL};
+    const char *name = cfg->name;
+    const jx__node *v;
+    int rc;
+
+    if (expect_kind(root, JX_NODE_MAP, name, "the config", err) != 0)
+        return JX_ECONFIG;
+    if ((rc = check_keys(root, keys, name, "the config", err)) != 0)
+        return rc;
+    if ((v = jx__map_get(root, "plugin_dir")) != NULL) {
+        if ((rc = get_string(v, name, "plugin_dir", &cfg->plugin_dir, err)))
+            return rc;
+        if (cfg->plugin_dir[0] != '/')
+            return at(err, name, v, "plugin_dir '%s' must be an absolute path",
+                      cfg->plugin_dir);
+    } else {
+        cfg->plugin_dir = strdup(default_plugin_dir);
+        if (cfg->plugin_dir == NULL)
+            return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    if ((v = jx__map_get(root, "plugins")) != NULL) {
+        if (expect_kind(v, JX_NODE_SEQ, name, "plugins", err) != 0)
+            return JX_ECONFIG;
+        cfg->plugins = calloc(v->n_items ? v->n_items : 1, sizeof *cfg->plugins);
+        if (cfg->plugins == NULL)
+            return jx__fail(err, JX_ENOMEM, "out of memory");
+        for (size_t i = 0; i < v->n_items; i++) {
+            cfg->n_plugins++;
+            rc = read_plugin(v->items[i], name, cfg->plugin_dir,
+                             &cfg->plugins[i], err);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    rc = read_section(root, "health", "observer", name, &cfg->health_observer,
+                      &cfg->health_line, &cfg->health_col, err);
+    if (rc != 0)
+        return rc;
+    return read_section(root, "evidence", "log", name, &cfg->evidence_log,
+                        NULL, NULL, err);
+}
+
+int jx_config_parse(const char *text, size_t len, const char *name,
+                    const char *default_plugin_dir, jx_config **out,
+                    jx_error *err)
+{
+    jx_config *cfg;
+    jx__node *root;
+    int rc;
+
+    *out = NULL;
+    if (default_plugin_dir == NULL)
+        default_plugin_dir = jx_default_plugin_dir();
+    rc = jx__yaml_parse(text, len, name, &config_limits, &root, err);
+    if (rc != 0)
+        return as_config_error(err, rc);
+    cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL || (cfg->name = strdup(name)) == NULL) {
+        free(cfg);
+        jx__node_free(root);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    rc = read_root(root, cfg, default_plugin_dir, err);
+    jx__node_free(root);
+    if (rc != 0) {
+        jx_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+int jx_config_load(const char *path, const char *default_plugin_dir,
+                   jx_config **out, jx_error *err)
+{
+    char *text;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    rc = jx__read_file(path, config_limits.max_bytes, &text, &len, err);
+    if (rc != 0)
+        return as_config_error(err, rc == JX_ENOMEM ? rc : JX_EPLAN);
+    rc = jx_config_parse(text, len, path, default_plugin_dir, out, err);
+    free(text);
+    return rc;
+}
+
+void jx_config_free(jx_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->n_plugins; i++) {
+        jx__plugin_conf *pc = &cfg->plugins[i];
+        free(pc->path_written);
+        free(pc->path);
+        for (size_t k = 0; k < pc->n_step_types; k++)
+            free(pc->step_types[k]);
+        free(pc->step_types);
+        json_decref(pc->config);
+    }
+    free(cfg->plugins);
+    free(cfg->name);
+    free(cfg->plugin_dir);
+    free(cfg->health_observer);
+    free(cfg->evidence_log);
+    free(cfg);
+}

@@ -1,0 +1,69 @@
+/*
+ * document.c - streams the evidence document.  Write errors are left in
+ * the FILE's error flag for the caller to check: the durable trail is the
+ * evidence log, this is the report.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "document.h"
+
+static int put_cb(const char *data, size_t len, void *user)
+{
+    return fwrite(data, 1, len, user) == len ? 0 : -1;
+}
+
+/* Writes the members of object without its braces. */
+static void put_members(FILE *fp, const json_t *object)
+{
+    char *text = json_dumps(object, JSON_COMPACT);
+    size_t len;
+
+    if (text == NULL) {
+        fputs("\"error\":\"out of memory\"", fp);
+        return;
+    }
+    len = strlen(text);
+    if (len > 2)
+        fwrite(text + 1, 1, len - 2, fp);
+    free(text);
+}
+
+void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan)
+{
+    json_t *head;
+
+    d->fp = fp;
+    d->n_results = 0;
+    if (fp == NULL)
+        return;
+    head = json_pack("{s:s, s:s, s:s, s:s}", "job_id", plan->job_id,
+                     "contract_id", plan->contract_id, "tenant_id",
+                     plan->tenant_id, "executed_by", plan->executed_by);
+    fputc('{', fp);
+    if (head != NULL)
+        put_members(fp, head);
+    json_decref(head);
+    fputs(",\"step_results\":[", fp);
+}
+
+void jx__doc_step(jx__document *d, const json_t *step_result)
+{
+    if (d->fp == NULL)
+        return;
+    if (d->n_results++ > 0)
+        fputc(',', d->fp);
+    json_dump_callback(step_result, put_cb, d->fp, JSON_COMPACT);
+}
+
+void jx__doc_end(jx__document *d, const json_t *tail)
+{
+    if (d->fp == NULL)
+        return;
+    fputs("],", d->fp);
+    put_members(d->fp, tail);
+    fputs("}\n", d->fp);
+    fflush(d->fp);
+}

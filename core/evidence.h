@@ -1,0 +1,61 @@
+/*
+ * evidence.h - evidence records: each job's hash chain, and the JSON Lines
+ * log that the config may name.
+ */
+#ifndef JX_EVIDENCE_H
+#define JX_EVIDENCE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "internal.h"
+
+/* The log file shared by every job of an executor. */
+typedef struct jx__evlog jx__evlog;
+
+/* Opens (creating it 0600) the log for appending. */
+int jx__evlog_open(const char *path, jx__evlog **out, jx_error *err);
+void jx__evlog_close(jx__evlog *log);
+
+/* A growable byte buffer, reused from record to record. */
+typedef struct jx__buf {
+    char *data;
+    size_t len, cap;
+} jx__buf;
+
+int jx__buf_append(jx__buf *b, const char *data, size_t len);
+void jx__buf_free(jx__buf *b);
+
+/*
+ * One job's chain.  Every record carries seq (from 0) and prev, the SHA-256
+ * of the previous record's exact bytes; the first record's prev is derived
+ * from the job_id, so a line from another job cannot be spliced in.
+ */
+typedef struct jx__chain {
+    const char *job_id;
+    uint64_t seq;
+    unsigned char prev[32];
+    jx__evlog *log;      /* may be NULL */
+    jx_record_cb on_record;
+    void *user;
+    jx__buf line;
+    char why[256];       /* why the last emit failed */
+} jx__chain;
+
+void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
+                    jx_record_cb on_record, void *user);
+void jx__chain_fini(jx__chain *c);
+
+/*
+ * Builds the record {seq, prev, event, job_id, ...fields of body} and
+ * delivers it to the log, then to the callback.  Returns 0, or -1 with
+ * c->why saying what failed: the caller must then stop the job.
+ */
+int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
+                   const json_t *body);
+
+/* "job_started", ... */
+const char *jx__record_kind_name(jx_record_kind kind);
+
+#endif

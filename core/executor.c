@@ -1,0 +1,742 @@
+/*
+ * executor.c - builds an executor from a config and runs jobs.
+ *
+ * The run loop is the invariants table of DESIGN.md:
+ *   EXEC-001  steps run in plan order (the plan reader has already refused
+ *             indexes that do not strictly increase);
+ *   EXEC-002  every started step gets a step_finished record, delivered to
+ *             every sink before the next step starts;
+ *   EXEC-003  the loop ends at the first step that did not complete;
+ *   EXEC-004  health is observed before the job and after every step whose
+ *             handler returned; observers only ever produce a snapshot;
+ *   EXEC-005  handlers get const views; nothing here writes the plan;
+ *   EXEC-006  each handler is called at most once per step: there is no
+ *             retry path in this file;
+ *   JOB-001   a plan without a contract_id UUID never gets this far.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "clock.h"
+#include "config_file.h"
+#include "document.h"
+#include "evidence.h"
+#include "host.h"
+#include "loader.h"
+#include "plan.h"
+
+typedef struct binding {
+    const char *step_type; /* owned by the plugin's bound list */
+    jx__plugin *plugin;
+    size_t order;          /* the plugin's position, to break ties */
+} binding;
+
+struct jx_executor {
+    jx__plugin **plugins;
+    size_t n_plugins;
+    binding *bindings; /* sorted by step_type */
+    size_t n_bindings;
+    jx__plugin *observer; /* may be NULL */
+    jx__evlog *log;       /* may be NULL */
+    int ltdl_held;
+};
+
+struct jx_result {
+    jx_job_status status;
+    char *reason;
+    char job_id[JX_UUID_LEN + 1];
+    size_t executed, succeeded, failed;
+    double duration;
+};
+
+/* ---- building ----------------------------------------------------------- */
+
+static int type_cmp(const void *a, const void *b)
+{
+    return strcmp(((const binding *)a)->step_type,
+                  ((const binding *)b)->step_type);
+}
+
+static int binding_cmp(const void *a, const void *b)
+{
+    int c = type_cmp(a, b);
+    size_t oa = ((const binding *)a)->order, ob = ((const binding *)b)->order;
+    return c != 0 ? c : (oa > ob) - (oa < ob);
+}
+
+static const binding *find_binding(const jx_executor *ex, const char *type)
+{
+    binding key = {type, NULL, 0};
+    if (ex->n_bindings == 0)
+        return NULL;
+    return bsearch(&key, ex->bindings, ex->n_bindings, sizeof key, type_cmp);
+}
+
+static int add_plugin(jx_executor *ex, jx__plugin *p, jx_error *err)
+{
+    jx__plugin **grown =
+        realloc(ex->plugins, (ex->n_plugins + 1) * sizeof *grown);
+    if (grown == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    ex->plugins = grown;
+    ex->plugins[ex->n_plugins++] = p;
+    return 0;
+}
+
+/* Records the step types p handles: its own and those the config adds. */
+static int collect_types(jx__plugin *p, const char *const *extra,
+                         const jx__origin *o, jx_error *err)
+{
+    size_t n_own = 0, n_extra = 0, n = 0;
+
+    if (p->handler == NULL) {
+        if (extra != NULL && extra[0] != NULL)
+            return jx__fail(err, JX_ECONFIG,
+                            "%s:%u:%u: plugin '%s': step_types given, but it "
+                            "exports no step_handler_v1",
+                            o->file, o->line, o->col, o->path);
+        return 0;
+    }
+    while (p->handler->step_types != NULL &&
+           p->handler->step_types[n_own] != NULL)
+        n_own++;
+    while (extra != NULL && extra[n_extra] != NULL)
+        n_extra++;
+    p->bound = calloc(n_own + n_extra + 1, sizeof *p->bound);
+    if (p->bound == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n_own + n_extra; i++) {
+        const char *t = i < n_own ? p->handler->step_types[i]
+                                  : extra[i - n_own];
+        int seen = 0;
+        for (size_t k = 0; k < n; k++)
+            seen |= strcmp(p->bound[k], t) == 0;
+        if (seen)
+            continue; /* listed by the plugin and again by the config */
+        if ((p->bound[n] = strdup(t)) == NULL)
+            return jx__fail(err, JX_ENOMEM, "out of memory");
+        p->n_bound = ++n;
+    }
+    return 0;
+}
+
+/* Rebuilds the sorted table; a step type bound twice is refused, naming
+ * both plugins and, for a config, where the later one stands. */
+static int rebuild_bindings(jx_executor *ex, const jx__origin *o,
+                            jx_error *err)
+{
+    size_t total = 0, n = 0;
+    binding *table;
+
+    for (size_t i = 0; i < ex->n_plugins; i++)
+        total += ex->plugins[i]->n_bound;
+    table = malloc((total ? total : 1) * sizeof *table);
+    if (table == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < ex->n_plugins; i++)
+        for (size_t k = 0; k < ex->plugins[i]->n_bound; k++)
+            table[n++] = (binding){ex->plugins[i]->bound[k], ex->plugins[i], i};
+    qsort(table, n, sizeof *table, binding_cmp);
+    for (size_t i = 1; i < n; i++) {
+        const jx__plugin *a = table[i - 1].plugin, *b = table[i].plugin;
+        int rc;
+        if (strcmp(table[i - 1].step_type, table[i].step_type) != 0)
+            continue;
+        if (o != NULL && o->file != NULL)
+            rc = jx__fail(err, JX_ECONFIG,
+                          "%s:%u:%u: step type '%s' is bound to both '%s' "
+                          "(%s) and '%s' (%s)",
+                          o->file, o->line, o->col, table[i].step_type,
+                          a->written, a->path, b->written, b->path);
+        else
+            rc = jx__fail(err, JX_ECONFIG,
+                          "step type '%s' is bound to both '%s' (%s) and "
+                          "'%s' (%s)",
+                          table[i].step_type, a->written, a->path, b->written,
+                          b->path);
+        free(table);
+        return rc;
+    }
+    free(ex->bindings);
+    ex->bindings = table;
+    ex->n_bindings = n;
+    return 0;
+}
+
+void jx_executor_free(jx_executor *ex)
+{
+    if (ex == NULL)
+        return;
+    /* fini in reverse order of init, as a stack unwinds. */
+    for (size_t i = ex->n_plugins; i > 0; i--)
+        jx__plugin_free(ex->plugins[i - 1]);
+    free(ex->plugins);
+    free(ex->bindings);
+    jx__evlog_close(ex->log);
+    if (ex->ltdl_held)
+        jx__ltdl_release();
+    free(ex);
+}
+
+static jx__plugin *find_observer(const jx_executor *ex, const char *name)
+{
+    for (size_t i = 0; i < ex->n_plugins; i++) {
+        jx__plugin *p = ex->plugins[i];
+        if (strcmp(p->written, name) == 0 ||
+            (p->observer != NULL && strcmp(p->observer->name, name) == 0))
+            return p;
+    }
+    return NULL;
+}
+
+static int load_plugin(jx_executor *ex, const jx_config *cfg,
+                       const jx__plugin_conf *pc, jx_error *err)
+{
+    jx__origin o = {cfg->name, pc->line, pc->col, pc->path};
+    jx__plugin *p;
+    int rc;
+
+    if ((rc = jx__plugin_open(pc, cfg->name, &p, err)) != 0)
+        return rc;
+    o.path = p->path;
+    rc = collect_types(p, (const char *const *)pc->step_types, &o, err);
+    if (rc == 0)
+        rc = add_plugin(ex, p, err);
+    if (rc != 0) {
+        jx__plugin_free(p);
+        return rc;
+    }
+    if ((rc = rebuild_bindings(ex, &o, err)) != 0)
+        return rc;
+    return p->handler != NULL ? jx__plugin_init_handler(p, &o, err) : 0;
+}
+
+static int setup_observer(jx_executor *ex, const jx_config *cfg,
+                          jx_error *err)
+{
+    jx__plugin *p = find_observer(ex, cfg->health_observer);
+    jx__origin o = {cfg->name, cfg->health_line, cfg->health_col,
+                    cfg->health_observer};
+
+    if (p == NULL)
+        return jx__fail(err, JX_ECONFIG,
+                        "%s:%u:%u: health observer '%s' is not one of the "
+                        "configured plugins",
+                        cfg->name, cfg->health_line, cfg->health_col,
+                        cfg->health_observer);
+    if (p->observer == NULL)
+        return jx__fail(err, JX_ECONFIG,
+                        "%s:%u:%u: health observer '%s' (%s) exports no "
+                        "health_observer_v1",
+                        cfg->name, cfg->health_line, cfg->health_col,
+                        cfg->health_observer, p->path);
+    o.path = p->path;
+    if (jx__plugin_init_observer(p, &o, err) != 0)
+        return err != NULL ? err->code : JX_EINIT;
+    ex->observer = p;
+    return 0;
+}
+
+int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
+{
+    jx_executor *ex;
+    int rc = 0;
+
+    *out = NULL;
+    if (sodium_init() < 0)
+        return jx__fail(err, JX_EINTERNAL, "libsodium: cannot start");
+    ex = calloc(1, sizeof *ex);
+    if (ex == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    if ((rc = jx__ltdl_acquire(err)) != 0) {
+        free(ex);
+        return rc;
+    }
+    ex->ltdl_held = 1;
+    for (size_t i = 0; cfg != NULL && i < cfg->n_plugins && rc == 0; i++)
+        rc = load_plugin(ex, cfg, &cfg->plugins[i], err);
+    if (rc == 0 && cfg != NULL && cfg->health_observer != NULL)
+        rc = setup_observer(ex, cfg, err);
+    if (rc == 0 && cfg != NULL && cfg->evidence_log != NULL)
+        rc = jx__evlog_open(cfg->evidence_log, &ex->log, err);
+    if (rc != 0) {
+        /* All or nothing: never run with part of the configured handlers. */
+        jx_executor_free(ex);
+        return rc;
+    }
+    *out = ex;
+    return 0;
+}
+
+int jx_executor_add_handler(jx_executor *ex, const step_handler_v1 *desc,
+                            const char *const *extra_types,
+                            const char *config_json, jx_error *err)
+{
+    jx__origin o = {NULL, 0, 0, "(in-process)"};
+    jx__plugin *p;
+    int rc;
+
+    if (ex == NULL || desc == NULL)
+        return jx__fail(err, JX_EINVAL, "jx_executor_add_handler: NULL "
+                                        "executor or descriptor");
+    if ((rc = jx__plugin_wrap(desc, NULL, config_json, &p, err)) != 0)
+        return rc;
+    if ((rc = collect_types(p, extra_types, &o, err)) != 0 ||
+        (rc = add_plugin(ex, p, err)) != 0) {
+        jx__plugin_free(p);
+        return rc;
+    }
+    rc = rebuild_bindings(ex, &o, err);
+    if (rc == 0)
+        rc = jx__plugin_init_handler(p, &o, err);
+    if (rc != 0) {
+        /* Take it back out: the executor stays as it was. */
+        ex->n_plugins--;
+        jx__plugin_free(p);
+        rebuild_bindings(ex, NULL, NULL);
+    }
+    return rc;
+}
+
+int jx_executor_set_health_observer(jx_executor *ex,
+                                    const health_observer_v1 *desc,
+                                    const char *config_json, jx_error *err)
+{
+    jx__origin o = {NULL, 0, 0, "(in-process)"};
+    jx__plugin *p;
+    int rc;
+
+    if (ex == NULL || desc == NULL)
+        return jx__fail(err, JX_EINVAL, "jx_executor_set_health_observer: "
+                                        "NULL executor or descriptor");
+    if ((rc = jx__plugin_wrap(NULL, desc, config_json, &p, err)) != 0)
+        return rc;
+    if ((rc = jx__plugin_init_observer(p, &o, err)) != 0 ||
+        (rc = add_plugin(ex, p, err)) != 0) {
+        jx__plugin_free(p);
+        return rc;
+    }
+    ex->observer = p;
+    return 0;
+}
+
+size_t jx_executor_plugin_count(const jx_executor *ex)
+{
+    return ex->n_plugins;
+}
+
+int jx_executor_plugin_info(const jx_executor *ex, size_t i,
+                            jx_plugin_info *out)
+{
+    const jx__plugin *p;
+    uint32_t flags;
+
+    if (i >= ex->n_plugins)
+        return JX_EINVAL;
+    p = ex->plugins[i];
+    flags = p->handler != NULL ? p->handler->flags : p->observer->flags;
+    out->name = p->handler != NULL ? p->handler->name : p->observer->name;
+    out->version =
+        p->handler != NULL ? p->handler->version : p->observer->version;
+    out->path = p->path;
+    out->abi_version = JX_ABI_VERSION;
+    out->thread_safe = (flags & JX_HANDLER_THREAD_SAFE) != 0;
+    out->has_handler = p->handler != NULL;
+    out->is_health_observer = p == ex->observer;
+    out->step_types = (const char *const *)p->bound;
+    return 0;
+}
+
+/* ---- calling plugins ---------------------------------------------------- */
+
+static int thread_safe(const jx__plugin *p, uint32_t flags)
+{
+    (void)p;
+    return (flags & JX_HANDLER_THREAD_SAFE) != 0;
+}
+
+/* Returns a snapshot, or JSON null when there is no observer or it failed:
+ * an observer can only ever produce a snapshot (EXEC-004). */
+static json_t *observe_health(jx_executor *ex)
+{
+    jx__plugin *p = ex->observer;
+    jx_output out;
+    char why[512] = "";
+    int locked, rc;
+    json_t *snapshot;
+
+    if (p == NULL || jx__output_init(&out) != 0)
+        return json_null();
+    locked = !thread_safe(p, p->observer->flags);
+    if (locked)
+        pthread_mutex_lock(&p->lock);
+    rc = p->observer->observe(p->observer_state, &jx__host, &out, why,
+                              sizeof why);
+    if (locked)
+        pthread_mutex_unlock(&p->lock);
+    if (rc != 0 || out.failed_alloc) {
+        why[sizeof why - 1] = '\0';
+        jx__log(NULL, JX_LOG_WARNING, rc != 0 ? why : "out of memory");
+        jx__output_clear(&out);
+        return json_null();
+    }
+    snapshot = out.object;
+    out.object = NULL;
+    jx__output_clear(&out);
+    return snapshot;
+}
+
+int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
+{
+    for (size_t i = 0; i < plan->n_steps; i++) {
+        const jx__step *st = &plan->steps[i];
+        const binding *b = find_binding(ex, st->type);
+        jx_step view = {st, NULL};
+        char why[512] = "";
+        int rc, locked;
+
+        if (b == NULL)
+            return jx__fail(err, JX_EREFUSED,
+                            "%s:%u:%u: step %" PRId64
+                            ": No handler registered for step type: %s",
+                            plan->name, st->line, st->col, st->index,
+                            st->type);
+        if (b->plugin->handler->validate == NULL)
+            continue;
+        locked = !thread_safe(b->plugin, b->plugin->handler->flags);
+        if (locked)
+            pthread_mutex_lock(&b->plugin->lock);
+        rc = b->plugin->handler->validate(b->plugin->handler_state, &jx__host,
+                                          &view, why, sizeof why);
+        if (locked)
+            pthread_mutex_unlock(&b->plugin->lock);
+        jx__scratch_free(&view.scratch);
+        if (rc != 0) {
+            why[sizeof why - 1] = '\0';
+            return jx__fail(err, JX_EREFUSED,
+                            "%s:%u:%u: step %" PRId64 " refused by '%s': %s",
+                            plan->name, st->line, st->col, st->index,
+                            b->plugin->handler->name,
+                            why[0] ? why : "(no reason given)");
+        }
+    }
+    return 0;
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+/* What one run carries from step to step. */
+typedef struct job {
+    jx_executor *ex;
+    const jx_plan *plan;
+    const jx_run_options *opts;
+    jx_result *res;
+    jx__chain chain;
+    jx__document doc;
+    char started_at[JX_ISO_TIME_SIZE];
+    double t0;
+    json_t *health_before;
+    json_t *health_after;
+    int stopped; /* a step did not complete, or evidence failed */
+} job;
+
+static int set_reason(jx_result *res, const char *fmt, ...) JX__PRINTF(2, 3);
+
+static int set_reason(jx_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    free(res->reason);
+    va_start(ap, fmt);
+    n = vasprintf(&res->reason, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        res->reason = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Evidence that cannot be delivered stops the job: a step never runs
+ * without its record (fail closed). */
+static void evidence_failed(job *j)
+{
+    j->res->status = JX_JOB_FAILED;
+    set_reason(j->res, "evidence write failed: %s", j->chain.why);
+    j->stopped = 1;
+}
+
+static int emit(job *j, jx_record_kind kind, int64_t step_index,
+                json_t *body)
+{
+    int rc = body != NULL ? jx__chain_emit(&j->chain, kind, step_index, body)
+                          : -1;
+    if (body == NULL)
+        snprintf(j->chain.why, sizeof j->chain.why, "out of memory");
+    json_decref(body);
+    if (rc != 0)
+        evidence_failed(j);
+    return rc;
+}
+
+/* A step's outcome as the core sees it. */
+typedef struct outcome {
+    int completed;
+    char *error;    /* NULL when completed */
+    json_t *output; /* NULL when failed */
+    int handler_returned;
+} outcome;
+
+static void call_handler(job *j, const jx__step *st, jx__plugin *p,
+                         outcome *oc)
+{
+    jx_context ctx = {
+        .plan = j->plan,
+        .started_at = j->started_at,
+        .step_index = st->index,
+        .deadline = jx__monotonic() + (double)st->timeout_seconds,
+        .cancelled = NULL,
+        .on_progress = j->opts->on_progress,
+        .user = j->opts->user,
+    };
+    jx_step view = {st, NULL};
+    jx_output out;
+    int locked = !thread_safe(p, p->handler->flags);
+    int rc;
+
+    if (jx__output_init(&out) != 0) {
+        oc->error = strdup("out of memory before the handler was called");
+        return;
+    }
+    if (locked)
+        pthread_mutex_lock(&p->lock);
+    rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view, &out);
+    if (locked)
+        pthread_mutex_unlock(&p->lock);
+    jx__scratch_free(&view.scratch);
+    oc->handler_returned = 1;
+    if (out.failed_alloc) {
+        oc->error = strdup("the handler's output could not be recorded: out "
+                           "of memory");
+    } else if (rc == JX_STEP_OK) {
+        oc->completed = 1;
+        oc->output = out.object;
+        out.object = NULL;
+    } else if (out.error != NULL && out.error[0] != '\0') {
+        oc->error = out.error;
+        out.error = NULL;
+    } else if (rc == JX_STEP_FAILED) {
+        oc->error = strdup("the handler reported failure without a reason");
+    } else {
+        if (asprintf(&oc->error, "the handler returned %d, which is neither "
+                                 "JX_STEP_OK nor JX_STEP_FAILED",
+                     rc) < 0)
+            oc->error = NULL;
+    }
+    jx__output_clear(&out);
+}
+
+static json_t *step_result(const jx__step *st, const outcome *oc,
+                           const char *started_at, const char *completed_at)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O?, s:s?}",
+                     "step_index", (json_int_t)st->index,
+                     "step_type", st->type,
+                     "target", st->target,
+                     "status", oc->completed ? "COMPLETED" : "FAILED",
+                     "started_at", started_at,
+                     "completed_at", completed_at,
+                     "timeout_seconds", (json_int_t)st->timeout_seconds,
+                     "output", oc->output,
+                     "error", oc->completed ? NULL : oc->error);
+}
+
+static void run_step(job *j, const jx__step *st)
+{
+    char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
+    const binding *b = find_binding(j->ex, st->type);
+    outcome oc = {0, NULL, NULL, 0};
+    json_t *result, *body;
+
+    jx__iso_now(started_at);
+    body = json_pack("{s:I, s:s, s:s, s:I, s:s}", "step_index",
+                     (json_int_t)st->index, "step_type", st->type, "target",
+                     st->target, "timeout_seconds",
+                     (json_int_t)st->timeout_seconds, "started_at",
+                     started_at);
+    if (emit(j, JX_RECORD_STEP_STARTED, st->index, body) != 0)
+        return; /* the step never started */
+    if (b == NULL) {
+        if (asprintf(&oc.error, "No handler registered for step type: %s",
+                     st->type) < 0)
+            oc.error = NULL;
+    } else {
+        call_handler(j, st, b->plugin, &oc); /* once: EXEC-006 */
+    }
+    if (!oc.completed && oc.error == NULL)
+        oc.error = strdup("out of memory");
+    jx__iso_now(completed_at);
+    if (oc.handler_returned) {
+        json_decref(j->health_after);
+        j->health_after = observe_health(j->ex); /* EXEC-004 */
+    }
+    result = step_result(st, &oc, started_at, completed_at);
+    j->res->executed++;
+    if (oc.completed) {
+        j->res->succeeded++;
+    } else {
+        j->res->failed++;
+        j->res->status = JX_JOB_FAILED;
+        set_reason(j->res, "Step %" PRId64 " failed: %s", st->index,
+                   oc.error != NULL ? oc.error : "out of memory");
+        j->stopped = 1; /* EXEC-003 */
+    }
+    if (result != NULL) {
+        jx__doc_step(&j->doc, result);
+        body = json_pack("{s:O, s:O}", "step", result, "health_after",
+                         oc.handler_returned ? j->health_after : json_null());
+    } else {
+        body = NULL;
+    }
+    emit(j, JX_RECORD_STEP_FINISHED, st->index, body); /* EXEC-002 */
+    json_decref(result);
+    json_decref(oc.output);
+    free(oc.error);
+}
+
+static json_t *summary(const jx_result *res)
+{
+    return json_pack("{s:I, s:I, s:I}", "steps_executed",
+                     (json_int_t)res->executed, "steps_succeeded",
+                     (json_int_t)res->succeeded, "steps_failed",
+                     (json_int_t)res->failed);
+}
+
+static const char *status_name(jx_job_status s)
+{
+    switch (s) {
+    case JX_JOB_COMPLETED:
+        return "COMPLETED";
+    case JX_JOB_CANCELLED:
+        return "CANCELLED";
+    default:
+        return "FAILED";
+    }
+}
+
+static void finish(job *j)
+{
+    char completed_at[JX_ISO_TIME_SIZE];
+    json_t *body, *tail;
+
+    jx__iso_now(completed_at);
+    j->res->duration = jx__monotonic() - j->t0;
+    if (!j->stopped)
+        set_reason(j->res, "All steps completed successfully");
+    body = json_pack("{s:s, s:s?, s:o, s:s, s:f}", "final_status",
+                     status_name(j->res->status), "final_reason",
+                     j->res->reason, "execution_summary", summary(j->res),
+                     "completed_at", completed_at, "duration_seconds",
+                     j->res->duration);
+    emit(j, JX_RECORD_JOB_FINISHED, -1, body);
+    tail = json_pack("{s:s, s:s?, s:o, s:{s:O, s:O}, s:{s:s, s:s, s:f}, "
+                     "s:s, s:s}",
+                     "final_status", status_name(j->res->status),
+                     "final_reason", j->res->reason,
+                     "execution_summary", summary(j->res),
+                     "health_observations", "before", j->health_before,
+                     "after", j->health_after,
+                     "timing", "started_at", j->started_at, "completed_at",
+                     completed_at, "duration_seconds", j->res->duration,
+                     "executor_version", PACKAGE_VERSION,
+                     "plan_sha256", j->plan->sha256);
+    if (tail != NULL)
+        jx__doc_end(&j->doc, tail);
+    json_decref(tail);
+}
+
+int jx_executor_run(jx_executor *ex, const jx_plan *plan,
+                    const jx_run_options *opts, jx_result **out,
+                    jx_error *err)
+{
+    static const jx_run_options no_options = {NULL, NULL, NULL, NULL};
+    job j = {.ex = ex, .plan = plan, .opts = opts ? opts : &no_options};
+    json_t *body;
+
+    *out = NULL;
+    if (ex == NULL || plan == NULL)
+        return jx__fail(err, JX_EINVAL, "jx_executor_run: NULL executor or "
+                                        "plan");
+    j.res = calloc(1, sizeof *j.res);
+    if (j.res == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    memcpy(j.res->job_id, plan->job_id, sizeof j.res->job_id);
+    j.res->status = JX_JOB_COMPLETED;
+    j.t0 = jx__monotonic();
+    jx__iso_now(j.started_at);
+    jx__chain_init(&j.chain, plan->job_id, ex->log, j.opts->on_record,
+                   j.opts->user);
+    jx__doc_begin(&j.doc, j.opts->document, plan);
+
+    j.health_before = observe_health(ex); /* EXEC-004: before the job */
+    j.health_after = json_null();
+    body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}",
+                     "contract_id", plan->contract_id, "tenant_id",
+                     plan->tenant_id, "executed_by", plan->executed_by,
+                     "plan_sha256", plan->sha256, "executor_version",
+                     PACKAGE_VERSION, "steps", (json_int_t)plan->n_steps,
+                     "started_at", j.started_at, "health_before",
+                     j.health_before);
+    emit(&j, JX_RECORD_JOB_STARTED, -1, body);
+
+    for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) /* EXEC-001 */
+        run_step(&j, &plan->steps[i]);
+
+    finish(&j);
+    json_decref(j.health_before);
+    json_decref(j.health_after);
+    jx__chain_fini(&j.chain);
+    if (j.res->reason == NULL) {
+        jx_result_free(j.res);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    *out = j.res;
+    return 0;
+}
+
+jx_job_status jx_result_status(const jx_result *res) { return res->status; }
+const char *jx_result_status_name(const jx_result *res)
+{
+    return status_name(res->status);
+}
+const char *jx_result_reason(const jx_result *res) { return res->reason; }
+const char *jx_result_job_id(const jx_result *res) { return res->job_id; }
+size_t jx_result_steps_executed(const jx_result *res)
+{
+    return res->executed;
+}
+size_t jx_result_steps_succeeded(const jx_result *res)
+{
+    return res->succeeded;
+}
+size_t jx_result_steps_failed(const jx_result *res) { return res->failed; }
+double jx_result_duration_seconds(const jx_result *res)
+{
+    return res->duration;
+}
+
+void jx_result_free(jx_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->reason);
+    free(res);
+}

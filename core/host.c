@@ -1,0 +1,332 @@
+/*
+ * host.c - the jx_host_v1 services table: the only way a plugin reads its
+ * inputs and hands back results.  Every getter reads const data; every
+ * output call copies what it is given.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "host.h"
+
+/* ---- scratch ------------------------------------------------------------ */
+
+void jx__scratch_free(jx__scratch **list)
+{
+    while (*list != NULL) {
+        jx__scratch *next = (*list)->next;
+        free(*list);
+        *list = next;
+    }
+}
+
+/* Dumps value as compact JSON into the list; NULL when out of memory. */
+static const char *scratch_json(jx__scratch **list, const json_t *value)
+{
+    size_t len = json_dumpb(value, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    jx__scratch *s = malloc(sizeof *s + len + 1);
+
+    if (s == NULL)
+        return NULL;
+    json_dumpb(value, s->text, len, JSON_COMPACT | JSON_ENCODE_ANY);
+    s->text[len] = '\0';
+    s->next = *list;
+    *list = s;
+    return s->text;
+}
+
+/* ---- logging ------------------------------------------------------------ */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static jx_log_fn log_fn;
+static void *log_user;
+
+void jx_set_log_handler(jx_log_fn fn, void *user)
+{
+    pthread_mutex_lock(&log_lock);
+    log_fn = fn;
+    log_user = user;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void jx__log(const jx_context *ctx, int level, const char *message)
+{
+    jx_log_fn fn;
+    void *user;
+
+    pthread_mutex_lock(&log_lock);
+    fn = log_fn;
+    user = log_user;
+    pthread_mutex_unlock(&log_lock);
+    if (fn != NULL)
+        fn(level, ctx != NULL ? ctx->plan->job_id : NULL,
+           ctx != NULL ? ctx->step_index : -1, message, user);
+}
+
+static void host_log(const jx_context *ctx, int level, const char *fmt, ...)
+{
+    char message[2048];
+    va_list ap;
+
+    if (fmt == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    jx__log(ctx, level, message);
+}
+
+/* ---- the step ----------------------------------------------------------- */
+
+static int64_t step_index(const jx_step *s) { return s->step->index; }
+static const char *step_type(const jx_step *s) { return s->step->type; }
+static const char *step_target(const jx_step *s) { return s->step->target; }
+static int64_t step_timeout_seconds(const jx_step *s)
+{
+    return s->step->timeout_seconds;
+}
+static const char *step_parameters_json(const jx_step *s)
+{
+    return s->step->params_json;
+}
+static size_t param_count(const jx_step *s) { return s->step->n_params; }
+static const char *param_key(const jx_step *s, size_t i)
+{
+    return i < s->step->n_params ? s->step->param_keys[i] : NULL;
+}
+
+static const json_t *lookup(const json_t *object, const char *key)
+{
+    return key != NULL ? json_object_get(object, key) : NULL;
+}
+
+static const char *get_string(const json_t *object, const char *key)
+{
+    const json_t *v = lookup(object, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int get_int(const json_t *object, const char *key, int64_t *out)
+{
+    const json_t *v = lookup(object, key);
+    if (!json_is_integer(v) || out == NULL)
+        return -1;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int get_bool(const json_t *object, const char *key, int *out)
+{
+    const json_t *v = lookup(object, key);
+    if (!json_is_boolean(v) || out == NULL)
+        return -1;
+    *out = json_is_true(v);
+    return 0;
+}
+
+static const char *param_string(const jx_step *s, const char *key)
+{
+    return get_string(s->step->params, key);
+}
+static int param_int(const jx_step *s, const char *key, int64_t *out)
+{
+    return get_int(s->step->params, key, out);
+}
+static int param_bool(const jx_step *s, const char *key, int *out)
+{
+    return get_bool(s->step->params, key, out);
+}
+static int param_double(const jx_step *s, const char *key, double *out)
+{
+    const json_t *v = lookup(s->step->params, key);
+    if (!json_is_number(v) || out == NULL)
+        return -1;
+    *out = json_number_value(v);
+    return 0;
+}
+static const char *param_json(const jx_step *s, const char *key)
+{
+    const json_t *v = lookup(s->step->params, key);
+    jx_step *mutable_view = (jx_step *)s; /* the scratch list only */
+    return v != NULL ? scratch_json(&mutable_view->scratch, v) : NULL;
+}
+
+/* ---- the context -------------------------------------------------------- */
+
+static const char *ctx_job_id(const jx_context *c) { return c->plan->job_id; }
+static const char *ctx_contract_id(const jx_context *c)
+{
+    return c->plan->contract_id;
+}
+static const char *ctx_tenant_id(const jx_context *c)
+{
+    return c->plan->tenant_id;
+}
+static const char *ctx_executed_by(const jx_context *c)
+{
+    return c->plan->executed_by;
+}
+static const char *ctx_started_at(const jx_context *c) { return c->started_at; }
+static int64_t ctx_time_left_ms(const jx_context *c)
+{
+    return (int64_t)((c->deadline - jx__monotonic()) * 1000.0);
+}
+static int ctx_cancelled(const jx_context *c)
+{
+    return c->cancelled != NULL && atomic_load(c->cancelled) != 0;
+}
+static void ctx_progress(const jx_context *c, double fraction,
+                         const char *message)
+{
+    if (c->on_progress != NULL)
+        c->on_progress(c->plan->job_id, c->step_index,
+                       fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
+                       message, c->user);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+int jx__output_init(jx_output *out)
+{
+    out->object = json_object();
+    out->error = NULL;
+    out->failed_alloc = 0;
+    return out->object != NULL ? 0 : JX_ENOMEM;
+}
+
+void jx__output_clear(jx_output *out)
+{
+    json_decref(out->object);
+    free(out->error);
+    out->object = NULL;
+    out->error = NULL;
+}
+
+static int out_set(jx_output *out, const char *key, json_t *value)
+{
+    /* json_object_set_new takes the reference even when it fails. */
+    if (key == NULL || value == NULL ||
+        json_object_set_new(out->object, key, value) != 0) {
+        if (value == NULL)
+            out->failed_alloc = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int out_string(jx_output *out, const char *key, const char *value)
+{
+    return out_set(out, key, value != NULL ? json_string(value) : json_null());
+}
+static int out_int(jx_output *out, const char *key, int64_t value)
+{
+    return out_set(out, key, json_integer(value));
+}
+static int out_bool(jx_output *out, const char *key, int value)
+{
+    return out_set(out, key, json_boolean(value));
+}
+static int out_double(jx_output *out, const char *key, double value)
+{
+    return out_set(out, key, json_real(value));
+}
+static int out_json(jx_output *out, const char *key, const char *json)
+{
+    json_t *value;
+    if (json == NULL)
+        return -1;
+    value = json_loads(json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    if (value == NULL)
+        return -1;
+    return out_set(out, key, value);
+}
+static int out_merge_json(jx_output *out, const char *json_object)
+{
+    json_t *value;
+    int rc;
+    if (json_object == NULL)
+        return -1;
+    value = json_loads(json_object, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(value)) {
+        json_decref(value);
+        return -1;
+    }
+    rc = json_object_update(out->object, value);
+    json_decref(value);
+    return rc == 0 ? 0 : -1;
+}
+
+static void out_error(jx_output *out, const char *message)
+{
+    char *copy = jx__strdup(message != NULL ? message : "");
+    if (copy == NULL) {
+        out->failed_alloc = 1;
+        return;
+    }
+    free(out->error);
+    out->error = copy;
+}
+
+/* ---- the plugin's config ------------------------------------------------ */
+
+static const char *config_string(const jx_plugin_config *c, const char *key)
+{
+    return get_string(c->object, key);
+}
+static int config_int(const jx_plugin_config *c, const char *key,
+                      int64_t *out)
+{
+    return get_int(c->object, key, out);
+}
+static int config_bool(const jx_plugin_config *c, const char *key, int *out)
+{
+    return get_bool(c->object, key, out);
+}
+static const char *config_json(const jx_plugin_config *c, const char *key)
+{
+    const json_t *v = lookup(c->object, key);
+    jx_plugin_config *mutable_view = (jx_plugin_config *)c;
+    return v != NULL ? scratch_json(&mutable_view->scratch, v) : NULL;
+}
+
+const jx_host_v1 jx__host = {
+    .struct_size = sizeof(jx_host_v1),
+    .abi_version = JX_ABI_VERSION,
+    .log = host_log,
+    .step_index = step_index,
+    .step_type = step_type,
+    .step_target = step_target,
+    .step_timeout_seconds = step_timeout_seconds,
+    .step_parameters_json = step_parameters_json,
+    .param_count = param_count,
+    .param_key = param_key,
+    .param_string = param_string,
+    .param_int = param_int,
+    .param_bool = param_bool,
+    .param_double = param_double,
+    .param_json = param_json,
+    .ctx_job_id = ctx_job_id,
+    .ctx_contract_id = ctx_contract_id,
+    .ctx_tenant_id = ctx_tenant_id,
+    .ctx_executed_by = ctx_executed_by,
+    .ctx_started_at = ctx_started_at,
+    .ctx_time_left_ms = ctx_time_left_ms,
+    .ctx_cancelled = ctx_cancelled,
+    .ctx_progress = ctx_progress,
+    .out_string = out_string,
+    .out_int = out_int,
+    .out_bool = out_bool,
+    .out_double = out_double,
+    .out_json = out_json,
+    .out_merge_json = out_merge_json,
+    .out_error = out_error,
+    .config_string = config_string,
+    .config_int = config_int,
+    .config_bool = config_bool,
+    .config_json = config_json,
+};

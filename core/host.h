@@ -1,0 +1,59 @@
+/*
+ * host.h - the views lent to plugins and the host services table behind
+ * them.  A view wraps core data read-only; anything a plugin asks to be
+ * formatted (JSON of one parameter, say) lives in the view's scratch list
+ * and is freed when the call returns.
+ */
+#ifndef JX_HOST_H
+#define JX_HOST_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+#include "internal.h"
+#include "plan.h"
+
+typedef struct jx__scratch {
+    struct jx__scratch *next;
+    char text[];
+} jx__scratch;
+
+struct jx_step {
+    const jx__step *step;
+    jx__scratch *scratch;
+};
+
+struct jx_context {
+    const jx_plan *plan;
+    const char *started_at;  /* the job's start, ISO 8601 */
+    int64_t step_index;      /* the running step */
+    double deadline;         /* monotonic seconds */
+    const atomic_int *cancelled;
+    jx_progress_cb on_progress; /* from the run's options, may be NULL */
+    void *user;
+};
+
+struct jx_output {
+    json_t *object;
+    char *error;
+    int failed_alloc; /* an out_* call ran out of memory */
+};
+
+struct jx_plugin_config {
+    const json_t *object;
+    jx__scratch *scratch;
+};
+
+extern const jx_host_v1 jx__host;
+
+/* Frees what a view's calls formatted. */
+void jx__scratch_free(jx__scratch **list);
+
+/* An output ready for out_* calls; 0 or JX_ENOMEM. */
+int jx__output_init(jx_output *out);
+void jx__output_clear(jx_output *out);
+
+/* Routes host->log() calls; see jx_set_log_handler(). */
+void jx__log(const jx_context *ctx, int level, const char *message);
+
+#endif

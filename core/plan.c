@@ -1,0 +1,317 @@
+/*
+ * plan.c - reads a plan (YAML or JSON) and checks it against the schema and
+ * the invariants that can be checked before a run: JOB-001 (a valid
+ * contract_id) and EXEC-001 (strictly increasing step_index).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uuid/uuid.h>
+
+#include "plan.h"
+#include "yamldoc.h"
+
+static const jx__doc_limits plan_limits = {
+    .max_bytes = 128 * 1024 * 1024,
+    .max_depth = 64,
+    .max_scalar = 1024 * 1024,
+    .max_nodes = 16 * 1024 * 1024,
+};
+
+#define MAX_TIMEOUT_SECONDS (7 * 24 * 3600)
+
+static int at(jx_error *err, const char *name, const jx__node *n,
+              const char *fmt, ...) JX__PRINTF(4, 5);
+
+static int at(jx_error *err, const char *name, const jx__node *n,
+              const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s", name, n->line, n->col,
+                    why);
+}
+
+static int check_keys(const jx__node *map, const char *const *allowed,
+                      const char *name, const char *where, jx_error *err)
+{
+    for (size_t i = 0; i < map->n_items; i++) {
+        const char *key = map->keys[i]->text;
+        size_t k = 0;
+        while (allowed[k] != NULL && strcmp(allowed[k], key) != 0)
+            k++;
+        if (allowed[k] == NULL) {
+            char why[512];
+            snprintf(why, sizeof why, "unknown key '%s' in %s", key, where);
+            return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s", name,
+                            map->keys[i]->line, map->keys[i]->col, why);
+        }
+    }
+    return 0;
+}
+
+static int get_text(const jx__node *n, const char *name, const char *what,
+                    int allow_empty, char **out, jx_error *err)
+{
+    if (n->kind != JX_NODE_SCALAR)
+        return at(err, name, n, "%s must be a text value", what);
+    if (!allow_empty && n->text_len == 0)
+        return at(err, name, n, "%s must not be empty", what);
+    *out = strdup(n->text);
+    return *out == NULL ? jx__fail(err, JX_ENOMEM, "out of memory") : 0;
+}
+
+static int get_uuid(const jx__node *n, const char *name, const char *what,
+                    char out[JX_UUID_LEN + 1], jx_error *err)
+{
+    uuid_t u;
+
+    if (n->kind != JX_NODE_SCALAR)
+        return at(err, name, n, "%s must be a UUID, found %s", what,
+                  jx__node_kind_name(n));
+    if (n->text_len != JX_UUID_LEN || uuid_parse(n->text, u) != 0)
+        return at(err, name, n, "%s must be a UUID, found '%s'", what,
+                  n->text);
+    /* Store the canonical lower-case form: the id names the job's chain. */
+    uuid_unparse_lower(u, out);
+    return 0;
+}
+
+static int read_params(const jx__node *n, const char *name, jx__step *st,
+                       jx_error *err)
+{
+    const char *key;
+    json_t *value;
+    size_t i = 0;
+
+    if (n == NULL || (n->kind == JX_NODE_SCALAR && !n->quoted &&
+                      n->text_len == 0)) {
+        st->params = json_object();
+    } else {
+        if (n->kind != JX_NODE_MAP)
+            return at(err, name, n, "%s", "parameters must be a mapping");
+        st->params = jx__node_to_json(n, name, err);
+        if (st->params == NULL)
+            return err != NULL ? err->code : JX_EPLAN;
+    }
+    if (st->params == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    st->n_params = json_object_size(st->params);
+    st->param_keys = malloc((st->n_params + 1) * sizeof *st->param_keys);
+    st->params_json = json_dumps(st->params, JSON_COMPACT);
+    if (st->param_keys == NULL || st->params_json == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    json_object_foreach(st->params, key, value)
+        st->param_keys[i++] = key;
+    st->param_keys[i] = NULL;
+    return 0;
+}
+
+static int read_step(const jx__node *n, const char *name, jx__step *st,
+                     const jx__step *prev, jx_error *err)
+{
+    static const char *const keys[] = {"step_index", "step_type", "target",
+                                       "parameters", "timeout_seconds", NULL};
+    const jx__node *v;
+    long long ll;
+    int rc;
+
+    st->line = n->line;
+    st->col = n->col;
+    st->timeout_seconds = JX_DEFAULT_TIMEOUT_SECONDS;
+    if (n->kind != JX_NODE_MAP)
+        return at(err, name, n, "a step must be a mapping, found %s",
+                  jx__node_kind_name(n));
+    if ((rc = check_keys(n, keys, name, "a step", err)) != 0)
+        return rc;
+    if ((v = jx__map_get(n, "step_index")) == NULL)
+        return at(err, name, n, "%s", "step has no 'step_index'");
+    if ((rc = jx__node_int(v, name, "step_index", &ll, err)) != 0)
+        return rc;
+    if (ll < 0)
+        return at(err, name, v, "step_index must not be negative, found %s",
+                  v->text);
+    if (prev != NULL && ll <= prev->index)
+        return at(err, name, v,
+                  "step_index %lld does not follow %lld: indexes must "
+                  "strictly increase",
+                  ll, (long long)prev->index);
+    st->index = ll;
+    if ((v = jx__map_get(n, "step_type")) == NULL)
+        return at(err, name, n, "%s", "step has no 'step_type'");
+    if ((rc = get_text(v, name, "step_type", 0, &st->type, err)) != 0)
+        return rc;
+    if ((v = jx__map_get(n, "target")) != NULL)
+        rc = get_text(v, name, "target", 1, &st->target, err);
+    else if ((st->target = strdup("")) == NULL)
+        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+    if (rc != 0)
+        return rc;
+    if ((v = jx__map_get(n, "timeout_seconds")) != NULL) {
+        if ((rc = jx__node_int(v, name, "timeout_seconds", &ll, err)) != 0)
+            return rc;
+        if (ll < 1 || ll > MAX_TIMEOUT_SECONDS)
+            return at(err, name, v,
+                      "timeout_seconds must be between 1 and 604800, found %s",
+                      v->text);
+        st->timeout_seconds = ll;
+    }
+    return read_params(jx__map_get(n, "parameters"), name, st, err);
+}
+
+static int read_steps(const jx__node *n, const char *name, jx_plan *plan,
+                      jx_error *err)
+{
+    if (n->kind == JX_NODE_SCALAR && !n->quoted && n->text_len == 0)
+        return 0; /* "steps:" alone: an empty plan */
+    if (n->kind != JX_NODE_SEQ)
+        return at(err, name, n, "steps must be a sequence, found %s",
+                  jx__node_kind_name(n));
+    plan->steps = calloc(n->n_items ? n->n_items : 1, sizeof *plan->steps);
+    if (plan->steps == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n->n_items; i++) {
+        int rc;
+        plan->n_steps++;
+        rc = read_step(n->items[i], name, &plan->steps[i],
+                       i > 0 ? &plan->steps[i - 1] : NULL, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int read_root(const jx__node *root, jx_plan *plan, jx_error *err)
+{
+    static const char *const keys[] = {"job_id", "contract_id", "tenant_id",
+                                       "executed_by", "steps", NULL};
+    const char *name = plan->name;
+    const jx__node *v;
+    int rc;
+
+    if (root->kind != JX_NODE_MAP)
+        return at(err, name, root, "a plan must be a mapping, found %s",
+                  jx__node_kind_name(root));
+    if ((rc = check_keys(root, keys, name, "the plan", err)) != 0)
+        return rc;
+    if ((v = jx__map_get(root, "contract_id")) == NULL)
+        return at(err, name, root, "%s",
+                  "missing 'contract_id': every job needs the UUID of its "
+                  "approved contract");
+    if ((rc = get_uuid(v, name, "contract_id", plan->contract_id, err)) != 0)
+        return rc;
+    if ((v = jx__map_get(root, "job_id")) != NULL) {
+        if ((rc = get_uuid(v, name, "job_id", plan->job_id, err)) != 0)
+            return rc;
+    } else {
+        uuid_t u;
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, plan->job_id);
+    }
+    if ((v = jx__map_get(root, "tenant_id")) != NULL)
+        rc = get_text(v, name, "tenant_id", 1, &plan->tenant_id, err);
+    else if ((plan->tenant_id = strdup("")) == NULL)
+        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+    if (rc != 0)
+        return rc;
+    if ((v = jx__map_get(root, "executed_by")) != NULL)
+        rc = get_text(v, name, "executed_by", 0, &plan->executed_by, err);
+    else if ((plan->executed_by = strdup(JX_DEFAULT_EXECUTED_BY)) == NULL)
+        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+    if (rc != 0)
+        return rc;
+    if ((v = jx__map_get(root, "steps")) == NULL)
+        return at(err, name, root, "%s", "missing 'steps'");
+    return read_steps(v, name, plan, err);
+}
+
+static void hash_hex(const char *text, size_t len, char out[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)text, len);
+    sodium_bin2hex(out, 65, digest, sizeof digest);
+}
+
+int jx_plan_parse(const char *text, size_t len, const char *name,
+                  jx_plan **out, jx_error *err)
+{
+    jx__node *root;
+    jx_plan *plan;
+    int rc;
+
+    *out = NULL;
+    rc = jx__yaml_parse(text, len, name, &plan_limits, &root, err);
+    if (rc != 0)
+        return rc;
+    plan = calloc(1, sizeof *plan);
+    if (plan == NULL || (plan->name = strdup(name)) == NULL) {
+        free(plan);
+        jx__node_free(root);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    rc = read_root(root, plan, err);
+    jx__node_free(root);
+    if (rc != 0) {
+        jx_plan_free(plan);
+        return rc;
+    }
+    hash_hex(text, len, plan->sha256);
+    *out = plan;
+    return 0;
+}
+
+int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
+{
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    char *text;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    rc = jx__read_file(path, plan_limits.max_bytes, &text, &len, err);
+    if (rc != 0) {
+        if (rc != JX_ENOMEM)
+            rc = JX_EPLAN;
+        if (err != NULL)
+            err->code = rc;
+        return rc;
+    }
+    rc = jx_plan_parse(text, len, name, out, err);
+    free(text);
+    return rc;
+}
+
+void jx_plan_free(jx_plan *plan)
+{
+    if (plan == NULL)
+        return;
+    for (size_t i = 0; i < plan->n_steps; i++) {
+        jx__step *st = &plan->steps[i];
+        free(st->type);
+        free(st->target);
+        json_decref(st->params);
+        free(st->params_json);
+        free(st->param_keys);
+    }
+    free(plan->steps);
+    free(plan->tenant_id);
+    free(plan->executed_by);
+    free(plan->name);
+    free(plan);
+}
+
+const char *jx_plan_job_id(const jx_plan *plan) { return plan->job_id; }
+const char *jx_plan_contract_id(const jx_plan *plan)
+{
+    return plan->contract_id;
+}
+size_t jx_plan_step_count(const jx_plan *plan) { return plan->n_steps; }

@@ -1,0 +1,40 @@
+/*
+ * plan.h - a job's plan, read and checked before anything runs.
+ */
+#ifndef JX_PLAN_H
+#define JX_PLAN_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "internal.h"
+
+#define JX_DEFAULT_TIMEOUT_SECONDS 300
+#define JX_DEFAULT_EXECUTED_BY "executor"
+#define JX_UUID_LEN 36
+
+typedef struct jx__step {
+    int64_t index;
+    char *type;
+    char *target;       /* "" when absent */
+    int64_t timeout_seconds;
+    json_t *params;     /* always an object */
+    char *params_json;  /* compact text of params */
+    const char **param_keys; /* keys of params in plan order (point into params) */
+    size_t n_params;
+    unsigned line, col; /* where the step stands in the plan */
+} jx__step;
+
+struct jx_plan {
+    char *name; /* file name, or "<stdin>" */
+    char job_id[JX_UUID_LEN + 1];
+    char contract_id[JX_UUID_LEN + 1];
+    char *tenant_id;   /* "" when absent */
+    char *executed_by;
+    char sha256[65];   /* of the plan's bytes as received, hex */
+    jx__step *steps;
+    size_t n_steps;
+};
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * jobexec.h - the embedding API of libjobexec.
+ *
+ * A worker process typically:
+ *
+ *     jx_config *cfg; jx_executor *ex; jx_plan *plan; jx_result *res;
+ *     jx_error err;
+ *     jx_config_load("/etc/jobexec/jobexec.yaml", NULL, &cfg, &err);
+ *     jx_executor_new(cfg, &ex, &err);      // loads and inits every plugin
+ *     jx_config_free(cfg);                  // the executor keeps a copy
+ *     for (each job from the queue) {
+ *         jx_plan_parse(text, len, "queue", &plan, &err);
+ *         jx_executor_run(ex, plan, &opts, &res, &err);
+ *         ... jx_result_status(res) ...
+ *         jx_result_free(res); jx_plan_free(plan);
+ *     }
+ *     jx_executor_free(ex);
+ *
+ * Every call returns 0 or a negative JX_E* code and, on failure, fills the
+ * caller's jx_error (which may be NULL) with a one-line message naming the
+ * file, line:column and the reason.  The library never prints, never exits.
+ *
+ * Thread safety: a jx_executor, once built, may run jobs from many threads
+ * at once; plugins that do not declare JX_HANDLER_THREAD_SAFE are called one
+ * at a time.  Plans and results are owned by the caller and must not be
+ * shared between threads while in use.  Registration calls
+ * (jx_executor_add_handler, jx_executor_set_health_observer) must happen
+ * before the first run.
+ */
+#ifndef JOBEXEC_JOBEXEC_H
+#define JOBEXEC_JOBEXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jobexec/step_handler_v1.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* X(name, value, text): the one list of error codes. */
+#define JX_ERRNO_MAP(X)                                                       \
+    X(NOMEM, -1, "out of memory")                                             \
+    X(INVAL, -2, "invalid argument")                                          \
+    X(IO, -3, "input/output error")                                           \
+    X(CONFIG, -4, "invalid config")                                           \
+    X(PLAN, -5, "invalid plan")                                               \
+    X(LIMIT, -6, "input exceeds a limit")                                     \
+    X(LOAD, -7, "plugin could not be loaded")                                 \
+    X(ABI, -8, "plugin does not implement the expected ABI")                  \
+    X(INIT, -9, "plugin failed to initialise")                                \
+    X(REFUSED, -10, "step refused by its handler")                            \
+    X(EVIDENCE, -11, "evidence could not be delivered")                       \
+    X(INTERNAL, -12, "internal error")
+
+enum {
+    JX_OK = 0,
+#define JX__ERRNO_ENUM(name, value, text) JX_E##name = (value),
+    JX_ERRNO_MAP(JX__ERRNO_ENUM)
+#undef JX__ERRNO_ENUM
+};
+
+#define JX_ERROR_MESSAGE_SIZE 1024
+
+/* Filled by failing calls.  code is one of JX_E*; message is one line. */
+typedef struct jx_error {
+    int code;
+    char message[JX_ERROR_MESSAGE_SIZE];
+} jx_error;
+
+/* A short static description of an error code. */
+const char *jx_strerror(int code);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *jx_version(void);
+
+/* The plugin folder of the installation (compiled in). */
+const char *jx_default_plugin_dir(void);
+
+/* ---- Logging ----------------------------------------------------------- */
+
+/* Receives plugin log messages (host->log).  job_id is NULL and step_index
+ * -1 outside a job (plugin init and fini). */
+typedef void (*jx_log_fn)(int level, const char *job_id, int64_t step_index,
+                          const char *message, void *user);
+
+/* Sets the process-wide log handler; NULL (the default) drops messages.
+ * Thread-safe; meant to be called once at start-up. */
+void jx_set_log_handler(jx_log_fn fn, void *user);
+
+/* ---- Config ------------------------------------------------------------ */
+
+typedef struct jx_config jx_config;
+
+/*
+ * Reads an ops config file (YAML; schema in README).  Relative plugin paths
+ * resolve under its plugin_dir, or under default_plugin_dir when the file
+ * sets none (NULL: jx_default_plugin_dir()).  On success *out is the
+ * caller's to jx_config_free().
+ */
+int jx_config_load(const char *path, const char *default_plugin_dir,
+                   jx_config **out, jx_error *err);
+
+/* The same from memory; name is used in messages. */
+int jx_config_parse(const char *text, size_t len, const char *name,
+                    const char *default_plugin_dir, jx_config **out,
+                    jx_error *err);
+
+void jx_config_free(jx_config *cfg);
+
+/* ---- Executor ---------------------------------------------------------- */
+
+typedef struct jx_executor jx_executor;
+
+/*
+ * Builds an executor from a config: opens the evidence log, loads every
+ * plugin (refusing unsafe files and ABI mismatches), calls each init and
+ * binds step types.  All or nothing: on any failure nothing stays loaded.
+ * cfg may be NULL for an executor with only in-process handlers.  The
+ * executor copies what it needs; cfg may be freed afterwards.
+ */
+int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err);
+
+/* Calls every plugin's fini and unloads it.  NULL is allowed. */
+void jx_executor_free(jx_executor *ex);
+
+/*
+ * Registers an in-process handler without a module: desc is checked like a
+ * loaded plugin's descriptor and must outlive the executor.  extra_types
+ * (NULL-terminated, may be NULL) binds more step types; config_json (may be
+ * NULL) is the JSON object handed to init.  Must precede the first run.
+ */
+int jx_executor_add_handler(jx_executor *ex, const step_handler_v1 *desc,
+                            const char *const *extra_types,
+                            const char *config_json, jx_error *err);
+
+/* Installs an in-process health observer, replacing any configured one. */
+int jx_executor_set_health_observer(jx_executor *ex,
+                                    const health_observer_v1 *desc,
+                                    const char *config_json, jx_error *err);
+
+/* What `jobexec plugins` lists.  Pointers are owned by the executor. */
+typedef struct jx_plugin_info {
+    const char *name;    /* descriptor name */
+    const char *version; /* descriptor version */
+    const char *path;    /* file loaded, or "(in-process)" */
+    unsigned abi_version;
+    int thread_safe;
+    int has_handler;         /* exports step_handler_v1 */
+    int is_health_observer;  /* serves as the health observer */
+    const char *const *step_types; /* bound step types, NULL-terminated */
+} jx_plugin_info;
+
+size_t jx_executor_plugin_count(const jx_executor *ex);
+int jx_executor_plugin_info(const jx_executor *ex, size_t i,
+                            jx_plugin_info *out);
+
+/* ---- Plan -------------------------------------------------------------- */
+
+typedef struct jx_plan jx_plan;
+
+/* Reads a plan (YAML or JSON) from a file, or stdin for "-". */
+int jx_plan_load(const char *path, jx_plan **out, jx_error *err);
+/* The same from memory; name is used in messages. */
+int jx_plan_parse(const char *text, size_t len, const char *name,
+                  jx_plan **out, jx_error *err);
+void jx_plan_free(jx_plan *plan);
+
+const char *jx_plan_job_id(const jx_plan *plan);
+const char *jx_plan_contract_id(const jx_plan *plan);
+size_t jx_plan_step_count(const jx_plan *plan);
+
+/*
+ * Checks, without running anything, that every step has a handler and that
+ * each handler's validate() accepts it.  Returns 0, or JX_EREFUSED / JX_EPLAN
+ * with the first refusal (file:line:column of the step and the reason).
+ */
+int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err);
+
+/* ---- Running ----------------------------------------------------------- */
+
+typedef enum jx_job_status {
+    JX_JOB_COMPLETED = 0,
+    JX_JOB_FAILED = 1,
+    JX_JOB_CANCELLED = 2
+} jx_job_status;
+
+/* Kinds of evidence records, in the order a job produces them. */
+typedef enum jx_record_kind {
+    JX_RECORD_JOB_STARTED = 0,
+    JX_RECORD_STEP_STARTED = 1,
+    JX_RECORD_STEP_FINISHED = 2,
+    JX_RECORD_JOB_FINISHED = 3
+} jx_record_kind;
+
+/* One evidence record, lent to a sink for the duration of the call. */
+typedef struct jx_record {
+    jx_record_kind kind;
+    int64_t step_index; /* -1 for job records */
+    uint64_t seq;       /* position in the job's chain, from 0 */
+    const char *json;   /* the record as one line of JSON, no newline */
+    size_t json_len;
+} jx_record;
+
+/* A sink.  Returning non-zero means the record was not kept: the job then
+ * stops before its next step and ends FAILED (evidence is never lost
+ * silently). */
+typedef int (*jx_record_cb)(const jx_record *rec, void *user);
+
+/* Receives a handler's progress reports (host->ctx_progress). */
+typedef void (*jx_progress_cb)(const char *job_id, int64_t step_index,
+                               double fraction, const char *message,
+                               void *user);
+
+typedef struct jx_run_options {
+    jx_record_cb on_record;     /* may be NULL */
+    jx_progress_cb on_progress; /* may be NULL */
+    void *user;                 /* passed to both */
+    /* When set, the evidence document is written here as the job runs
+     * (step results are streamed, so memory stays flat). */
+    FILE *document;
+} jx_run_options;
+
+typedef struct jx_result jx_result;
+
+/*
+ * Runs a plan: steps in order, evidence per step, stop at the first failure,
+ * each handler at most once.  Returns 0 when the job ran, whatever its final
+ * status, with *out the caller's to jx_result_free(); a negative code only
+ * when it could not run at all.  opts may be NULL.
+ */
+int jx_executor_run(jx_executor *ex, const jx_plan *plan,
+                    const jx_run_options *opts, jx_result **out,
+                    jx_error *err);
+
+jx_job_status jx_result_status(const jx_result *res);
+const char *jx_result_status_name(const jx_result *res);
+/* "All steps completed successfully" or "Step N failed: ERROR". */
+const char *jx_result_reason(const jx_result *res);
+const char *jx_result_job_id(const jx_result *res);
+size_t jx_result_steps_executed(const jx_result *res);
+size_t jx_result_steps_succeeded(const jx_result *res);
+size_t jx_result_steps_failed(const jx_result *res);
+double jx_result_duration_seconds(const jx_result *res);
+void jx_result_free(jx_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JOBEXEC_JOBEXEC_H */
