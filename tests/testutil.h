@@ -1,0 +1,43 @@
+/*
+ * testutil.h - helpers shared by the cmocka suites: temporary folders,
+ * files, and running the real jobexec binary.
+ */
+#ifndef JX_TESTUTIL_H
+#define JX_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Paths baked in by tests/Makefile.inc. */
+#define TU_SRCDIR JX_TEST_SRCDIR       /* the source tree */
+#define TU_BUILDDIR JX_TEST_BUILDDIR   /* the build tree */
+#define TU_DATADIR JX_TEST_SRCDIR "/tests/data"
+#define TU_FIXTURES JX_TEST_BUILDDIR "/tests/plugins/.libs" /* fixture .so */
+#define TU_PLUGINS JX_TEST_BUILDDIR "/plugins/.libs"        /* shipped .so */
+#define TU_JOBEXEC JX_TEST_BUILDDIR "/jobexec"              /* the CLI */
+
+/* A fresh private folder under $TMPDIR (or /tmp); free() the result after
+ * tu_rm_rf(). */
+char *tu_mkdtemp(void);
+/* Removes a folder and everything in it. */
+void tu_rm_rf(const char *dir);
+/* Writes text to dir/name (mode 0644) and returns the malloc'd path. */
+char *tu_write(const char *dir, const char *name, const char *text);
+/* Reads a whole file; NULL when it cannot.  free() the result. */
+char *tu_read(const char *path);
+/* Copies a file, keeping nothing but the bytes; mode as given. */
+int tu_copy(const char *from, const char *to, unsigned mode);
+
+typedef struct tu_proc {
+    int status; /* exit status, or 128 + signal */
+    char *out;  /* all of stdout */
+    char *err;  /* all of stderr */
+} tu_proc;
+
+/* Runs argv (argv[0] a path) with stdin_text (NULL: /dev/null) and waits. */
+void tu_run(tu_proc *p, const char *stdin_text, const char *const *argv);
+void tu_proc_free(tu_proc *p);
+
+/* Counts the lines of a file (0 when missing). */
+size_t tu_count_lines(const char *path);
+
+#endif
