@@ -19,7 +19,8 @@ typedef struct jx__document {
 } jx__document;
 
 void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan);
-void jx__doc_step(jx__document *d, const json_t *step_result);
+/* One entry of step_results, already JSON text. */
+void jx__doc_step(jx__document *d, const char *json, size_t len);
 /* tail holds final_status ... executor_version; written after the steps. */
 void jx__doc_end(jx__document *d, const json_t *tail);
 

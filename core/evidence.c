@@ -11,12 +11,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "evidence.h"
+#include "sha256.h"
 
 struct jx__evlog {
     int fd;
@@ -56,16 +54,16 @@ void jx__evlog_close(jx__evlog *log)
     free(log);
 }
 
-/* Writes the line and its newline, carrying on after short writes. */
-static int evlog_append(jx__evlog *log, const char *line, size_t len,
+/* Appends the bytes whole, carrying on after short writes; the lock keeps
+ * records of concurrent jobs from interleaving. */
+static int evlog_append(jx__evlog *log, const char *data, size_t len,
                         char *why, size_t why_len)
 {
-    struct iovec iov[2] = {{(void *)line, len}, {"\n", 1}};
-    int iovcnt = 2, rc = 0;
+    int rc = 0;
 
     pthread_mutex_lock(&log->lock);
-    while (iovcnt > 0) {
-        ssize_t n = writev(log->fd, &iov[2 - iovcnt], iovcnt);
+    while (len > 0) {
+        ssize_t n = write(log->fd, data, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -73,14 +71,8 @@ static int evlog_append(jx__evlog *log, const char *line, size_t len,
             rc = -1;
             break;
         }
-        while (iovcnt > 0 && (size_t)n >= iov[2 - iovcnt].iov_len) {
-            n -= (ssize_t)iov[2 - iovcnt].iov_len;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov[2 - iovcnt].iov_base = (char *)iov[2 - iovcnt].iov_base + n;
-            iov[2 - iovcnt].iov_len -= (size_t)n;
-        }
+        data += n;
+        len -= (size_t)n;
     }
     pthread_mutex_unlock(&log->lock);
     return rc;
@@ -102,6 +94,57 @@ int jx__buf_append(jx__buf *b, const char *data, size_t len)
     memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';
+    return 0;
+}
+
+int jx__buf_puts(jx__buf *b, const char *s)
+{
+    return jx__buf_append(b, s, strlen(s));
+}
+
+int jx__buf_put_i64(jx__buf *b, int64_t v)
+{
+    char digits[24];
+    char *p = digits + sizeof digits;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    return jx__buf_append(b, p, (size_t)(digits + sizeof digits - p));
+}
+
+static int dump_cb(const char *data, size_t len, void *user);
+
+int jx__buf_put_json(jx__buf *b, const json_t *v)
+{
+    return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+int jx__buf_put_json_string(jx__buf *b, const char *s)
+{
+    json_t *str = json_string(s);
+    int rc = str != NULL ? jx__buf_put_json(b, str) : -1;
+    json_decref(str);
+    return rc;
+}
+
+int jx__buf_put_members(jx__buf *b, const json_t *object)
+{
+    size_t start = b->len;
+
+    if (jx__buf_put_json(b, object) != 0)
+        return -1;
+    if (b->len - start == 2) { /* "{}": no members */
+        b->len = start;
+        b->data[start] = '\0';
+        return 0;
+    }
+    b->data[start] = ',';
+    b->data[--b->len] = '\0'; /* the closing brace */
     return 0;
 }
 
@@ -128,65 +171,59 @@ void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
                     jx_record_cb on_record, void *user)
 {
     static const char domain[] = "jobexec:chain:v1:";
-    crypto_hash_sha256_state st;
 
     memset(c, 0, sizeof *c);
     c->job_id = job_id;
     c->log = log;
     c->on_record = on_record;
     c->user = user;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const unsigned char *)domain,
-                              sizeof domain - 1);
-    crypto_hash_sha256_update(&st, (const unsigned char *)job_id,
-                              strlen(job_id));
-    crypto_hash_sha256_final(&st, c->prev);
+    jx__sha256_2(domain, sizeof domain - 1, job_id, strlen(job_id), c->prev);
 }
 
-void jx__chain_fini(jx__chain *c) { jx__buf_free(&c->line); }
+void jx__chain_fini(jx__chain *c)
+{
+    jx__buf_free(&c->line);
+    jx__buf_free(&c->pending);
+}
 
 /* The header holds only numbers, hex, a fixed event name and the job_id,
  * which the plan reader has already checked to be a canonical UUID. */
-static int build_line(jx__chain *c, jx_record_kind kind, const json_t *body)
+static int build_line(jx__chain *c, jx_record_kind kind, const char *members,
+                      size_t members_len)
 {
     char prev_hex[65];
-    char head[256];
-    int n;
-    size_t body_start;
 
-    sodium_bin2hex(prev_hex, sizeof prev_hex, c->prev, sizeof c->prev);
-    n = snprintf(head, sizeof head,
-                 "{\"seq\":%" PRIu64 ",\"prev\":\"%s\",\"event\":\"%s\","
-                 "\"job_id\":\"%s\"",
-                 c->seq, prev_hex, jx__record_kind_name(kind), c->job_id);
+    jx__hex(c->prev, sizeof c->prev, prev_hex);
     c->line.len = 0;
-    if (jx__buf_append(&c->line, head, (size_t)n) != 0)
+    if (jx__buf_puts(&c->line, "{\"seq\":") != 0 ||
+        jx__buf_put_i64(&c->line, (int64_t)c->seq) != 0 ||
+        jx__buf_puts(&c->line, ",\"prev\":\"") != 0 ||
+        jx__buf_append(&c->line, prev_hex, 64) != 0 ||
+        jx__buf_puts(&c->line, "\",\"event\":\"") != 0 ||
+        jx__buf_puts(&c->line, jx__record_kind_name(kind)) != 0 ||
+        jx__buf_puts(&c->line, "\",\"job_id\":\"") != 0 ||
+        jx__buf_puts(&c->line, c->job_id) != 0 ||
+        jx__buf_append(&c->line, "\"", 1) != 0 ||
+        jx__buf_append(&c->line, members, members_len) != 0 ||
+        jx__buf_append(&c->line, "}", 1) != 0)
         return -1;
-    body_start = c->line.len;
-    if (json_dump_callback(body, dump_cb, &c->line, JSON_COMPACT) != 0)
-        return -1;
-    /* Splice the body's members in after the header: "{...}" -> ",...}". */
-    if (c->line.len - body_start == 2) { /* "{}" */
-        c->line.len = body_start;
-        return jx__buf_append(&c->line, "}", 1);
-    }
-    c->line.data[body_start] = ',';
     return 0;
 }
 
 int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
-                   const json_t *body)
+                   const char *members, size_t members_len)
 {
     jx_record rec;
 
-    if (build_line(c, kind, body) != 0) {
+    if (c->log == NULL && c->on_record == NULL)
+        return 0; /* nobody listens: skip the hashing */
+    if (build_line(c, kind, members, members_len) != 0 ||
+        (c->log != NULL &&
+         (jx__buf_append(&c->pending, c->line.data, c->line.len) != 0 ||
+          jx__buf_append(&c->pending, "\n", 1) != 0))) {
         snprintf(c->why, sizeof c->why, "out of memory building a record");
         return -1;
     }
-    if (c->log != NULL &&
-        evlog_append(c->log, c->line.data, c->line.len, c->why,
-                     sizeof c->why) != 0)
-        return -1;
     rec.kind = kind;
     rec.step_index = step_index;
     rec.seq = c->seq;
@@ -197,8 +234,22 @@ int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
                  jx__record_kind_name(kind), c->seq);
         return -1;
     }
-    crypto_hash_sha256(c->prev, (const unsigned char *)c->line.data,
-                       c->line.len);
+    if (jx__sha256(c->line.data, c->line.len, c->prev) != 0) {
+        snprintf(c->why, sizeof c->why, "SHA-256 failed");
+        return -1;
+    }
     c->seq++;
     return 0;
+}
+
+int jx__chain_flush(jx__chain *c)
+{
+    int rc;
+
+    if (c->log == NULL || c->pending.len == 0)
+        return 0;
+    rc = evlog_append(c->log, c->pending.data, c->pending.len, c->why,
+                      sizeof c->why);
+    c->pending.len = 0;
+    return rc;
 }

@@ -24,7 +24,17 @@ typedef struct jx__buf {
     size_t len, cap;
 } jx__buf;
 
+/* Appenders return 0, or -1 when out of memory (the buffer is unchanged
+ * but may have grown). */
 int jx__buf_append(jx__buf *b, const char *data, size_t len);
+int jx__buf_puts(jx__buf *b, const char *s);
+int jx__buf_put_i64(jx__buf *b, int64_t v);
+/* Any JSON value, compact, through jansson. */
+int jx__buf_put_json(jx__buf *b, const json_t *v);
+/* A string as a JSON string literal, escaped by jansson. */
+int jx__buf_put_json_string(jx__buf *b, const char *s);
+/* The members of a JSON object, each preceded by a comma: ",\"a\":1". */
+int jx__buf_put_members(jx__buf *b, const json_t *object);
 void jx__buf_free(jx__buf *b);
 
 /*
@@ -39,8 +49,9 @@ typedef struct jx__chain {
     jx__evlog *log;      /* may be NULL */
     jx_record_cb on_record;
     void *user;
-    jx__buf line;
-    char why[256];       /* why the last emit failed */
+    jx__buf line;        /* the record being built */
+    jx__buf pending;     /* lines not yet written to the log */
+    char why[256];       /* why the last emit or flush failed */
 } jx__chain;
 
 void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
@@ -48,12 +59,22 @@ void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
 void jx__chain_fini(jx__chain *c);
 
 /*
- * Builds the record {seq, prev, event, job_id, ...fields of body} and
- * delivers it to the log, then to the callback.  Returns 0, or -1 with
- * c->why saying what failed: the caller must then stop the job.
+ * Builds the record {seq, prev, event, job_id<members>} - members is the
+ * rest of the object, each member preceded by a comma - hands it to the
+ * callback and queues it for the log.  Returns 0, or -1 with c->why saying
+ * what failed: the caller must then stop the job.
  */
 int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
-                   const json_t *body);
+                   const char *members, size_t members_len);
+
+/*
+ * Writes the queued records to the log in one append.  The run loop calls
+ * it before every handler call and at the end of the job, so a step's
+ * step_started is in the file before its handler runs, and the previous
+ * step's step_finished before the next step starts, at one write per step.
+ * Returns 0, or -1 with c->why set.
+ */
+int jx__chain_flush(jx__chain *c);
 
 /* "job_started", ... */
 const char *jx__record_kind_name(jx_record_kind kind);

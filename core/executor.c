@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "clock.h"
 #include "config_file.h"
 #include "document.h"
@@ -250,8 +248,6 @@ int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
     int rc = 0;
 
     *out = NULL;
-    if (sodium_init() < 0)
-        return jx__fail(err, JX_EINTERNAL, "libsodium: cannot start");
     ex = calloc(1, sizeof *ex);
     if (ex == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
@@ -356,12 +352,6 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
 
 /* ---- calling plugins ---------------------------------------------------- */
 
-static int thread_safe(const jx__plugin *p, uint32_t flags)
-{
-    (void)p;
-    return (flags & JX_HANDLER_THREAD_SAFE) != 0;
-}
-
 /* Returns a snapshot, or JSON null when there is no observer or it failed:
  * an observer can only ever produce a snapshot (EXEC-004). */
 static json_t *observe_health(jx_executor *ex)
@@ -374,7 +364,7 @@ static json_t *observe_health(jx_executor *ex)
 
     if (p == NULL || jx__output_init(&out) != 0)
         return json_null();
-    locked = !thread_safe(p, p->observer->flags);
+    locked = (p->observer->flags & JX_HANDLER_THREAD_SAFE) == 0;
     if (locked)
         pthread_mutex_lock(&p->lock);
     rc = p->observer->observe(p->observer_state, &jx__host, &out, why,
@@ -410,7 +400,7 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
                             st->type);
         if (b->plugin->handler->validate == NULL)
             continue;
-        locked = !thread_safe(b->plugin, b->plugin->handler->flags);
+        locked = (b->plugin->handler->flags & JX_HANDLER_THREAD_SAFE) == 0;
         if (locked)
             pthread_mutex_lock(&b->plugin->lock);
         rc = b->plugin->handler->validate(b->plugin->handler_state, &jx__host,
@@ -440,6 +430,8 @@ typedef struct job {
     jx_result *res;
     jx__chain chain;
     jx__document doc;
+    jx__buf text; /* members of the record being built, reused */
+    jx__buf step; /* the step result being built, reused */
     char started_at[JX_ISO_TIME_SIZE];
     double t0;
     json_t *health_before;
@@ -474,17 +466,32 @@ static void evidence_failed(job *j)
     j->stopped = 1;
 }
 
-static int emit(job *j, jx_record_kind kind, int64_t step_index,
-                json_t *body)
+/* Emits the record whose members are in j->text (built_ok: whether
+ * building them succeeded). */
+static int emit(job *j, jx_record_kind kind, int64_t step_index, int built_ok)
 {
-    int rc = body != NULL ? jx__chain_emit(&j->chain, kind, step_index, body)
-                          : -1;
-    if (body == NULL)
-        snprintf(j->chain.why, sizeof j->chain.why, "out of memory");
-    json_decref(body);
+    int rc;
+
+    if (!built_ok) {
+        snprintf(j->chain.why, sizeof j->chain.why,
+                 "out of memory building a record");
+        rc = -1;
+    } else {
+        rc = jx__chain_emit(&j->chain, kind, step_index, j->text.data,
+                            j->text.len);
+    }
     if (rc != 0)
         evidence_failed(j);
     return rc;
+}
+
+static int flush(job *j)
+{
+    if (jx__chain_flush(&j->chain) != 0) {
+        evidence_failed(j);
+        return -1;
+    }
+    return 0;
 }
 
 /* A step's outcome as the core sees it. */
@@ -509,7 +516,7 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
     };
     jx_step view = {st, NULL};
     jx_output out;
-    int locked = !thread_safe(p, p->handler->flags);
+    int locked = (p->handler->flags & JX_HANDLER_THREAD_SAFE) == 0;
     int rc;
 
     if (jx__output_init(&out) != 0) {
@@ -535,28 +542,79 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
         out.error = NULL;
     } else if (rc == JX_STEP_FAILED) {
         oc->error = strdup("the handler reported failure without a reason");
-    } else {
-        if (asprintf(&oc->error, "the handler returned %d, which is neither "
-                                 "JX_STEP_OK nor JX_STEP_FAILED",
-                     rc) < 0)
-            oc->error = NULL;
+    } else if (asprintf(&oc->error, "the handler returned %d, which is "
+                                    "neither JX_STEP_OK nor JX_STEP_FAILED",
+                        rc) < 0) {
+        oc->error = NULL;
     }
     jx__output_clear(&out);
 }
 
-static json_t *step_result(const jx__step *st, const outcome *oc,
-                           const char *started_at, const char *completed_at)
+/* The members shared by step_started and the step result. */
+static int put_step_head(jx__buf *b, const jx__step *st)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:O?, s:s?}",
-                     "step_index", (json_int_t)st->index,
-                     "step_type", st->type,
-                     "target", st->target,
-                     "status", oc->completed ? "COMPLETED" : "FAILED",
-                     "started_at", started_at,
-                     "completed_at", completed_at,
-                     "timeout_seconds", (json_int_t)st->timeout_seconds,
-                     "output", oc->output,
-                     "error", oc->completed ? NULL : oc->error);
+    return jx__buf_puts(b, "\"step_index\":") ||
+           jx__buf_put_i64(b, st->index) ||
+           jx__buf_puts(b, ",\"step_type\":") ||
+           jx__buf_puts(b, st->type_json) ||
+           jx__buf_puts(b, ",\"target\":") ||
+           jx__buf_puts(b, st->target_json) ||
+           jx__buf_puts(b, ",\"timeout_seconds\":") ||
+           jx__buf_put_i64(b, st->timeout_seconds);
+}
+
+static int put_time(jx__buf *b, const char *key, const char *iso)
+{
+    return jx__buf_puts(b, key) || jx__buf_append(b, "\"", 1) ||
+           jx__buf_puts(b, iso) || jx__buf_append(b, "\"", 1);
+}
+
+/* The step's entry of step_results, as one JSON object in j->step. */
+static int build_step_result(job *j, const jx__step *st, const outcome *oc,
+                             const char *started_at, const char *completed_at)
+{
+    jx__buf *b = &j->step;
+
+    b->len = 0;
+    return jx__buf_append(b, "{", 1) || put_step_head(b, st) ||
+           jx__buf_puts(b, oc->completed ? ",\"status\":\"COMPLETED\""
+                                         : ",\"status\":\"FAILED\"") ||
+           put_time(b, ",\"started_at\":", started_at) ||
+           put_time(b, ",\"completed_at\":", completed_at) ||
+           jx__buf_puts(b, ",\"output\":") ||
+           (oc->output != NULL ? jx__buf_put_json(b, oc->output)
+                               : jx__buf_puts(b, "null")) ||
+           jx__buf_puts(b, ",\"error\":") ||
+           (oc->completed ? jx__buf_puts(b, "null")
+                          : jx__buf_put_json_string(b, oc->error)) ||
+           jx__buf_append(b, "}", 1);
+}
+
+static int emit_step_started(job *j, const jx__step *st,
+                             const char *started_at)
+{
+    jx__buf *b = &j->text;
+    int ok;
+
+    b->len = 0;
+    ok = !(jx__buf_append(b, ",", 1) || put_step_head(b, st) ||
+           put_time(b, ",\"started_at\":", started_at));
+    return emit(j, JX_RECORD_STEP_STARTED, st->index, ok);
+}
+
+static void emit_step_finished(job *j, const jx__step *st, const outcome *oc,
+                               int built_ok)
+{
+    jx__buf *b = &j->text;
+    int ok = built_ok;
+
+    b->len = 0;
+    ok = ok && !(jx__buf_puts(b, ",\"step\":") ||
+                 jx__buf_append(b, j->step.data, j->step.len) ||
+                 jx__buf_puts(b, ",\"health_after\":") ||
+                 (oc->handler_returned ? jx__buf_put_json(b, j->health_after)
+                                       : jx__buf_puts(b, "null")));
+    emit(j, JX_RECORD_STEP_FINISHED, st->index, ok); /* EXEC-002 */
 }
 
 static void run_step(job *j, const jx__step *st)
@@ -564,22 +622,19 @@ static void run_step(job *j, const jx__step *st)
     char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
     const binding *b = find_binding(j->ex, st->type);
     outcome oc = {0, NULL, NULL, 0};
-    json_t *result, *body;
+    int built;
 
     jx__iso_now(started_at);
-    body = json_pack("{s:I, s:s, s:s, s:I, s:s}", "step_index",
-                     (json_int_t)st->index, "step_type", st->type, "target",
-                     st->target, "timeout_seconds",
-                     (json_int_t)st->timeout_seconds, "started_at",
-                     started_at);
-    if (emit(j, JX_RECORD_STEP_STARTED, st->index, body) != 0)
+    if (emit_step_started(j, st, started_at) != 0)
         return; /* the step never started */
     if (b == NULL) {
         if (asprintf(&oc.error, "No handler registered for step type: %s",
                      st->type) < 0)
             oc.error = NULL;
-    } else {
+    } else if (flush(j) == 0) { /* step_started is in the log: go */
         call_handler(j, st, b->plugin, &oc); /* once: EXEC-006 */
+    } else {
+        return; /* the record did not reach the log: the handler never ran */
     }
     if (!oc.completed && oc.error == NULL)
         oc.error = strdup("out of memory");
@@ -588,7 +643,6 @@ static void run_step(job *j, const jx__step *st)
         json_decref(j->health_after);
         j->health_after = observe_health(j->ex); /* EXEC-004 */
     }
-    result = step_result(st, &oc, started_at, completed_at);
     j->res->executed++;
     if (oc.completed) {
         j->res->succeeded++;
@@ -599,15 +653,10 @@ static void run_step(job *j, const jx__step *st)
                    oc.error != NULL ? oc.error : "out of memory");
         j->stopped = 1; /* EXEC-003 */
     }
-    if (result != NULL) {
-        jx__doc_step(&j->doc, result);
-        body = json_pack("{s:O, s:O}", "step", result, "health_after",
-                         oc.handler_returned ? j->health_after : json_null());
-    } else {
-        body = NULL;
-    }
-    emit(j, JX_RECORD_STEP_FINISHED, st->index, body); /* EXEC-002 */
-    json_decref(result);
+    built = build_step_result(j, st, &oc, started_at, completed_at) == 0;
+    if (built)
+        jx__doc_step(&j->doc, j->step.data, j->step.len);
+    emit_step_finished(j, st, &oc, built);
     json_decref(oc.output);
     free(oc.error);
 }
@@ -632,6 +681,22 @@ static const char *status_name(jx_job_status s)
     }
 }
 
+static void emit_job_started(job *j)
+{
+    const jx_plan *plan = j->plan;
+    json_t *body = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}", "contract_id",
+        plan->contract_id, "tenant_id", plan->tenant_id, "executed_by",
+        plan->executed_by, "plan_sha256", plan->sha256, "executor_version",
+        PACKAGE_VERSION, "steps", (json_int_t)plan->n_steps, "started_at",
+        j->started_at, "health_before", j->health_before);
+
+    j->text.len = 0;
+    emit(j, JX_RECORD_JOB_STARTED, -1,
+         body != NULL && jx__buf_put_members(&j->text, body) == 0);
+    json_decref(body);
+}
+
 static void finish(job *j)
 {
     char completed_at[JX_ISO_TIME_SIZE];
@@ -646,7 +711,11 @@ static void finish(job *j)
                      j->res->reason, "execution_summary", summary(j->res),
                      "completed_at", completed_at, "duration_seconds",
                      j->res->duration);
-    emit(j, JX_RECORD_JOB_FINISHED, -1, body);
+    j->text.len = 0;
+    if (emit(j, JX_RECORD_JOB_FINISHED, -1,
+             body != NULL && jx__buf_put_members(&j->text, body) == 0) == 0)
+        flush(j);
+    json_decref(body);
     tail = json_pack("{s:s, s:s?, s:o, s:{s:O, s:O}, s:{s:s, s:s, s:f}, "
                      "s:s, s:s}",
                      "final_status", status_name(j->res->status),
@@ -669,7 +738,6 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
 {
     static const jx_run_options no_options = {NULL, NULL, NULL, NULL};
     job j = {.ex = ex, .plan = plan, .opts = opts ? opts : &no_options};
-    json_t *body;
 
     *out = NULL;
     if (ex == NULL || plan == NULL)
@@ -688,14 +756,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
 
     j.health_before = observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
-    body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}",
-                     "contract_id", plan->contract_id, "tenant_id",
-                     plan->tenant_id, "executed_by", plan->executed_by,
-                     "plan_sha256", plan->sha256, "executor_version",
-                     PACKAGE_VERSION, "steps", (json_int_t)plan->n_steps,
-                     "started_at", j.started_at, "health_before",
-                     j.health_before);
-    emit(&j, JX_RECORD_JOB_STARTED, -1, body);
+    emit_job_started(&j);
 
     for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) /* EXEC-001 */
         run_step(&j, &plan->steps[i]);
@@ -704,6 +765,8 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     json_decref(j.health_before);
     json_decref(j.health_after);
     jx__chain_fini(&j.chain);
+    jx__buf_free(&j.text);
+    jx__buf_free(&j.step);
     if (j.res->reason == NULL) {
         jx_result_free(j.res);
         return jx__fail(err, JX_ENOMEM, "out of memory");

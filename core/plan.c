@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 #include <uuid/uuid.h>
 
 #include "plan.h"
+#include "sha256.h"
 #include "yamldoc.h"
 
 static const jx__doc_limits plan_limits = {
@@ -116,6 +116,15 @@ static int read_params(const jx__node *n, const char *name, jx__step *st,
     return 0;
 }
 
+/* The text as a JSON string literal, quotes included. */
+static char *json_literal(const char *text)
+{
+    json_t *str = json_string(text);
+    char *out = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    return out;
+}
+
 static int read_step(const jx__node *n, const char *name, jx__step *st,
                      const jx__step *prev, jx_error *err)
 {
@@ -165,6 +174,9 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
                       v->text);
         st->timeout_seconds = ll;
     }
+    if ((st->type_json = json_literal(st->type)) == NULL ||
+        (st->target_json = json_literal(st->target)) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
     return read_params(jx__map_get(n, "parameters"), name, st, err);
 }
 
@@ -234,11 +246,13 @@ static int read_root(const jx__node *root, jx_plan *plan, jx_error *err)
     return read_steps(v, name, plan, err);
 }
 
-static void hash_hex(const char *text, size_t len, char out[65])
+static int hash_hex(const char *text, size_t len, char out[65])
 {
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)text, len);
-    sodium_bin2hex(out, 65, digest, sizeof digest);
+    unsigned char digest[JX_SHA256_LEN];
+    if (jx__sha256(text, len, digest) != 0)
+        return -1;
+    jx__hex(digest, sizeof digest, out);
+    return 0;
 }
 
 int jx_plan_parse(const char *text, size_t len, const char *name,
@@ -264,7 +278,10 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
         jx_plan_free(plan);
         return rc;
     }
-    hash_hex(text, len, plan->sha256);
+    if (hash_hex(text, len, plan->sha256) != 0) {
+        jx_plan_free(plan);
+        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
+    }
     *out = plan;
     return 0;
 }
@@ -298,6 +315,8 @@ void jx_plan_free(jx_plan *plan)
         jx__step *st = &plan->steps[i];
         free(st->type);
         free(st->target);
+        free(st->type_json);
+        free(st->target_json);
         json_decref(st->params);
         free(st->params_json);
         free(st->param_keys);

@@ -18,6 +18,10 @@ typedef struct jx__step {
     int64_t index;
     char *type;
     char *target;       /* "" when absent */
+    /* type and target as JSON string literals, encoded once at load so
+     * that evidence records are assembled without re-escaping per run. */
+    char *type_json;
+    char *target_json;
     int64_t timeout_seconds;
     json_t *params;     /* always an object */
     char *params_json;  /* compact text of params */
