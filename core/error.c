@@ -49,58 +49,50 @@ int jx__read_file(const char *path, size_t max_bytes, char **out,
 {
     int is_stdin = strcmp(path, "-") == 0;
     FILE *fp = is_stdin ? stdin : fopen(path, "rb");
-    char *buf;
-    size_t len = 0, cap = 4096;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
 
     if (fp == NULL)
         return jx__fail(err, JX_EIO, "%s: cannot open: %s", path,
                         strerror(errno));
-    buf = malloc(cap);
-    while (buf != NULL) {
+    for (;;) {
         size_t n;
-        if (len + 1 == cap) {
+        if (cap - len < 2) {
             /* Refuse before the buffer can grow past the limit. */
+            char *grown;
             if (cap > max_bytes) {
-                free(buf);
-                if (!is_stdin)
-                    fclose(fp);
-                return jx__fail(err, JX_ELIMIT,
-                                "%s: larger than the limit of %zu bytes",
-                                path, max_bytes);
+                rc = JX_ELIMIT;
+                break;
             }
-            char *grown = realloc(buf, cap * 2);
+            grown = realloc(buf, cap ? cap * 2 : 8192);
             if (grown == NULL) {
-                free(buf);
-                buf = NULL;
+                rc = JX_ENOMEM;
                 break;
             }
             buf = grown;
-            cap *= 2;
+            cap = cap ? cap * 2 : 8192;
         }
         n = fread(buf + len, 1, cap - 1 - len, fp);
         len += n;
         if (n == 0)
             break;
     }
-    if (buf == NULL) {
-        if (!is_stdin)
-            fclose(fp);
-        return jx__fail(err, JX_ENOMEM, "%s: out of memory", path);
-    }
-    if (ferror(fp)) {
-        int saved = errno;
-        free(buf);
-        if (!is_stdin)
-            fclose(fp);
-        return jx__fail(err, JX_EIO, "%s: read error: %s", path,
-                        strerror(saved));
-    }
+    if (rc == 0 && ferror(fp))
+        rc = jx__fail(err, JX_EIO, "%s: cannot read: %s", path,
+                      strerror(errno));
+    if (rc == 0 && len > max_bytes)
+        rc = JX_ELIMIT;
     if (!is_stdin)
         fclose(fp);
-    if (len > max_bytes) {
+    if (rc == JX_ELIMIT)
+        jx__fail(err, rc, "%s: larger than the limit of %zu bytes", path,
+                 max_bytes);
+    else if (rc == JX_ENOMEM)
+        jx__fail(err, rc, "%s: out of memory", path);
+    if (rc != 0) {
         free(buf);
-        return jx__fail(err, JX_ELIMIT, "%s: larger than the limit of %zu bytes",
-                        path, max_bytes);
+        return rc;
     }
     buf[len] = '\0';
     *out = buf;

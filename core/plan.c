@@ -89,8 +89,6 @@ static int get_uuid(const jx__node *n, const char *name, const char *what,
 static int read_params(const jx__node *n, const char *name, jx__step *st,
                        jx_error *err)
 {
-    const char *key;
-    json_t *value;
     size_t i = 0;
 
     if (n == NULL || (n->kind == JX_NODE_SCALAR && !n->quoted &&
@@ -110,8 +108,9 @@ static int read_params(const jx__node *n, const char *name, jx__step *st,
     st->params_json = json_dumps(st->params, JSON_COMPACT);
     if (st->param_keys == NULL || st->params_json == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    json_object_foreach(st->params, key, value)
-        st->param_keys[i++] = key;
+    for (void *it = json_object_iter(st->params); it != NULL;
+         it = json_object_iter_next(st->params, it))
+        st->param_keys[i++] = json_object_iter_key(it);
     st->param_keys[i] = NULL;
     return 0;
 }
