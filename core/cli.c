@@ -343,7 +343,7 @@ int main(int argc, char **argv)
     /* The command's own options, after its name. */
     argc -= optind;
     argv += optind;
-    optind = 1;
+    optind = 0; /* glibc: start over, permuting operands after options */
     while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':

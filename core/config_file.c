@@ -24,6 +24,8 @@ static const jx__doc_limits config_limits = {
     .max_nodes = 100000,
 };
 
+#define at(err, name, n, ...) jx__node_fail(err, JX_ECONFIG, name, n, __VA_ARGS__)
+
 /* The document reader speaks of plans; here the same faults are config
  * errors. */
 static int as_config_error(jx_error *err, int rc)
@@ -36,53 +38,15 @@ static int as_config_error(jx_error *err, int rc)
     return rc;
 }
 
-static int at(jx_error *err, const char *name, const jx__node *n,
-              const char *fmt, ...) JX__PRINTF(4, 5);
-
-static int at(jx_error *err, const char *name, const jx__node *n,
-              const char *fmt, ...)
-{
-    char why[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", name, n->line, n->col,
-                    why);
-}
-
 static int expect_kind(const jx__node *n, jx__node_kind kind,
                        const char *name, const char *what, jx_error *err)
 {
     static const char *const wanted[] = {"a value", "a mapping", "a sequence"};
-    char why[256];
 
     if (n->kind == kind)
         return 0;
-    snprintf(why, sizeof why, "%s must be %s, found %s", what, wanted[kind],
-             jx__node_kind_name(n));
-    return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", name, n->line, n->col,
-                    why);
-}
-
-/* Refuses any key of map not in allowed (NULL-terminated). */
-static int check_keys(const jx__node *map, const char *const *allowed,
-                      const char *name, const char *where, jx_error *err)
-{
-    for (size_t i = 0; i < map->n_items; i++) {
-        const char *key = map->keys[i]->text;
-        size_t k = 0;
-        while (allowed[k] != NULL && strcmp(allowed[k], key) != 0)
-            k++;
-        if (allowed[k] == NULL) {
-            char why[512];
-            snprintf(why, sizeof why, "unknown key '%s' in %s", key, where);
-            return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", name,
-                            map->keys[i]->line, map->keys[i]->col, why);
-        }
-    }
-    return 0;
+    return at(err, name, n, "%s must be %s, found %s", what, wanted[kind],
+              jx__node_kind_name(n));
 }
 
 static int get_string(const jx__node *n, const char *name, const char *what,
@@ -169,7 +133,8 @@ static int read_plugin(const jx__node *n, const char *name,
     pc->col = n->col;
     if (expect_kind(n, JX_NODE_MAP, name, "a plugin entry", err) != 0)
         return JX_ECONFIG;
-    if ((rc = check_keys(n, keys, name, "a plugin entry", err)) != 0)
+    rc = jx__check_keys(n, keys, name, "a plugin entry", JX_ECONFIG, err);
+    if (rc != 0)
         return rc;
     if ((v = jx__map_get(n, "path")) == NULL)
         return at(err, name, n, "%s", "plugin entry has no 'path'");
@@ -210,7 +175,7 @@ static int read_section(const jx__node *root, const char *section,
         return 0;
     if (expect_kind(sec, JX_NODE_MAP, name, section, err) != 0)
         return JX_ECONFIG;
-    if ((rc = check_keys(sec, keys, name, section, err)) != 0)
+    if ((rc = jx__check_keys(sec, keys, name, section, JX_ECONFIG, err)))
         return rc;
     if ((v = jx__map_get(sec, key)) == NULL)
         return 0;
@@ -232,7 +197,8 @@ static int read_root(const jx__node *root, jx_config *cfg,
 
     if (expect_kind(root, JX_NODE_MAP, name, "the config", err) != 0)
         return JX_ECONFIG;
-    if ((rc = check_keys(root, keys, name, "the config", err)) != 0)
+    rc = jx__check_keys(root, keys, name, "the config", JX_ECONFIG, err);
+    if (rc != 0)
         return rc;
     if ((v = jx__map_get(root, "plugin_dir")) != NULL) {
         if ((rc = get_string(v, name, "plugin_dir", &cfg->plugin_dir, err)))

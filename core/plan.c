@@ -23,41 +23,11 @@ static const jx__doc_limits plan_limits = {
     .max_nodes = 16 * 1024 * 1024,
 };
 
+#define at(err, name, n, ...) jx__node_fail(err, JX_EPLAN, name, n, __VA_ARGS__)
+
 #define MAX_TIMEOUT_SECONDS (7 * 24 * 3600)
 
-static int at(jx_error *err, const char *name, const jx__node *n,
-              const char *fmt, ...) JX__PRINTF(4, 5);
 
-static int at(jx_error *err, const char *name, const jx__node *n,
-              const char *fmt, ...)
-{
-    char why[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s", name, n->line, n->col,
-                    why);
-}
-
-static int check_keys(const jx__node *map, const char *const *allowed,
-                      const char *name, const char *where, jx_error *err)
-{
-    for (size_t i = 0; i < map->n_items; i++) {
-        const char *key = map->keys[i]->text;
-        size_t k = 0;
-        while (allowed[k] != NULL && strcmp(allowed[k], key) != 0)
-            k++;
-        if (allowed[k] == NULL) {
-            char why[512];
-            snprintf(why, sizeof why, "unknown key '%s' in %s", key, where);
-            return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s", name,
-                            map->keys[i]->line, map->keys[i]->col, why);
-        }
-    }
-    return 0;
-}
 
 static int get_text(const jx__node *n, const char *name, const char *what,
                     int allow_empty, char **out, jx_error *err)
@@ -139,7 +109,7 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
     if (n->kind != JX_NODE_MAP)
         return at(err, name, n, "a step must be a mapping, found %s",
                   jx__node_kind_name(n));
-    if ((rc = check_keys(n, keys, name, "a step", err)) != 0)
+    if ((rc = jx__check_keys(n, keys, name, "a step", JX_EPLAN, err)) != 0)
         return rc;
     if ((v = jx__map_get(n, "step_index")) == NULL)
         return at(err, name, n, "%s", "step has no 'step_index'");
@@ -212,7 +182,7 @@ static int read_root(const jx__node *root, jx_plan *plan, jx_error *err)
     if (root->kind != JX_NODE_MAP)
         return at(err, name, root, "a plan must be a mapping, found %s",
                   jx__node_kind_name(root));
-    if ((rc = check_keys(root, keys, name, "the plan", err)) != 0)
+    if ((rc = jx__check_keys(root, keys, name, "the plan", JX_EPLAN, err)))
         return rc;
     if ((v = jx__map_get(root, "contract_id")) == NULL)
         return at(err, name, root, "%s",

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,6 +344,34 @@ int jx__yaml_parse(const char *text, size_t len, const char *name,
     if (st.root == NULL)
         return jx__fail(err, JX_EPLAN, "%s:1:1: the document is empty", name);
     *root = st.root;
+    return 0;
+}
+
+int jx__node_fail(jx_error *err, int code, const char *name,
+                  const jx__node *n, const char *fmt, ...)
+{
+    char why[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return jx__fail(err, code, "%s:%u:%u: %s", name, n->line, n->col, why);
+}
+
+int jx__check_keys(const jx__node *map, const char *const *allowed,
+                   const char *name, const char *where, int code,
+                   jx_error *err)
+{
+    for (size_t i = 0; i < map->n_items; i++) {
+        const char *key = map->keys[i]->text;
+        size_t k = 0;
+        while (allowed[k] != NULL && strcmp(allowed[k], key) != 0)
+            k++;
+        if (allowed[k] == NULL)
+            return jx__node_fail(err, code, name, map->keys[i],
+                                 "unknown key '%s' in %s", key, where);
+    }
     return 0;
 }
 

@@ -63,6 +63,16 @@ const char *jx__node_kind_name(const jx__node *node);
 json_t *jx__node_to_json(const jx__node *node, const char *name,
                          jx_error *err);
 
+/* Fails with "NAME:LINE:COL: reason" at node n; returns code. */
+int jx__node_fail(jx_error *err, int code, const char *name,
+                  const jx__node *n, const char *fmt, ...) JX__PRINTF(5, 6);
+
+/* Refuses (with code) the first key of map not in allowed, a NULL-terminated
+ * list: "unknown key 'K' in WHERE". */
+int jx__check_keys(const jx__node *map, const char *const *allowed,
+                   const char *name, const char *where, int code,
+                   jx_error *err);
+
 /* Reads an integer scalar; -1 with err filled when it is not one. */
 int jx__node_int(const jx__node *node, const char *name, const char *what,
                  long long *out, jx_error *err);
