@@ -273,13 +273,23 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
-static int bad_usage(const char *fmt, ...)
+static const struct option longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Prints "jobexec: MESSAGE" and where to find help; returns EXIT_USAGE.
+ * cmd is the command whose help to point at, or NULL. */
+static int bad_usage(const command *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
+    __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
-static int bad_usage(const char *fmt, ...)
+static int bad_usage(const command *cmd, const char *fmt, ...)
 {
     va_list ap;
 
@@ -287,46 +297,60 @@ static int bad_usage(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", prog,
+            cmd != NULL ? " " : "", cmd != NULL ? cmd->name : "");
     return EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+/* Parses options into o.  Returns -1 to go on, or the exit status when an
+ * option answered the question (help, version) or was wrong. */
+static int parse_options(int argc, char **argv, const char *optstring,
+                         options *o, const command *cmd)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    options o = {NULL, 0, NULL};
-    const command *cmd = NULL;
     int c;
 
-    /* "+": stop at the first operand (the command), then parse again. */
-    while ((c = getopt_long(argc, argv, "+c:vhV", longopts, NULL)) != -1) {
+    opterr = 0; /* our own messages, naming the program and the command */
+    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            o.config = optarg;
+            o->config = optarg;
             break;
         case 'v':
-            o.verbose = 1;
+            o->verbose = 1;
             break;
         case 'h':
-            usage_main(stdout);
+            if (cmd != NULL)
+                cmd->usage(stdout);
+            else
+                usage_main(stdout);
             return EXIT_COMPLETED;
         case 'V':
             printf("jobexec %s (step_handler_v1 ABI %u)\n", jx_version(),
                    JX_ABI_VERSION);
             return EXIT_COMPLETED;
+        case ':':
+            return bad_usage(cmd, "option '%s' needs a value",
+                             argv[optind - 1]);
         default:
-            fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-            return EXIT_USAGE;
+            if (optopt != 0)
+                return bad_usage(cmd, "unknown option '-%c'", optopt);
+            return bad_usage(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    options o = {NULL, 0, NULL};
+    const command *cmd = NULL;
+    int rc;
+
+    /* "+": stop at the first operand (the command), then parse again. */
+    if ((rc = parse_options(argc, argv, "+:c:vhV", &o, NULL)) >= 0)
+        return rc;
     if (optind >= argc)
-        return bad_usage("%s", "missing command (run, check, plugins, help)");
+        return bad_usage(NULL, "missing command (run, check, plugins, help)");
     if (strcmp(argv[optind], "help") == 0) {
         const char *topic = optind + 1 < argc ? argv[optind + 1] : NULL;
         if (topic == NULL) {
@@ -334,42 +358,26 @@ int main(int argc, char **argv)
             return EXIT_COMPLETED;
         }
         if ((cmd = find_command(topic)) == NULL)
-            return bad_usage("unknown command '%s'", topic);
+            return bad_usage(NULL, "unknown command '%s'", topic);
         cmd->usage(stdout);
         return EXIT_COMPLETED;
     }
     if ((cmd = find_command(argv[optind])) == NULL)
-        return bad_usage("unknown command '%s'", argv[optind]);
+        return bad_usage(NULL, "unknown command '%s'", argv[optind]);
     /* The command's own options, after its name. */
     argc -= optind;
     argv += optind;
     optind = 0; /* glibc: start over, permuting operands after options */
-    while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            o.config = optarg;
-            break;
-        case 'v':
-            o.verbose = 1;
-            break;
-        case 'h':
-            cmd->usage(stdout);
-            return EXIT_COMPLETED;
-        default:
-            fprintf(stderr, "Try '%s %s --help' for more information.\n",
-                    prog, cmd->name);
-            return EXIT_USAGE;
-        }
-    }
+    if ((rc = parse_options(argc, argv, ":c:vhV", &o, cmd)) >= 0)
+        return rc;
     if (optind < argc)
         o.operand = argv[optind++];
     if (cmd->operand == 2 && o.operand == NULL)
-        return bad_usage("%s: missing PLAN (a file, or - for standard input)",
-                         cmd->name);
+        return bad_usage(cmd, "missing PLAN (a file, or - for standard input)");
     if (cmd->operand == 0 && o.operand != NULL)
-        return bad_usage("unexpected argument '%s'", o.operand);
+        return bad_usage(cmd, "unexpected argument '%s'", o.operand);
     if (optind < argc)
-        return bad_usage("unexpected argument '%s'", argv[optind]);
+        return bad_usage(cmd, "unexpected argument '%s'", argv[optind]);
     jx_set_log_handler(log_to_stderr, &o);
     return cmd->run(&o);
 }
