@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -191,8 +192,14 @@ static int cmd_run(const options *o)
                     jx_result_duration_seconds(res), jx_result_reason(res));
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "%s: cannot write the evidence document to standard "
-                        "output\n", prog);
+        /* The steps ran: say how the job ended, not only what was lost. */
+        if (res != NULL)
+            fprintf(stderr, "%s: job %s %s, but the evidence document could "
+                            "not be written to standard output\n",
+                    prog, jx_result_job_id(res), jx_result_status_name(res));
+        else
+            fprintf(stderr, "%s: cannot write the evidence document to "
+                            "standard output\n", prog);
         status = EXIT_INTERNAL;
     }
     jx_result_free(res);
@@ -221,8 +228,9 @@ static int cmd_check(const options *o)
                jx_plan_step_count(plan), jx_plan_job_id(plan),
                jx_plan_contract_id(plan));
     else if (rc == 0)
-        printf("config OK: %zu plugins loaded\n",
-               jx_executor_plugin_count(ex));
+        printf("config OK: %zu plugin%s loaded\n",
+               jx_executor_plugin_count(ex),
+               jx_executor_plugin_count(ex) == 1 ? "" : "s");
     jx_plan_free(plan);
     jx_executor_free(ex);
     return rc == 0 ? EXIT_COMPLETED : report(&err);
@@ -340,11 +348,36 @@ static int parse_options(int argc, char **argv, const char *optstring,
     return -1;
 }
 
+/* A closed standard stream would let the next open() (the evidence log)
+ * take its number, and the document would land in the log.  Hold each
+ * closed one with /dev/null, read-only for stdout, so that writing to it
+ * fails and is reported instead of vanishing. */
+static void hold_standard_fds(void)
+{
+    static const int flags[] = {O_RDONLY, O_RDONLY, O_WRONLY};
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", flags[fd]) != fd)
+            exit(EXIT_INTERNAL);
+}
+
+/* What check and plugins print is the answer a script reads: a lost write
+ * must not look like success. */
+static int finish_stdout(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: cannot write to standard output\n", prog);
+        return EXIT_INTERNAL;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     options o = {NULL, 0, NULL};
     const command *cmd = NULL;
     int rc;
+
+    hold_standard_fds();
 
     /* "+": stop at the first operand (the command), then parse again. */
     if ((rc = parse_options(argc, argv, "+:c:vhV", &o, NULL)) >= 0)
@@ -359,6 +392,9 @@ int main(int argc, char **argv)
         }
         if ((cmd = find_command(topic)) == NULL)
             return bad_usage(NULL, "unknown command '%s'", topic);
+        if (optind + 2 < argc)
+            return bad_usage(NULL, "unexpected argument '%s'",
+                             argv[optind + 2]);
         cmd->usage(stdout);
         return EXIT_COMPLETED;
     }
@@ -379,5 +415,6 @@ int main(int argc, char **argv)
     if (optind < argc)
         return bad_usage(cmd, "unexpected argument '%s'", argv[optind]);
     jx_set_log_handler(log_to_stderr, &o);
-    return cmd->run(&o);
+    rc = cmd->run(&o);
+    return cmd->run == cmd_run ? rc : finish_stdout(rc);
 }

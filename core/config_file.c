@@ -117,6 +117,11 @@ static int read_step_types(const jx__node *n, const char *name,
         if (rc != 0)
             return rc;
         pc->n_step_types++;
+        /* "[a b]" for "[a, b]" would bind one type no plan can name. */
+        if (strpbrk(pc->step_types[i], " \t\r\n") != NULL)
+            return at(err, name, n->items[i],
+                      "step type '%s' contains white space (a missing comma?)",
+                      pc->step_types[i]);
     }
     return 0;
 }
