@@ -26,6 +26,8 @@ static const jx__doc_limits plan_limits = {
 #define at(err, name, n, ...) jx__node_fail(err, JX_EPLAN, name, n, __VA_ARGS__)
 
 #define MAX_TIMEOUT_SECONDS (7 * 24 * 3600)
+/* The largest integer every JSON consumer reads exactly (2^53 - 1). */
+#define MAX_STEP_INDEX 9007199254740991LL
 
 
 
@@ -118,6 +120,10 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
     if (ll < 0)
         return at(err, name, v, "step_index must not be negative, found %s",
                   v->text);
+    if (ll > MAX_STEP_INDEX)
+        return at(err, name, v,
+                  "step_index must be between 0 and %lld, found %s",
+                  (long long)MAX_STEP_INDEX, v->text);
     if (prev != NULL && ll <= prev->index)
         return at(err, name, v,
                   "step_index %lld does not follow %lld: indexes must "

@@ -265,10 +265,32 @@ static int add_scalar(parse_state *st, const yaml_event_t *ev, jx_error *err)
     return attach(st, node, err);
 }
 
-static int parser_error(const parse_state *st, const yaml_parser_t *p,
-                        jx_error *err)
+/* libyaml reports a bad byte (invalid UTF-8, a control character) as an
+ * offset, not as a mark: count lines and characters up to it. */
+static yaml_mark_t mark_at_offset(const char *text, size_t len, size_t offset)
 {
-    const yaml_mark_t *m = p->problem != NULL ? &p->problem_mark : &p->mark;
+    yaml_mark_t m = {offset, 0, 0};
+
+    for (size_t i = 0; i < offset && i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n') {
+            m.line++;
+            m.column = 0;
+        } else if ((c & 0xC0) != 0x80) { /* not a continuation byte */
+            m.column++;
+        }
+    }
+    return m;
+}
+
+static int parser_error(const parse_state *st, const yaml_parser_t *p,
+                        const char *text, size_t len, jx_error *err)
+{
+    yaml_mark_t at = p->problem != NULL ? p->problem_mark : p->mark;
+    const yaml_mark_t *m = &at;
+
+    if (p->error == YAML_READER_ERROR)
+        at = mark_at_offset(text, len, p->problem_offset);
     return jx__fail(err, JX_EPLAN, "%s:%zu:%zu: %s%s%s", st->name,
                     m->line + 1, m->column + 1,
                     p->problem != NULL ? p->problem : "malformed YAML",
@@ -322,7 +344,7 @@ int jx__yaml_parse(const char *text, size_t len, const char *name,
     while (!done && rc == 0) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
-            rc = parser_error(&st, &parser, err);
+            rc = parser_error(&st, &parser, text, len, err);
             break;
         }
         rc = handle_event(&st, &ev, &n_docs, err);
@@ -543,9 +565,14 @@ json_t *jx__node_to_json(const jx__node *node, const char *name,
 int jx__node_int(const jx__node *node, const char *name, const char *what,
                  long long *out, jx_error *err)
 {
-    if (node->kind != JX_NODE_SCALAR || node->quoted ||
-        parse_integer(node->text, out) != 1)
+    int r = node->kind == JX_NODE_SCALAR && !node->quoted
+                ? parse_integer(node->text, out)
+                : 0;
+
+    if (r == 0)
         return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s must be an integer", name,
                         node->line, node->col, what);
+    if (r < 0) /* still a number: let the caller's range check name it */
+        *out = node->text[0] == '-' ? LLONG_MIN : LLONG_MAX;
     return 0;
 }

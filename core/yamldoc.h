@@ -73,7 +73,9 @@ int jx__check_keys(const jx__node *map, const char *const *allowed,
                    const char *name, const char *where, int code,
                    jx_error *err);
 
-/* Reads an integer scalar; -1 with err filled when it is not one. */
+/* Reads an integer scalar; JX_EPLAN with err filled when it is not one.
+ * One beyond 64 bits is clamped to LLONG_MIN/LLONG_MAX, so that the
+ * caller's range check gives the reason. */
 int jx__node_int(const jx__node *node, const char *name, const char *what,
                  long long *out, jx_error *err);
 
