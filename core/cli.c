@@ -172,9 +172,9 @@ static int cmd_run(const options *o)
     jx_error err = {0, ""};
     int rc, status;
 
-    if ((rc = jx_plan_load(o->operand, &plan, &err)) != 0)
+    if (jx_plan_load(o->operand, &plan, &err) != 0)
         return report(&err);
-    if ((rc = load_executor(o, &ex, &err)) != 0) {
+    if (load_executor(o, &ex, &err) != 0) {
         jx_plan_free(plan);
         return report(&err);
     }
@@ -213,11 +213,11 @@ static int cmd_check(const options *o)
     jx_executor *ex = NULL;
     jx_plan *plan = NULL;
     jx_error err = {0, ""};
-    int rc;
+    int rc = 0;
 
-    if (o->operand != NULL && (rc = jx_plan_load(o->operand, &plan, &err)))
+    if (o->operand != NULL && jx_plan_load(o->operand, &plan, &err) != 0)
         return report(&err);
-    if ((rc = load_executor(o, &ex, &err)) != 0) {
+    if (load_executor(o, &ex, &err) != 0) {
         jx_plan_free(plan);
         return report(&err);
     }
