@@ -346,7 +346,8 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
     out->thread_safe = (flags & JX_HANDLER_THREAD_SAFE) != 0;
     out->has_handler = p->handler != NULL;
     out->is_health_observer = p == ex->observer;
-    out->step_types = (const char *const *)p->bound;
+    static const char *const none[] = {NULL};
+    out->step_types = p->bound != NULL ? (const char *const *)p->bound : none;
     return 0;
 }
 
