@@ -331,6 +331,7 @@ size_t jx_executor_plugin_count(const jx_executor *ex)
 int jx_executor_plugin_info(const jx_executor *ex, size_t i,
                             jx_plugin_info *out)
 {
+    static const char *const none[] = {NULL};
     const jx__plugin *p;
     uint32_t flags;
 
@@ -346,7 +347,6 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
     out->thread_safe = (flags & JX_HANDLER_THREAD_SAFE) != 0;
     out->has_handler = p->handler != NULL;
     out->is_health_observer = p == ex->observer;
-    static const char *const none[] = {NULL};
     out->step_types = p->bound != NULL ? (const char *const *)p->bound : none;
     return 0;
 }
