@@ -217,10 +217,7 @@ int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
 
     if (c->log == NULL && c->on_record == NULL)
         return 0; /* nobody listens: skip the hashing */
-    if (build_line(c, kind, members, members_len) != 0 ||
-        (c->log != NULL &&
-         (jx__buf_append(&c->pending, c->line.data, c->line.len) != 0 ||
-          jx__buf_append(&c->pending, "\n", 1) != 0))) {
+    if (build_line(c, kind, members, members_len) != 0) {
         snprintf(c->why, sizeof c->why, "out of memory building a record");
         return -1;
     }
@@ -232,6 +229,14 @@ int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
     if (c->on_record != NULL && c->on_record(&rec, c->user) != 0) {
         snprintf(c->why, sizeof c->why, "the record sink refused %s #%" PRIu64,
                  jx__record_kind_name(kind), c->seq);
+        return -1;
+    }
+    /* Queued only once every sink has it: a refused record never reaches
+     * the log, so seq and prev stay continuous there. */
+    if (c->log != NULL &&
+        (jx__buf_append(&c->pending, c->line.data, c->line.len) != 0 ||
+         jx__buf_append(&c->pending, "\n", 1) != 0)) {
+        snprintf(c->why, sizeof c->why, "out of memory building a record");
         return -1;
     }
     if (jx__sha256(c->line.data, c->line.len, c->prev) != 0) {
