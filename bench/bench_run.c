@@ -183,8 +183,13 @@ static void bench_throughput(void)
     printf("  evidence log + document:       %10.0f steps/s  %6.2f us/step"
            "  (%.2fx baseline)\n",
            N_STEPS / t_cli, t_cli * 1e6 / N_STEPS, t_cli / t_bare);
-    printf("  evidence log size per job:     %10lld bytes\n",
-           (long long)(((struct stat){0}).st_size));
+    {
+        struct stat st;
+        if (stat(log_path, &st) == 0)
+            printf("  evidence log per job:          %10lld bytes, %.0f per "
+                   "step\n",
+                   (long long)st.st_size, (double)st.st_size / N_STEPS);
+    }
     printf("memory:\n");
     printf("  plan text:                     %10zu KiB\n", len / 1024);
     printf("  plan in memory:                %10ld KiB\n", rss_plan - rss0);

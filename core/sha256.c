@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "sha256.h"
@@ -16,6 +17,13 @@ static EVP_MD *sha256_md;
 
 static void fetch_sha256(void)
 {
+    /* The default provider's SHA-256 is all we use: reading openssl.cnf
+     * and registering every cipher would cost more than a whole 1-step
+     * job. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
+                            OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+                            OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
+                        NULL);
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
