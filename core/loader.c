@@ -321,6 +321,8 @@ int jx__plugin_wrap(const step_handler_v1 *handler,
     int rc;
 
     *out = NULL;
+    if (handler == NULL && observer == NULL)
+        return jx__fail(err, JX_EINVAL, "in-process plugin: no descriptor");
     if (handler != NULL && (rc = jx__check_handler(handler, &o, err)) != 0)
         return rc;
     if (observer != NULL && (rc = jx__check_observer(observer, &o, err)) != 0)

@@ -216,8 +216,13 @@ static int check_duplicate_keys(parse_state *st, const jx__node *map,
 
 static int close_collection(parse_state *st, jx_error *err)
 {
-    jx__node *node = st->stack[--st->depth];
+    jx__node *node;
     int rc = 0;
+
+    if (st->depth == 0) /* libyaml balances its events; never trust it */
+        return jx__fail(err, JX_EINTERNAL, "%s: unbalanced YAML events",
+                        st->name);
+    node = st->stack[--st->depth];
 
     if (node->kind == JX_NODE_MAP)
         rc = check_duplicate_keys(st, node, err);
