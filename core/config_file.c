@@ -216,7 +216,11 @@ static int read_root(const jx__node *root, jx_config *cfg,
         if (cfg->plugin_dir == NULL)
             return jx__fail(err, JX_ENOMEM, "out of memory");
     }
-    if ((v = jx__map_get(root, "plugins")) != NULL) {
+    v = jx__map_get(root, "plugins");
+    if (v != NULL && v->kind == JX_NODE_SCALAR && !v->quoted &&
+        v->text_len == 0)
+        v = NULL; /* "plugins:" alone, like "steps:" in a plan: none */
+    if (v != NULL) {
         if (expect_kind(v, JX_NODE_SEQ, name, "plugins", err) != 0)
             return JX_ECONFIG;
         cfg->plugins = calloc(v->n_items ? v->n_items : 1, sizeof *cfg->plugins);

@@ -292,15 +292,21 @@ static int parser_error(const parse_state *st, const yaml_parser_t *p,
                         const char *text, size_t len, jx_error *err)
 {
     yaml_mark_t at = p->problem != NULL ? p->problem_mark : p->mark;
-    const yaml_mark_t *m = &at;
+    char started[64] = "";
 
     if (p->error == YAML_READER_ERROR)
         at = mark_at_offset(text, len, p->problem_offset);
-    return jx__fail(err, JX_EPLAN, "%s:%zu:%zu: %s%s%s", st->name,
-                    m->line + 1, m->column + 1,
+    /* An unclosed quote or bracket is reported where the file ends; say
+     * where it opened, which is what needs fixing. */
+    if (p->context != NULL && (p->context_mark.line != at.line ||
+                               p->context_mark.column != at.column))
+        snprintf(started, sizeof started, " started at %zu:%zu",
+                 p->context_mark.line + 1, p->context_mark.column + 1);
+    return jx__fail(err, JX_EPLAN, "%s:%zu:%zu: %s%s%s%s", st->name,
+                    at.line + 1, at.column + 1,
                     p->problem != NULL ? p->problem : "malformed YAML",
                     p->context != NULL ? " " : "",
-                    p->context != NULL ? p->context : "");
+                    p->context != NULL ? p->context : "", started);
 }
 
 static int handle_event(parse_state *st, const yaml_event_t *ev,

@@ -346,6 +346,16 @@ static void test_plugins_not_sequence(void **state)
                  NAME ":2:3: plugins must be a sequence, found a mapping");
 }
 
+/* "plugins:" with nothing after it is no plugins, as "steps:" is no steps. */
+static void test_plugins_empty(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(jx_config_parse("plugins:\n", 9, NAME, "/p", &f->cfg,
+                                     &f->err),
+                     0);
+    assert_int_equal(f->cfg->n_plugins, 0);
+}
+
 static void test_plugin_entry_not_mapping(void **state)
 {
     fixture *f = *state;
@@ -575,6 +585,7 @@ int main(void)
         T(test_sections_not_mappings),
         T(test_plugin_dir_relative),
         T(test_plugins_not_sequence),
+    T(test_plugins_empty),
         T(test_plugin_entry_not_mapping),
         T(test_missing_path),
         T(test_empty_path),

@@ -570,10 +570,10 @@ static void test_malformed(void **state)
     fixture *f = *state;
     parse_fails(f, "a: [1, 2\n", JX_EPLAN,
                 NAME ":2:1: did not find expected ',' or ']' while "
-                     "parsing a flow sequence");
+                     "parsing a flow sequence started at 1:4");
     parse_fails(f, "a: {b: 1\n", JX_EPLAN,
                 NAME ":2:1: did not find expected ',' or '}' while "
-                     "parsing a flow mapping");
+                     "parsing a flow mapping started at 1:4");
     parse_fails(f, "a: b: c\n", JX_EPLAN,
                 NAME ":1:5: mapping values are not allowed in this context");
     parse_fails(f, "a:\n\t- 1\n", JX_EPLAN,
@@ -581,10 +581,10 @@ static void test_malformed(void **state)
                      "while scanning for the next token");
     parse_fails(f, "a: 1\nb: \"open\n", JX_EPLAN,
                 NAME ":3:1: found unexpected end of stream while scanning "
-                     "a quoted scalar");
+                     "a quoted scalar started at 2:4");
     parse_fails(f, "a:\n  - 1\n b: 2\n", JX_EPLAN,
                 NAME ":3:2: did not find expected key while parsing a block "
-                     "mapping");
+                     "mapping started at 1:1");
 }
 
 /*
