@@ -353,6 +353,22 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
 
 /* ---- calling plugins ---------------------------------------------------- */
 
+/* Calls into a plugin that is not thread-safe are serialised on its lock.
+ * Returns whether the lock was taken, for plugin_leave(). */
+static int plugin_enter(jx__plugin *p, uint32_t flags)
+{
+    int locked = (flags & JX_HANDLER_THREAD_SAFE) == 0;
+    if (locked)
+        pthread_mutex_lock(&p->lock);
+    return locked;
+}
+
+static void plugin_leave(jx__plugin *p, int locked)
+{
+    if (locked)
+        pthread_mutex_unlock(&p->lock);
+}
+
 /* Returns a snapshot, or JSON null when there is no observer or it failed:
  * an observer can only ever produce a snapshot (EXEC-004). */
 static json_t *observe_health(jx_executor *ex)
@@ -365,13 +381,10 @@ static json_t *observe_health(jx_executor *ex)
 
     if (p == NULL || jx__output_init(&out) != 0)
         return json_null();
-    locked = (p->observer->flags & JX_HANDLER_THREAD_SAFE) == 0;
-    if (locked)
-        pthread_mutex_lock(&p->lock);
+    locked = plugin_enter(p, p->observer->flags);
     rc = p->observer->observe(p->observer_state, &jx__host, &out, why,
                               sizeof why);
-    if (locked)
-        pthread_mutex_unlock(&p->lock);
+    plugin_leave(p, locked);
     if (rc != 0 || out.failed_alloc) {
         why[sizeof why - 1] = '\0';
         jx__log(NULL, JX_LOG_WARNING, rc != 0 ? why : "out of memory");
@@ -401,13 +414,10 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
                             st->type);
         if (b->plugin->handler->validate == NULL)
             continue;
-        locked = (b->plugin->handler->flags & JX_HANDLER_THREAD_SAFE) == 0;
-        if (locked)
-            pthread_mutex_lock(&b->plugin->lock);
+        locked = plugin_enter(b->plugin, b->plugin->handler->flags);
         rc = b->plugin->handler->validate(b->plugin->handler_state, &jx__host,
                                           &view, why, sizeof why);
-        if (locked)
-            pthread_mutex_unlock(&b->plugin->lock);
+        plugin_leave(b->plugin, locked);
         jx__scratch_free(&view.scratch);
         if (rc != 0) {
             why[sizeof why - 1] = '\0';
@@ -517,18 +527,15 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
     };
     jx_step view = {st, NULL};
     jx_output out;
-    int locked = (p->handler->flags & JX_HANDLER_THREAD_SAFE) == 0;
-    int rc;
+    int locked, rc;
 
     if (jx__output_init(&out) != 0) {
         oc->error = strdup("out of memory before the handler was called");
         return;
     }
-    if (locked)
-        pthread_mutex_lock(&p->lock);
+    locked = plugin_enter(p, p->handler->flags);
     rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view, &out);
-    if (locked)
-        pthread_mutex_unlock(&p->lock);
+    plugin_leave(p, locked);
     jx__scratch_free(&view.scratch);
     oc->handler_returned = 1;
     if (out.failed_alloc) {
