@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,39 @@ static double time_jobs(jx_executor *ex, const jx_plan *plan, FILE *doc,
     return median(t, ROUNDS);
 }
 
+/* The floor the log cannot go below: one write(2) per step of as many
+ * bytes as the log wrote per step, to a file truncated the same way. */
+static double time_bare_writes(const char *path, size_t bytes_per_step)
+{
+    char *line = malloc(bytes_per_step);
+    double t[ROUNDS];
+
+    if (line == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    memset(line, 'x', bytes_per_step);
+    line[bytes_per_step - 1] = '\n';
+    for (int r = 0; r < ROUNDS; r++) {
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC, 0600);
+        double t0;
+        if (fd < 0) {
+            fprintf(stderr, "bench: cannot open %s\n", path);
+            exit(1);
+        }
+        t0 = now();
+        for (int i = 0; i < N_STEPS; i++)
+            if (write(fd, line, bytes_per_step) < 0) {
+                fprintf(stderr, "bench: write failed\n");
+                exit(1);
+            }
+        t[r] = now() - t0;
+        close(fd);
+    }
+    free(line);
+    return median(t, ROUNDS);
+}
+
 static void bench_throughput(void)
 {
     char log_path[] = "/tmp/jobexec-bench-XXXXXX";
@@ -185,10 +219,17 @@ static void bench_throughput(void)
            N_STEPS / t_cli, t_cli * 1e6 / N_STEPS, t_cli / t_bare);
     {
         struct stat st;
-        if (stat(log_path, &st) == 0)
-            printf("  evidence log per job:          %10lld bytes, %.0f per "
+        if (stat(log_path, &st) == 0) {
+            size_t per_step = (size_t)st.st_size / N_STEPS;
+            double t_bare_write = time_bare_writes(log_path, per_step);
+            printf("  evidence log per job:          %10lld bytes, %zu per "
                    "step\n",
-                   (long long)st.st_size, (double)st.st_size / N_STEPS);
+                   (long long)st.st_size, per_step);
+            printf("  bare write(2) of %zu bytes/step: %8.0f steps/s  %6.2f "
+                   "us/step  (the log's floor)\n",
+                   per_step, N_STEPS / t_bare_write,
+                   t_bare_write * 1e6 / N_STEPS);
+        }
     }
     printf("memory:\n");
     printf("  plan text:                     %10zu KiB\n", len / 1024);
