@@ -155,29 +155,61 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
     return read_params(jx__map_get(n, "parameters"), name, st, err);
 }
 
-static int read_steps(const jx__node *n, const char *name, jx_plan *plan,
-                      jx_error *err)
+/* Steps arrive one by one while the document is parsed (see
+ * jx__yaml_parse_stream).  A step's error is kept, not raised, so that the
+ * plan-level checks (contract_id first) still speak first. */
+typedef struct step_reader {
+    jx_plan *plan;
+    size_t cap;
+    int failed;    /* a step was refused: the rest are not read */
+    jx_error error; /* why */
+} step_reader;
+
+static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
+{
+    step_reader *r = user;
+    jx_plan *plan = r->plan;
+    int rc;
+
+    if (r->failed)
+        return 0;
+    if (plan->n_steps == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        jx__step *grown = realloc(plan->steps, cap * sizeof *grown);
+        if (grown == NULL)
+            return jx__fail(err, JX_ENOMEM, "out of memory");
+        plan->steps = grown;
+        r->cap = cap;
+    }
+    memset(&plan->steps[plan->n_steps], 0, sizeof *plan->steps);
+    plan->n_steps++; /* counted first, so jx_plan_free frees a partial one */
+    rc = read_step(item, plan->name, &plan->steps[plan->n_steps - 1],
+                   plan->n_steps > 1 ? &plan->steps[plan->n_steps - 2] : NULL,
+                   &r->error);
+    if (rc == JX_ENOMEM)
+        return jx__fail(err, rc, "%s", r->error.message);
+    r->failed = rc != 0;
+    return 0;
+}
+
+static int read_steps(const jx__node *n, const char *name,
+                      const step_reader *r, jx_error *err)
 {
     if (n->kind == JX_NODE_SCALAR && !n->quoted && n->text_len == 0)
         return 0; /* "steps:" alone: an empty plan */
     if (n->kind != JX_NODE_SEQ)
         return at(err, name, n, "steps must be a sequence, found %s",
                   jx__node_kind_name(n));
-    plan->steps = calloc(n->n_items ? n->n_items : 1, sizeof *plan->steps);
-    if (plan->steps == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n->n_items; i++) {
-        int rc;
-        plan->n_steps++;
-        rc = read_step(n->items[i], name, &plan->steps[i],
-                       i > 0 ? &plan->steps[i - 1] : NULL, err);
-        if (rc != 0)
-            return rc;
+    if (r->failed) {
+        if (err != NULL)
+            *err = r->error;
+        return r->error.code;
     }
     return 0;
 }
 
-static int read_root(const jx__node *root, jx_plan *plan, jx_error *err)
+static int read_root(const jx__node *root, jx_plan *plan,
+                     const step_reader *steps, jx_error *err)
 {
     static const char *const keys[] = {"job_id", "contract_id", "tenant_id",
                                        "executed_by", "steps", NULL};
@@ -218,7 +250,7 @@ static int read_root(const jx__node *root, jx_plan *plan, jx_error *err)
         return rc;
     if ((v = jx__map_get(root, "steps")) == NULL)
         return at(err, name, root, "%s", "missing 'steps'");
-    return read_steps(v, name, plan, err);
+    return read_steps(v, name, steps, err);
 }
 
 static int hash_hex(const char *text, size_t len, char out[65])
@@ -233,29 +265,29 @@ static int hash_hex(const char *text, size_t len, char out[65])
 int jx_plan_parse(const char *text, size_t len, const char *name,
                   jx_plan **out, jx_error *err)
 {
-    jx__node *root;
+    step_reader steps = {0};
+    jx__stream stream = {"steps", read_streamed_step, &steps};
+    jx__node *root = NULL;
     jx_plan *plan;
     int rc;
 
     *out = NULL;
-    rc = jx__yaml_parse(text, len, name, &plan_limits, &root, err);
-    if (rc != 0)
-        return rc;
     plan = calloc(1, sizeof *plan);
     if (plan == NULL || (plan->name = strdup(name)) == NULL) {
         free(plan);
-        jx__node_free(root);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
-    rc = read_root(root, plan, err);
+    steps.plan = plan;
+    rc = jx__yaml_parse_stream(text, len, name, &plan_limits, &stream, &root,
+                               err);
+    if (rc == 0)
+        rc = read_root(root, plan, &steps, err);
     jx__node_free(root);
+    if (rc == 0 && hash_hex(text, len, plan->sha256) != 0)
+        rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
     if (rc != 0) {
         jx_plan_free(plan);
         return rc;
-    }
-    if (hash_hex(text, len, plan->sha256) != 0) {
-        jx_plan_free(plan);
-        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
     }
     *out = plan;
     return 0;

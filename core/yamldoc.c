@@ -37,6 +37,7 @@ typedef struct parse_state {
     jx__node *root;
     /* A map's key waiting for its value. */
     jx__node **pending_key;
+    const jx__stream *stream; /* may be NULL */
 } parse_state;
 
 static int fail_at(jx_error *err, const char *name, unsigned line,
@@ -94,6 +95,16 @@ static int push_item(jx__node *coll, jx__node *key, jx__node *value)
 }
 
 /* Attaches a finished node to its parent (or makes it the root). */
+/* Whether node is an item of the streamed sequence: root map -> key ->
+ * sequence -> node. */
+static int is_streamed(const parse_state *st)
+{
+    return st->stream != NULL && st->depth == 2 &&
+           st->stack[0]->kind == JX_NODE_MAP &&
+           st->stack[1]->kind == JX_NODE_SEQ && st->pending_key[0] != NULL &&
+           strcmp(st->pending_key[0]->text, st->stream->key) == 0;
+}
+
 static int attach(parse_state *st, jx__node *node, jx_error *err)
 {
     jx__node *parent;
@@ -101,6 +112,11 @@ static int attach(parse_state *st, jx__node *node, jx_error *err)
     if (st->depth == 0) {
         st->root = node;
         return 0;
+    }
+    if (is_streamed(st)) {
+        int rc = st->stream->on_item(node, st->stream->user, err);
+        jx__node_free(node);
+        return rc;
     }
     parent = st->stack[st->depth - 1];
     if (parent->kind == JX_NODE_MAP && st->pending_key[st->depth - 1] == NULL) {
@@ -341,7 +357,15 @@ int jx__yaml_parse(const char *text, size_t len, const char *name,
                    const jx__doc_limits *limits, jx__node **root,
                    jx_error *err)
 {
-    parse_state st = {.name = name, .limits = limits};
+    return jx__yaml_parse_stream(text, len, name, limits, NULL, root, err);
+}
+
+int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
+                          const jx__doc_limits *limits,
+                          const jx__stream *stream, jx__node **root,
+                          jx_error *err)
+{
+    parse_state st = {.name = name, .limits = limits, .stream = stream};
     yaml_parser_t parser;
     int n_docs = 0, rc = 0, done = 0;
 

@@ -47,6 +47,24 @@ int jx__yaml_parse(const char *text, size_t len, const char *name,
                    const jx__doc_limits *limits, jx__node **root,
                    jx_error *err);
 
+/*
+ * Streams the items of one top-level sequence instead of keeping them: each
+ * item of the sequence under root key `key` is handed to on_item as soon as
+ * it is complete, then freed, so a plan's steps never all exist as a tree.
+ * The sequence itself stays in the tree, empty.  A non-zero return from
+ * on_item stops parsing with that code (err already filled).
+ */
+typedef struct jx__stream {
+    const char *key;
+    int (*on_item)(const jx__node *item, void *user, jx_error *err);
+    void *user;
+} jx__stream;
+
+int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
+                          const jx__doc_limits *limits,
+                          const jx__stream *stream, jx__node **root,
+                          jx_error *err);
+
 void jx__node_free(jx__node *node);
 
 /* The value under key in a map, or NULL. */
