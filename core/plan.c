@@ -29,8 +29,6 @@ static const jx__doc_limits plan_limits = {
 /* The largest integer every JSON consumer reads exactly (2^53 - 1). */
 #define MAX_STEP_INDEX 9007199254740991LL
 
-
-
 static int get_text(const jx__node *n, const char *name, const char *what,
                     int allow_empty, char **out, jx_error *err)
 {
