@@ -5,25 +5,18 @@
  */
 #include "config.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "document.h"
+#include "jsonbuf.h"
 
 /* Writes the members of object without its braces. */
 static void put_members(FILE *fp, const json_t *object)
 {
-    char *text = json_dumps(object, JSON_COMPACT);
-    size_t len;
+    jx__buf b = {NULL, 0, 0};
 
-    if (text == NULL) {
-        fputs("\"error\":\"out of memory\"", fp);
-        return;
-    }
-    len = strlen(text);
-    if (len > 2)
-        fwrite(text + 1, 1, len - 2, fp);
-    free(text);
+    /* jx__buf_put_members leads with a comma; the caller places its own. */
+    if (jx__buf_put_members(&b, object) == 0 && b.len > 0)
+        fwrite(b.data + 1, 1, b.len - 1, fp);
+    jx__buf_free(&b);
 }
 
 void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan)

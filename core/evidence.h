@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "jsonbuf.h"
 
 /* The log file shared by every job of an executor. */
 typedef struct jx__evlog jx__evlog;
@@ -17,25 +18,6 @@ typedef struct jx__evlog jx__evlog;
 /* Opens (creating it 0600) the log for appending. */
 int jx__evlog_open(const char *path, jx__evlog **out, jx_error *err);
 void jx__evlog_close(jx__evlog *log);
-
-/* A growable byte buffer, reused from record to record. */
-typedef struct jx__buf {
-    char *data;
-    size_t len, cap;
-} jx__buf;
-
-/* Appenders return 0, or -1 when out of memory (the buffer is unchanged
- * but may have grown). */
-int jx__buf_append(jx__buf *b, const char *data, size_t len);
-int jx__buf_puts(jx__buf *b, const char *s);
-int jx__buf_put_i64(jx__buf *b, int64_t v);
-/* Any JSON value, compact, through jansson. */
-int jx__buf_put_json(jx__buf *b, const json_t *v);
-/* A string as a JSON string literal, escaped by jansson. */
-int jx__buf_put_json_string(jx__buf *b, const char *s);
-/* The members of a JSON object, each preceded by a comma: ",\"a\":1". */
-int jx__buf_put_members(jx__buf *b, const json_t *object);
-void jx__buf_free(jx__buf *b);
 
 /*
  * One job's chain.  Every record carries seq (from 0) and prev, the SHA-256

@@ -1,0 +1,32 @@
+/*
+ * jsonbuf.h - a growable buffer for assembling JSON text: fixed parts are
+ * appended as bytes, values are encoded by jansson.
+ */
+#ifndef JX_JSONBUF_H
+#define JX_JSONBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* A growable byte buffer, reused from record to record. */
+typedef struct jx__buf {
+    char *data;
+    size_t len, cap;
+} jx__buf;
+
+/* Appenders return 0, or -1 when out of memory (the buffer is unchanged
+ * but may have grown). */
+int jx__buf_append(jx__buf *b, const char *data, size_t len);
+int jx__buf_puts(jx__buf *b, const char *s);
+int jx__buf_put_i64(jx__buf *b, int64_t v);
+/* Any JSON value, compact, through jansson. */
+int jx__buf_put_json(jx__buf *b, const json_t *v);
+/* A string as a JSON string literal, escaped by jansson. */
+int jx__buf_put_json_string(jx__buf *b, const char *s);
+/* The members of a JSON object, each preceded by a comma: ",\"a\":1". */
+int jx__buf_put_members(jx__buf *b, const json_t *object);
+void jx__buf_free(jx__buf *b);
+
+#endif
