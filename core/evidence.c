@@ -128,12 +128,17 @@ static int build_line(jx__chain *c, jx_record_kind kind, const char *members,
     return 0;
 }
 
+int jx__chain_has_sinks(const jx__chain *c)
+{
+    return c->log != NULL || c->on_record != NULL;
+}
+
 int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
                    const char *members, size_t members_len)
 {
     jx_record rec;
 
-    if (c->log == NULL && c->on_record == NULL)
+    if (!jx__chain_has_sinks(c))
         return 0; /* nobody listens: skip the hashing */
     if (build_line(c, kind, members, members_len) != 0) {
         snprintf(c->why, sizeof c->why, "out of memory building a record");

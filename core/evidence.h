@@ -49,6 +49,10 @@ void jx__chain_fini(jx__chain *c);
 int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
                    const char *members, size_t members_len);
 
+/* Whether any sink (log or callback) receives this chain's records; when
+ * none does, callers may skip building them. */
+int jx__chain_has_sinks(const jx__chain *c);
+
 /*
  * Writes the queued records to the log in one append.  The run loop calls
  * it before every handler call and at the end of the job, so a step's

@@ -604,6 +604,8 @@ static int emit_step_started(job *j, const jx__step *st,
     jx__buf *b = &j->text;
     int ok;
 
+    if (!jx__chain_has_sinks(&j->chain))
+        return 0; /* per step: build nothing nobody reads */
     b->len = 0;
     ok = !(jx__buf_append(b, ",", 1) || put_step_head(b, st) ||
            put_time(b, ",\"started_at\":", started_at));
@@ -616,6 +618,8 @@ static void emit_step_finished(job *j, const jx__step *st, const outcome *oc,
     jx__buf *b = &j->text;
     int ok = built_ok;
 
+    if (!jx__chain_has_sinks(&j->chain))
+        return;
     b->len = 0;
     ok = ok && !(jx__buf_puts(b, ",\"step\":") ||
                  jx__buf_append(b, j->step.data, j->step.len) ||
