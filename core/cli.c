@@ -2,7 +2,7 @@
  * cli.c - the jobexec command: what ops run and script.
  *
  * Exit codes: 0 job completed, 1 job failed or was cancelled, 2 bad usage,
- * config or plan (nothing ran), 3 internal error.
+ * config or plan (nothing ran), 3 internal error; `evidence verify` adds 4.
  */
 #include "config.h"
 
@@ -17,16 +17,10 @@
 
 #include <jobexec/jobexec.h>
 
-enum { EXIT_COMPLETED = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2,
-       EXIT_INTERNAL = 3 };
+#include "cli.h"
 
-typedef struct options {
-    const char *config;
-    int verbose;
-    const char *operand; /* PLAN */
-} options;
-
-static const char *prog = "jobexec";
+const char *const jx_cli_prog = "jobexec";
+#define prog jx_cli_prog
 
 static void usage_main(FILE *fp)
 {
@@ -42,6 +36,13 @@ static void usage_main(FILE *fp)
             "run nothing\n"
             "  plugins [--config FILE]       list loaded plugins and their "
             "step types\n"
+            "  evidence verify FILE [--pubkey KEY] [--job ID]\n"
+            "                                check an evidence log's chains "
+            "and seals\n"
+            "  evidence show FILE [--job ID] print an evidence log as a "
+            "timeline\n"
+            "  keygen FILE                   write a key pair for sealing "
+            "evidence\n"
             "  help [COMMAND]                show help for a command\n"
             "\n"
             "Options:\n"
@@ -51,7 +52,8 @@ static void usage_main(FILE *fp)
             "  -V, --version       show the version\n"
             "\n"
             "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "
-            "usage, config\nor plan (nothing ran), 3 internal error.\n",
+            "usage, config\nor plan (nothing ran), 3 internal error.  "
+            "`evidence verify` has its own\n(see its --help).\n",
             prog, JX_SYSCONFDIR "/jobexec.yaml");
 }
 
@@ -264,13 +266,21 @@ typedef struct command {
     const char *name;
     int (*run)(const options *o);
     void (*usage)(FILE *fp);
-    int operand; /* 0: none, 1: optional, 2: required */
+    int min_operands, max_operands;
+    const char *missing; /* what to say when operands are missing */
+    const char *optstring; /* the options it takes */
 } command;
 
+#define CONFIG_OPTS ":c:vhV"
 static const command commands[] = {
-    {"run", cmd_run, usage_run, 2},
-    {"check", cmd_check, usage_check, 1},
-    {"plugins", cmd_plugins, usage_plugins, 0},
+    {"run", cmd_run, usage_run, 1, 1,
+     "missing PLAN (a file, or - for standard input)", CONFIG_OPTS},
+    {"check", cmd_check, usage_check, 0, 1, NULL, CONFIG_OPTS},
+    {"plugins", cmd_plugins, usage_plugins, 0, 0, NULL, CONFIG_OPTS},
+    {"evidence", jx_cli_evidence, jx_cli_usage_evidence, 2, 2,
+     "usage: evidence verify|show FILE", ":k:j:hV"},
+    {"keygen", jx_cli_keygen, jx_cli_usage_keygen, 1, 1,
+     "missing FILE (where to write the secret key)", ":hV"},
 };
 
 static const command *find_command(const char *name)
@@ -284,6 +294,8 @@ static const command *find_command(const char *name)
 static const struct option longopts[] = {
     {"config", required_argument, NULL, 'c'},
     {"verbose", no_argument, NULL, 'v'},
+    {"pubkey", required_argument, NULL, 'k'},
+    {"job", required_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -319,7 +331,18 @@ static int parse_options(int argc, char **argv, const char *optstring,
 
     opterr = 0; /* our own messages, naming the program and the command */
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+        /* getopt_long takes every long option in the table: refuse those
+         * that the command does not have. */
+        if (c != '?' && c != ':' && strchr(optstring, c) == NULL)
+            return bad_usage(cmd, "option '%s' does not apply here",
+                             argv[optind - 1]);
         switch (c) {
+        case 'k':
+            o->pubkey = optarg;
+            break;
+        case 'j':
+            o->job = optarg;
+            break;
         case 'c':
             o->config = optarg;
             break;
@@ -373,7 +396,7 @@ static int finish_stdout(int status)
 
 int main(int argc, char **argv)
 {
-    options o = {NULL, 0, NULL};
+    options o = {NULL, 0, NULL, NULL, NULL, NULL};
     const command *cmd = NULL;
     int rc;
 
@@ -383,7 +406,8 @@ int main(int argc, char **argv)
     if ((rc = parse_options(argc, argv, "+:c:vhV", &o, NULL)) >= 0)
         return rc;
     if (optind >= argc)
-        return bad_usage(NULL, "missing command (run, check, plugins, help)");
+        return bad_usage(NULL, "missing command (run, check, plugins, "
+                               "evidence, keygen, help)");
     if (strcmp(argv[optind], "help") == 0) {
         const char *topic = optind + 1 < argc ? argv[optind + 1] : NULL;
         if (topic == NULL) {
@@ -404,16 +428,17 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     optind = 0; /* glibc: start over, permuting operands after options */
-    if ((rc = parse_options(argc, argv, ":c:vhV", &o, cmd)) >= 0)
+    if ((rc = parse_options(argc, argv, cmd->optstring, &o, cmd)) >= 0)
         return rc;
+    if (argc - optind < cmd->min_operands)
+        return bad_usage(cmd, "%s", cmd->missing);
+    if (argc - optind > cmd->max_operands)
+        return bad_usage(cmd, "unexpected argument '%s'",
+                         argv[optind + cmd->max_operands]);
     if (optind < argc)
         o.operand = argv[optind++];
-    if (cmd->operand == 2 && o.operand == NULL)
-        return bad_usage(cmd, "missing PLAN (a file, or - for standard input)");
-    if (cmd->operand == 0 && o.operand != NULL)
-        return bad_usage(cmd, "unexpected argument '%s'", o.operand);
     if (optind < argc)
-        return bad_usage(cmd, "unexpected argument '%s'", argv[optind]);
+        o.operand2 = argv[optind++];
     jx_set_log_handler(log_to_stderr, &o);
     rc = cmd->run(&o);
     return cmd->run == cmd_run ? rc : finish_stdout(rc);

@@ -191,6 +191,60 @@ static int read_section(const jx__node *root, const char *section,
     return get_string(v, name, key, out, err);
 }
 
+static int read_fsync(const jx__node *v, const char *name, jx_config *cfg,
+                      jx_error *err)
+{
+    static const char *const names[] = {"step", "job", "none"};
+    static const jx__fsync_policy policies[] = {JX_FSYNC_STEP, JX_FSYNC_JOB,
+                                                JX_FSYNC_NONE};
+
+    if (expect_kind(v, JX_NODE_SCALAR, name, "evidence.fsync", err) != 0)
+        return JX_ECONFIG;
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(v->text, names[i]) == 0) {
+            cfg->evidence_fsync = policies[i];
+            return 0;
+        }
+    return at(err, name, v, "evidence.fsync must be step, job or none, "
+                            "found '%s'", v->text);
+}
+
+static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
+{
+    static const char *const keys[] = {"log", "fsync", "signing_key", NULL};
+    const char *name = cfg->name;
+    const jx__node *v;
+    int rc;
+
+    if (sec == NULL)
+        return 0;
+    if (expect_kind(sec, JX_NODE_MAP, name, "evidence", err) != 0)
+        return JX_ECONFIG;
+    if ((rc = jx__check_keys(sec, keys, name, "evidence", JX_ECONFIG, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "log")) != NULL &&
+        (rc = get_string(v, name, "evidence.log", &cfg->evidence_log, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "fsync")) != NULL &&
+        (rc = read_fsync(v, name, cfg, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "signing_key")) != NULL) {
+        if ((rc = get_string(v, name, "evidence.signing_key",
+                             &cfg->signing_key, err)))
+            return rc;
+        if (cfg->signing_key[0] != '/')
+            return at(err, name, v, "evidence.signing_key '%s' must be an "
+                                    "absolute path", cfg->signing_key);
+        cfg->signing_key_line = v->line;
+        cfg->signing_key_col = v->col;
+    }
+    if (cfg->evidence_log == NULL && cfg->signing_key != NULL)
+        return at(err, name, sec, "%s", "evidence.signing_key needs "
+                                        "evidence.log: only the log is "
+                                        "sealed");
+    return 0;
+}
+
 static int read_root(const jx__node *root, jx_config *cfg,
                      const char *default_plugin_dir, jx_error *err)
 {
@@ -238,8 +292,7 @@ static int read_root(const jx__node *root, jx_config *cfg,
                       &cfg->health_line, &cfg->health_col, err);
     if (rc != 0)
         return rc;
-    return read_section(root, "evidence", "log", name, &cfg->evidence_log,
-                        NULL, NULL, err);
+    return read_evidence(jx__map_get(root, "evidence"), cfg, err);
 }
 
 int jx_config_parse(const char *text, size_t len, const char *name,
@@ -306,5 +359,6 @@ void jx_config_free(jx_config *cfg)
     free(cfg->plugin_dir);
     free(cfg->health_observer);
     free(cfg->evidence_log);
+    free(cfg->signing_key);
     free(cfg);
 }

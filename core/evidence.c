@@ -14,31 +14,104 @@
 #include <unistd.h>
 
 #include "evidence.h"
+#include "host.h"
 #include "sha256.h"
 
 struct jx__evlog {
     int fd;
     char *path;
+    jx__fsync_policy fsync;
     pthread_mutex_t lock; /* one record is one uninterrupted append */
+    /* Set when a sync failed: the kernel may have dropped the data and a
+     * later fsync could report success anyway, so nothing more is
+     * written to this file. */
+    char broken[256];
 };
 
-int jx__evlog_open(const char *path, jx__evlog **out, jx_error *err)
+/* A new file's name is only durable once its folder is synced. */
+static int sync_parent(const char *path, jx_error *err)
+{
+    char *copy = strdup(path);
+    const char *slash;
+    int fd, rc = 0;
+
+    if (copy == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    slash = strrchr(copy, '/');
+    if (slash == NULL)
+        strcpy(copy, ".");
+    else if (slash == copy)
+        copy[1] = '\0';
+    else
+        copy[slash - copy] = '\0';
+    fd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = jx__fail(err, JX_EIO, "evidence log '%s': cannot sync its "
+                                   "folder: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
+/*
+ * A crash in the middle of an append can leave a last line without its
+ * newline.  Appending after it would glue the next record to it, so the
+ * torn bytes, which never formed a record, are cut off first.
+ */
+static int cut_torn_tail(int fd, const char *path, jx_error *err)
+{
+    char buf[4096];
+    off_t size = lseek(fd, 0, SEEK_END), keep = 0;
+
+    for (off_t pos = size; pos > 0 && keep == 0;) {
+        size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
+        const char *nl;
+
+        pos -= (off_t)n;
+        if (pread(fd, buf, n, pos) != (ssize_t)n)
+            return jx__fail(err, JX_EIO, "evidence log '%s': cannot read: %s",
+                            path, strerror(errno));
+        nl = memrchr(buf, '\n', n);
+        if (nl != NULL)
+            keep = pos + (nl - buf) + 1;
+    }
+    if (keep == size)
+        return 0; /* empty, or ends with a whole line */
+    if (ftruncate(fd, keep) != 0)
+        return jx__fail(err, JX_EIO, "evidence log '%s': cannot cut the torn "
+                                     "last line: %s", path, strerror(errno));
+    jx__log(NULL, JX_LOG_WARNING, "evidence log: cut a torn last line left "
+                                  "by an interrupted write");
+    return 0;
+}
+
+int jx__evlog_open(const char *path, jx__fsync_policy policy,
+                   jx__evlog **out, jx_error *err)
 {
     jx__evlog *log;
-    int fd;
+    int fd, created = 0, rc;
 
     *out = NULL;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0600);
+        created = fd >= 0;
+    }
     if (fd < 0)
         return jx__fail(err, JX_EIO, "evidence log '%s': cannot open: %s",
                         path, strerror(errno));
-    log = calloc(1, sizeof *log);
+    rc = created ? (policy == JX_FSYNC_STEP ? sync_parent(path, err) : 0)
+                 : cut_torn_tail(fd, path, err);
+    log = rc == 0 ? calloc(1, sizeof *log) : NULL;
     if (log == NULL || (log->path = strdup(path)) == NULL) {
         free(log);
         close(fd);
-        return jx__fail(err, JX_ENOMEM, "out of memory");
+        return rc != 0 ? rc : jx__fail(err, JX_ENOMEM, "out of memory");
     }
     log->fd = fd;
+    log->fsync = policy;
     pthread_mutex_init(&log->lock, NULL);
     *out = log;
     return 0;
@@ -54,25 +127,69 @@ void jx__evlog_close(jx__evlog *log)
     free(log);
 }
 
-/* Appends the bytes whole, carrying on after short writes; the lock keeps
- * records of concurrent jobs from interleaving. */
+/* Under the lock.  Never called twice on the same data after a failure:
+ * see jx__evlog.broken. */
+static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len)
+{
+    if (fdatasync(log->fd) == 0)
+        return 0;
+    snprintf(log->broken, sizeof log->broken,
+             "%s: sync failed: %s; nothing more is written to this file",
+             log->path, strerror(errno));
+    snprintf(why, why_len, "%s", log->broken);
+    return -1;
+}
+
+/* Writes the bytes whole, carrying on after short writes, under the lock
+ * so that records of concurrent jobs never interleave.  A failed append
+ * is cut back off the file: a half-written record must not glue itself to
+ * the next one. */
 static int evlog_append(jx__evlog *log, const char *data, size_t len,
                         char *why, size_t why_len)
 {
+    off_t start;
     int rc = 0;
 
     pthread_mutex_lock(&log->lock);
+    if (log->broken[0] != '\0') {
+        snprintf(why, why_len, "%s", log->broken);
+        pthread_mutex_unlock(&log->lock);
+        return -1;
+    }
+    start = lseek(log->fd, 0, SEEK_END);
     while (len > 0) {
         ssize_t n = write(log->fd, data, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             snprintf(why, why_len, "%s: %s", log->path, strerror(errno));
+            if (start < 0 || ftruncate(log->fd, start) != 0)
+                snprintf(log->broken, sizeof log->broken,
+                         "%s: a failed append could not be cut off; nothing "
+                         "more is written to this file", log->path);
             rc = -1;
             break;
         }
         data += n;
         len -= (size_t)n;
+    }
+    if (rc == 0 && log->fsync == JX_FSYNC_STEP)
+        rc = evlog_sync_locked(log, why, why_len);
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+/* At job end under fsync: job. */
+static int evlog_sync(jx__evlog *log, char *why, size_t why_len)
+{
+    int rc;
+
+    pthread_mutex_lock(&log->lock);
+    if (log->broken[0] != '\0') {
+        snprintf(why, why_len, "%s", log->broken);
+        rc = -1;
+    } else {
+        rc = evlog_sync_locked(log, why, why_len);
     }
     pthread_mutex_unlock(&log->lock);
     return rc;
@@ -86,13 +203,15 @@ const char *jx__record_kind_name(jx_record_kind kind)
 }
 
 void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
-                    jx_record_cb on_record, void *user)
+                    const jx__signer *signer, jx_record_cb on_record,
+                    void *user)
 {
     static const char domain[] = "jobexec:chain:v1:";
 
     memset(c, 0, sizeof *c);
     c->job_id = job_id;
     c->log = log;
+    c->signer = signer;
     c->on_record = on_record;
     c->user = user;
     jx__sha256_2(domain, sizeof domain - 1, job_id, strlen(job_id), c->prev);
@@ -104,8 +223,9 @@ void jx__chain_fini(jx__chain *c)
     jx__buf_free(&c->pending);
 }
 
-/* The header holds only numbers, hex, a fixed event name and the job_id,
- * which the plan reader has already checked to be a canonical UUID. */
+/* The record up to its members, without the closing brace.  The header
+ * holds only numbers, hex, a fixed event name and the job_id, which the
+ * plan reader has already checked to be a canonical UUID. */
 static int build_line(jx__chain *c, jx_record_kind kind, const char *members,
                       size_t members_len)
 {
@@ -122,10 +242,38 @@ static int build_line(jx__chain *c, jx_record_kind kind, const char *members,
         jx__buf_puts(&c->line, "\",\"job_id\":\"") != 0 ||
         jx__buf_puts(&c->line, c->job_id) != 0 ||
         jx__buf_append(&c->line, "\"", 1) != 0 ||
-        jx__buf_append(&c->line, members, members_len) != 0 ||
-        jx__buf_append(&c->line, "}", 1) != 0)
+        jx__buf_append(&c->line, members, members_len) != 0)
         return -1;
     return 0;
+}
+
+/* Appends the seal to the open record in c->line and closes it. */
+static int add_seal(jx__chain *c)
+{
+    unsigned char head[JX_SHA256_LEN];
+    char head_hex[2 * JX_SHA256_LEN + 1], msg[JX_SEAL_MESSAGE_SIZE];
+    char sig[JX_SEAL_SIG_B64_SIZE];
+    size_t msg_len;
+
+    if (jx__buf_append(&c->line, "}", 1) != 0)
+        return -1;
+    if (jx__sha256(c->line.data, c->line.len, head) != 0)
+        return -1;
+    c->line.len--; /* reopen: the seal goes inside */
+    jx__hex(head, sizeof head, head_hex);
+    if (jx__buf_puts(&c->line, ",\"seal\":{\"head\":\"") != 0 ||
+        jx__buf_puts(&c->line, head_hex) != 0)
+        return -1;
+    if (c->signer != NULL) {
+        msg_len = jx__seal_message(c->job_id, c->seq, head_hex, msg);
+        if (jx__sign(c->signer, msg, msg_len, sig) != 0 ||
+            jx__buf_puts(&c->line, "\",\"key_id\":\"") != 0 ||
+            jx__buf_puts(&c->line, jx__signer_key_id(c->signer)) != 0 ||
+            jx__buf_puts(&c->line, "\",\"sig\":\"") != 0 ||
+            jx__buf_puts(&c->line, sig) != 0)
+            return -1;
+    }
+    return jx__buf_puts(&c->line, "\"}}");
 }
 
 int jx__chain_has_sinks(const jx__chain *c)
@@ -133,17 +281,14 @@ int jx__chain_has_sinks(const jx__chain *c)
     return c->log != NULL || c->on_record != NULL;
 }
 
-int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
-                   const char *members, size_t members_len)
+/* Hands the record in c->line to the callback, queues it for the log and
+ * moves the chain on. */
+static int deliver(jx__chain *c, jx_record_kind kind, int64_t step_index)
 {
     jx_record rec;
 
-    if (!jx__chain_has_sinks(c))
-        return 0; /* nobody listens: skip the hashing */
-    if (build_line(c, kind, members, members_len) != 0) {
-        snprintf(c->why, sizeof c->why, "out of memory building a record");
+    if (c->broken)
         return -1;
-    }
     rec.kind = kind;
     rec.step_index = step_index;
     rec.seq = c->seq;
@@ -170,14 +315,50 @@ int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
     return 0;
 }
 
+int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
+                   const char *members, size_t members_len)
+{
+    if (!jx__chain_has_sinks(c))
+        return 0; /* nobody listens: skip the hashing */
+    if (build_line(c, kind, members, members_len) != 0 ||
+        jx__buf_append(&c->line, "}", 1) != 0) {
+        snprintf(c->why, sizeof c->why, "out of memory building a record");
+        return -1;
+    }
+    return deliver(c, kind, step_index);
+}
+
+int jx__chain_emit_sealed(jx__chain *c, const char *members,
+                          size_t members_len)
+{
+    if (!jx__chain_has_sinks(c))
+        return 0;
+    if (build_line(c, JX_RECORD_JOB_FINISHED, members, members_len) != 0 ||
+        add_seal(c) != 0) {
+        snprintf(c->why, sizeof c->why, "could not seal the job's record");
+        return -1;
+    }
+    return deliver(c, JX_RECORD_JOB_FINISHED, -1);
+}
+
 int jx__chain_flush(jx__chain *c)
 {
-    int rc;
-
+    if (c->broken)
+        return -1; /* c->why still says why */
     if (c->log == NULL || c->pending.len == 0)
         return 0;
-    rc = evlog_append(c->log, c->pending.data, c->pending.len, c->why,
-                      sizeof c->why);
+    if (evlog_append(c->log, c->pending.data, c->pending.len, c->why,
+                     sizeof c->why) != 0)
+        c->broken = 1;
     c->pending.len = 0;
-    return rc;
+    return c->broken ? -1 : 0;
+}
+
+int jx__chain_finish(jx__chain *c)
+{
+    if (jx__chain_flush(c) != 0)
+        return -1;
+    if (c->log != NULL && c->log->fsync == JX_FSYNC_JOB)
+        return evlog_sync(c->log, c->why, sizeof c->why);
+    return 0;
 }

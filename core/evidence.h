@@ -9,14 +9,18 @@
 
 #include <jansson.h>
 
+#include "config_file.h"
 #include "internal.h"
 #include "jsonbuf.h"
+#include "seal.h"
 
 /* The log file shared by every job of an executor. */
 typedef struct jx__evlog jx__evlog;
 
-/* Opens (creating it 0600) the log for appending. */
-int jx__evlog_open(const char *path, jx__evlog **out, jx_error *err);
+/* Opens (creating it 0600) the log for appending, syncing as policy says.
+ * A torn last line left by a crash is cut off first. */
+int jx__evlog_open(const char *path, jx__fsync_policy policy,
+                   jx__evlog **out, jx_error *err);
 void jx__evlog_close(jx__evlog *log);
 
 /*
@@ -29,15 +33,20 @@ typedef struct jx__chain {
     uint64_t seq;
     unsigned char prev[32];
     jx__evlog *log;      /* may be NULL */
+    const jx__signer *signer; /* may be NULL: seals are unsigned */
     jx_record_cb on_record;
     void *user;
     jx__buf line;        /* the record being built */
     jx__buf pending;     /* lines not yet written to the log */
     char why[256];       /* why the last emit or flush failed */
+    /* Set when records could not be written: the chain's state then runs
+     * ahead of the file, so nothing more of this job may go there. */
+    int broken;
 } jx__chain;
 
 void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
-                    jx_record_cb on_record, void *user);
+                    const jx__signer *signer, jx_record_cb on_record,
+                    void *user);
 void jx__chain_fini(jx__chain *c);
 
 /*
@@ -48,6 +57,15 @@ void jx__chain_fini(jx__chain *c);
  */
 int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
                    const char *members, size_t members_len);
+
+/*
+ * Emits job_finished like jx__chain_emit, ended by its seal:
+ * ,"seal":{"head":HEX[,"key_id":ID,"sig":BASE64]} where head is the SHA-256
+ * of the record as it reads without the seal, and sig, when a signer is
+ * set, signs jx__seal_message(job_id, seq, head).
+ */
+int jx__chain_emit_sealed(jx__chain *c, const char *members,
+                          size_t members_len);
 
 /* Whether any sink (log or callback) receives this chain's records; when
  * none does, callers may skip building them. */
@@ -61,6 +79,10 @@ int jx__chain_has_sinks(const jx__chain *c);
  * Returns 0, or -1 with c->why set.
  */
 int jx__chain_flush(jx__chain *c);
+
+/* Flushes, then, under fsync: job, syncs the log.  Called once at job
+ * end.  Returns 0, or -1 with c->why set. */
+int jx__chain_finish(jx__chain *c);
 
 /* "job_started", ... */
 const char *jx__record_kind_name(jx_record_kind kind);

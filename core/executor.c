@@ -29,6 +29,7 @@
 #include "host.h"
 #include "loader.h"
 #include "plan.h"
+#include "redact.h"
 
 typedef struct binding {
     const char *step_type; /* owned by the plugin's bound list */
@@ -43,6 +44,7 @@ struct jx_executor {
     size_t n_bindings;
     jx__plugin *observer; /* may be NULL */
     jx__evlog *log;       /* may be NULL */
+    jx__signer *signer;   /* may be NULL */
     int ltdl_held;
 };
 
@@ -178,6 +180,7 @@ void jx_executor_free(jx_executor *ex)
     free(ex->plugins);
     free(ex->bindings);
     jx__evlog_close(ex->log);
+    jx__signer_free(ex->signer);
     if (ex->ltdl_held)
         jx__ltdl_release();
     free(ex);
@@ -242,6 +245,25 @@ static int setup_observer(jx_executor *ex, const jx_config *cfg,
     return 0;
 }
 
+/* The key is refused before the log is touched; its messages name the
+ * config line that set it. */
+static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
+{
+    int rc;
+
+    if (cfg->signing_key != NULL &&
+        jx__signer_load(cfg->signing_key, &ex->signer, err) != 0) {
+        char why[JX_ERROR_MESSAGE_SIZE];
+
+        snprintf(why, sizeof why, "%s", err != NULL ? err->message : "");
+        return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", cfg->name,
+                        cfg->signing_key_line, cfg->signing_key_col, why);
+    }
+    rc = jx__evlog_open(cfg->evidence_log, cfg->evidence_fsync, &ex->log,
+                        err);
+    return rc;
+}
+
 int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
 {
     jx_executor *ex;
@@ -261,7 +283,7 @@ int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
     if (rc == 0 && cfg != NULL && cfg->health_observer != NULL)
         rc = setup_observer(ex, cfg, err);
     if (rc == 0 && cfg != NULL && cfg->evidence_log != NULL)
-        rc = jx__evlog_open(cfg->evidence_log, &ex->log, err);
+        rc = open_evidence(ex, cfg, err);
     if (rc != 0) {
         /* All or nothing: never run with part of the configured handlers. */
         jx_executor_free(ex);
@@ -420,12 +442,21 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
         plugin_leave(b->plugin, locked);
         jx__scratch_free(&view.scratch);
         if (rc != 0) {
+            int oom;
+            char *clean;
+
             why[sizeof why - 1] = '\0';
-            return jx__fail(err, JX_EREFUSED,
-                            "%s:%u:%u: step %" PRId64 " refused by '%s': %s",
-                            plan->name, st->line, st->col, st->index,
-                            b->plugin->handler->name,
-                            why[0] ? why : "(no reason given)");
+            clean = jx__redact_text(plan, why, &oom);
+            rc = jx__fail(err, JX_EREFUSED,
+                          "%s:%u:%u: step %" PRId64 " refused by '%s': %s",
+                          plan->name, st->line, st->col, st->index,
+                          b->plugin->handler->name,
+                          clean != NULL ? clean
+                          : oom         ? "(reason withheld: out of memory)"
+                          : why[0]      ? why
+                                        : "(no reason given)");
+            free(clean);
+            return rc;
         }
     }
     return 0;
@@ -472,6 +503,8 @@ static int set_reason(jx_result *res, const char *fmt, ...)
  * without its record (fail closed). */
 static void evidence_failed(job *j)
 {
+    if (j->stopped)
+        return; /* the first reason the job stopped is the one reported */
     j->res->status = JX_JOB_FAILED;
     set_reason(j->res, "evidence write failed: %s", j->chain.why);
     j->stopped = 1;
@@ -556,6 +589,30 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
         oc->error = NULL;
     }
     jx__output_clear(&out);
+}
+
+/* What a handler returns may quote its secret parameters; evidence never
+ * does.  On OOM the step fails rather than keep an unredacted value. */
+static void redact_outcome(const jx_plan *plan, outcome *oc)
+{
+    int oom = 0;
+    char *error = jx__redact_text(plan, oc->error, &oom);
+    json_t *output;
+
+    if (error != NULL || oom) {
+        free(oc->error);
+        oc->error = error;
+    }
+    if (oc->output == NULL)
+        return;
+    output = jx__redact_json(plan, oc->output);
+    json_decref(oc->output);
+    oc->output = output;
+    if (output == NULL && oc->completed) {
+        oc->completed = 0;
+        free(oc->error);
+        oc->error = NULL; /* reported as out of memory */
+    }
 }
 
 /* The members shared by step_started and the step result. */
@@ -648,6 +705,8 @@ static void run_step(job *j, const jx__step *st)
     } else {
         return; /* the record did not reach the log: the handler never ran */
     }
+    if (jx__has_secrets(j->plan))
+        redact_outcome(j->plan, &oc);
     if (!oc.completed && oc.error == NULL)
         oc.error = strdup("out of memory");
     jx__iso_now(completed_at);
@@ -724,9 +783,15 @@ static void finish(job *j)
                      "completed_at", completed_at, "duration_seconds",
                      j->res->duration);
     j->text.len = 0;
-    if (emit(j, JX_RECORD_JOB_FINISHED, -1,
-             body != NULL && jx__buf_put_members(&j->text, body) == 0) == 0)
-        flush(j);
+    if (body == NULL || jx__buf_put_members(&j->text, body) != 0) {
+        snprintf(j->chain.why, sizeof j->chain.why,
+                 "out of memory building a record");
+        evidence_failed(j);
+    } else if (jx__chain_emit_sealed(&j->chain, j->text.data,
+                                     j->text.len) != 0 ||
+               jx__chain_finish(&j->chain) != 0) {
+        evidence_failed(j);
+    }
     json_decref(body);
     tail = json_pack("{s:s, s:s?, s:o, s:{s:O, s:O}, s:{s:s, s:s, s:f}, "
                      "s:s, s:s}",
@@ -762,7 +827,8 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     j.res->status = JX_JOB_COMPLETED;
     j.t0 = jx__monotonic();
     jx__iso_now(j.started_at);
-    jx__chain_init(&j.chain, plan->job_id, ex->log, j.opts->on_record,
+    jx__chain_init(&j.chain, plan->job_id, ex->log, ex->signer,
+                   j.opts->on_record,
                    j.opts->user);
     jx__doc_begin(&j.doc, j.opts->document, plan);
 

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "host.h"
+#include "redact.h"
 
 /* ---- scratch ------------------------------------------------------------ */
 
@@ -63,9 +64,17 @@ void jx__log(const jx_context *ctx, int level, const char *message)
     fn = log_fn;
     user = log_user;
     pthread_mutex_unlock(&log_lock);
-    if (fn != NULL)
+    if (fn != NULL) {
+        int oom;
+        char *clean = ctx != NULL ? jx__redact_text(ctx->plan, message, &oom)
+                                  : NULL;
+
+        if (ctx != NULL && clean == NULL && oom)
+            message = "(a message was dropped: out of memory redacting it)";
         fn(level, ctx != NULL ? ctx->plan->job_id : NULL,
-           ctx != NULL ? ctx->step_index : -1, message, user);
+           ctx != NULL ? ctx->step_index : -1, clean ? clean : message, user);
+        free(clean);
+    }
 }
 
 static void host_log(const jx_context *ctx, int level, const char *fmt, ...)
@@ -183,10 +192,16 @@ static int ctx_cancelled(const jx_context *c)
 static void ctx_progress(const jx_context *c, double fraction,
                          const char *message)
 {
-    if (c->on_progress != NULL)
-        c->on_progress(c->plan->job_id, c->step_index,
-                       fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
-                       message, c->user);
+    int oom;
+    char *clean;
+
+    if (c->on_progress == NULL)
+        return;
+    clean = jx__redact_text(c->plan, message, &oom);
+    c->on_progress(c->plan->job_id, c->step_index,
+                   fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
+                   clean != NULL ? clean : oom ? NULL : message, c->user);
+    free(clean);
 }
 
 /* ---- output ------------------------------------------------------------- */

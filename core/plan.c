@@ -98,7 +98,8 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
                      const jx__step *prev, jx_error *err)
 {
     static const char *const keys[] = {"step_index", "step_type", "target",
-                                       "parameters", "timeout_seconds", NULL};
+                                       "parameters", "timeout_seconds",
+                                       "secret_parameters", NULL};
     const jx__node *v;
     long long ll;
     int rc;
@@ -153,6 +154,68 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
     return read_params(jx__map_get(n, "parameters"), name, st, err);
 }
 
+/* Adds a secret value to the plan's list, which stays sorted longest
+ * first so that redaction replaces a secret before any part of it. */
+static int add_secret(jx_plan *plan, const char *value, jx_error *err)
+{
+    size_t len = strlen(value), at = 0;
+    char **grown, *copy;
+
+    for (size_t i = 0; i < plan->n_secrets; i++)
+        if (strcmp(plan->secrets[i], value) == 0)
+            return 0;
+    while (at < plan->n_secrets && strlen(plan->secrets[at]) >= len)
+        at++;
+    grown = realloc(plan->secrets, (plan->n_secrets + 1) * sizeof *grown);
+    if (grown == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    plan->secrets = grown;
+    if ((copy = strdup(value)) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    memmove(grown + at + 1, grown + at,
+            (plan->n_secrets - at) * sizeof *grown);
+    grown[at] = copy;
+    plan->n_secrets++;
+    return 0;
+}
+
+/* secret_parameters: [NAME, ...] marks parameters whose values the
+ * handler receives but no output of the executor may show. */
+static int read_secrets(const jx__node *step, jx_plan *plan,
+                        const jx__step *st, jx_error *err)
+{
+    const jx__node *v = jx__map_get(step, "secret_parameters");
+    const char *name = plan->name;
+
+    if (v == NULL)
+        return 0;
+    if (v->kind != JX_NODE_SEQ)
+        return at(err, name, v, "secret_parameters must be a sequence of "
+                                "parameter names, found %s",
+                  jx__node_kind_name(v));
+    for (size_t i = 0; i < v->n_items; i++) {
+        const jx__node *item = v->items[i];
+        json_t *value;
+        int rc;
+
+        if (item->kind != JX_NODE_SCALAR)
+            return at(err, name, item, "secret_parameters must list "
+                                       "parameter names, found %s",
+                      jx__node_kind_name(item));
+        value = json_object_get(st->params, item->text);
+        if (value == NULL)
+            return at(err, name, item, "secret_parameters names '%s', which "
+                                       "is not a parameter of this step",
+                      item->text);
+        if (!json_is_string(value) || json_string_length(value) == 0)
+            return at(err, name, item, "secret parameter '%s' must be a "
+                                       "non-empty string", item->text);
+        if ((rc = add_secret(plan, json_string_value(value), err)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Steps arrive one by one while the document is parsed (see
  * jx__yaml_parse_stream).  A step's error is kept, not raised, so that the
  * plan-level checks (contract_id first) still speak first. */
@@ -184,6 +247,9 @@ static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
     rc = read_step(item, plan->name, &plan->steps[plan->n_steps - 1],
                    plan->n_steps > 1 ? &plan->steps[plan->n_steps - 2] : NULL,
                    &r->error);
+    if (rc == 0)
+        rc = read_secrets(item, plan, &plan->steps[plan->n_steps - 1],
+                          &r->error);
     if (rc == JX_ENOMEM)
         return jx__fail(err, rc, "%s", r->error.message);
     r->failed = rc != 0;
@@ -327,6 +393,9 @@ void jx_plan_free(jx_plan *plan)
         free(st->param_keys);
     }
     free(plan->steps);
+    for (size_t i = 0; i < plan->n_secrets; i++)
+        free(plan->secrets[i]);
+    free(plan->secrets);
     free(plan->tenant_id);
     free(plan->executed_by);
     free(plan->name);

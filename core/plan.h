@@ -39,6 +39,10 @@ struct jx_plan {
     char sha256[65];   /* of the plan's bytes as received, hex */
     jx__step *steps;
     size_t n_steps;
+    /* Values of every secret parameter, longest first: redacted from all
+     * the executor writes (redact.h). */
+    char **secrets;
+    size_t n_secrets;
 };
 
 #endif

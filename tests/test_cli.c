@@ -67,6 +67,12 @@ extern char **environ;
     "run nothing\n"                                                          \
     "  plugins [--config FILE]       list loaded plugins and their "         \
     "step types\n"                                                           \
+    "  evidence verify FILE [--pubkey KEY] [--job ID]\n"                     \
+    "                                check an evidence log's chains and "    \
+    "seals\n"                                                                \
+    "  evidence show FILE [--job ID] print an evidence log as a timeline\n"  \
+    "  keygen FILE                   write a key pair for sealing "          \
+    "evidence\n"                                                             \
     "  help [COMMAND]                show help for a command\n"              \
     "\n"                                                                     \
     "Options:\n"                                                             \
@@ -78,7 +84,8 @@ extern char **environ;
     "  -V, --version       show the version\n"                               \
     "\n"                                                                     \
     "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "        \
-    "usage, config\nor plan (nothing ran), 3 internal error.\n"
+    "usage, config\nor plan (nothing ran), 3 internal error.  `evidence "    \
+    "verify` has its own\n(see its --help).\n"
 
 #define RUN_USAGE                                                            \
     "Usage: jobexec run [--config FILE] [--verbose] PLAN|-\n"                \
@@ -581,12 +588,12 @@ static void test_no_command(void **state)
 
     JOBEXEC(f, NULL, NULL);
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
-                              "plugins, help)\n" TRY_MAIN);
+                              "plugins, evidence, keygen, help)\n" TRY_MAIN);
 
     /* Options alone are no command either. */
     JOBEXEC(f, NULL, "--verbose");
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
-                              "plugins, help)\n" TRY_MAIN);
+                              "plugins, evidence, keygen, help)\n" TRY_MAIN);
 }
 
 static void test_unknown_command(void **state)

@@ -324,7 +324,7 @@ static void test_sections_not_mappings(void **state)
     CONFIG_FAILS(f, "health:\n  observer: \"\"\n",
                  NAME ":2:13: observer must not be empty");
     CONFIG_FAILS(f, "evidence:\n  log: [a]\n",
-                 NAME ":2:8: log must be a value, found a sequence");
+                 NAME ":2:8: evidence.log must be a value, found a sequence");
 }
 
 static void test_plugin_dir_relative(void **state)

@@ -55,7 +55,8 @@ extern "C" {
     X(INIT, -9, "plugin failed to initialise")                                \
     X(REFUSED, -10, "step refused by its handler")                            \
     X(EVIDENCE, -11, "evidence could not be delivered")                       \
-    X(INTERNAL, -12, "internal error")
+    X(INTERNAL, -12, "internal error")                                        \
+    X(KEY, -13, "key file unusable")
 
 enum {
     JX_OK = 0,
@@ -247,6 +248,67 @@ size_t jx_result_steps_succeeded(const jx_result *res);
 size_t jx_result_steps_failed(const jx_result *res);
 double jx_result_duration_seconds(const jx_result *res);
 void jx_result_free(jx_result *res);
+
+/* ---- Evidence log: verifying, keys ------------------------------------ */
+
+typedef enum jx_verdict {
+    JX_VERDICT_VALID = 0,      /* sealed, and every record intact */
+    JX_VERDICT_INCOMPLETE = 1, /* intact so far, but no seal: interrupted,
+                                  or the file's tail was cut */
+    JX_VERDICT_TAMPERED = 2    /* a record was changed, dropped, reordered,
+                                  duplicated or spliced, or a seal is bad */
+} jx_verdict;
+
+/* What jx_evidence_verify() found for one job; lent to the callback. */
+typedef struct jx_job_report {
+    const char *job_id;
+    jx_verdict verdict;
+    uint64_t records;        /* records of the job that were checked */
+    unsigned long first_line; /* the job's first line in the file, from 1 */
+    unsigned long bad_line;  /* TAMPERED: the first bad line; else 0 */
+    const char *reason;      /* why it is not VALID; "" when it is */
+    int torn;                /* the file ends in a torn line of this job */
+    int signed_seal;         /* the seal carries a signature */
+    int signature_checked;   /* ... and it was checked against a key */
+    const char *final_status; /* from job_finished; NULL when absent */
+} jx_job_report;
+
+typedef int (*jx_job_report_cb)(const jx_job_report *r, void *user);
+
+typedef struct jx_verify_options {
+    const char *pubkey_path; /* NULL: signatures are not checked, and an
+                                unsigned seal is accepted */
+    const char *job_id;      /* NULL: every job */
+    jx_job_report_cb on_job; /* called per job, in order of first record;
+                                non-zero stops the verification */
+    void *user;
+} jx_verify_options;
+
+typedef struct jx_verify_summary {
+    size_t jobs, valid, incomplete, tampered;
+    unsigned long lines;
+    /* Lines that belong to no job (not JSON, not a record): any is
+     * tampering of the file itself.  The first one and why. */
+    unsigned long stray_lines, first_stray_line;
+    char stray_reason[160];
+    int torn_tail; /* the file ends without a newline */
+} jx_verify_summary;
+
+/*
+ * Reads an evidence log and checks every job's chain: seq from 0 without
+ * gaps, prev equal to the SHA-256 of the job's previous line (the first
+ * derived from the job_id), a seal whose head matches, and, with a public
+ * key, its Ed25519 signature.  Returns 0 when the file was read, whatever
+ * the verdicts (read them from the callback and *sum); a negative code when
+ * the file or the key could not be read, or opts->job_id was not found.
+ */
+int jx_evidence_verify(const char *path, const jx_verify_options *opts,
+                       jx_verify_summary *sum, jx_error *err);
+
+/* Writes a new Ed25519 key pair for evidence.signing_key: secret_path
+ * (0600; never overwrites a file) and secret_path + ".pub".  key_id
+ * (17 bytes) receives the id that seals will name. */
+int jx_keygen(const char *secret_path, char key_id[17], jx_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,29 @@
+/*
+ * cli.h - what the files of the jobexec command share.
+ */
+#ifndef JX_CLI_H
+#define JX_CLI_H
+
+/* Exit codes.  EXIT_TAMPERED is `evidence verify`'s alone. */
+enum { EXIT_COMPLETED = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2,
+       EXIT_INTERNAL = 3, EXIT_TAMPERED = 4 };
+
+typedef struct options {
+    const char *config;
+    int verbose;
+    const char *operand;  /* PLAN, or evidence's verify|show, or keygen's FILE */
+    const char *operand2; /* evidence's FILE */
+    const char *pubkey;   /* evidence verify --pubkey */
+    const char *job;      /* evidence --job */
+} options;
+
+extern const char *const jx_cli_prog;
+
+/* jobexec evidence verify|show FILE, and jobexec keygen FILE. */
+int jx_cli_evidence(const options *o);
+int jx_cli_keygen(const options *o);
+
+void jx_cli_usage_evidence(FILE *fp);
+void jx_cli_usage_keygen(FILE *fp);
+
+#endif

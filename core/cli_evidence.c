@@ -1,0 +1,266 @@
+/*
+ * cli_evidence.c - `jobexec evidence verify|show` and `jobexec keygen`:
+ * what an auditor runs against an evidence log.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <jobexec/jobexec.h>
+
+#include "cli.h"
+
+void jx_cli_usage_evidence(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s evidence verify FILE [--pubkey KEY] [--job ID]\n"
+            "       %s evidence show FILE [--job ID]\n"
+            "\n"
+            "verify checks every job's hash chain in the evidence log FILE "
+            "and its seal,\nand prints one verdict per job:\n"
+            "  valid       sealed, and no record changed, dropped, reordered "
+            "or spliced\n"
+            "  incomplete  no seal: the job was interrupted, or the log's "
+            "tail was cut\n"
+            "              (a torn last line left by a crash is named as "
+            "such)\n"
+            "  tampered    the first bad line and why\n"
+            "With --pubkey (a file written by `%s keygen`), every seal must "
+            "carry a\nsignature by that key.\n"
+            "\n"
+            "show prints the log as a readable timeline.\n"
+            "\n"
+            "Options:\n"
+            "  -k, --pubkey KEY   check seal signatures with this public key\n"
+            "  -j, --job ID       only this job\n"
+            "\n"
+            "Exit status of verify: 0 every job valid, 1 some job incomplete "
+            "(none\ntampered), 4 some job or line tampered, 2 bad usage or "
+            "unreadable file or\nkey, 3 internal error.\n",
+            jx_cli_prog, jx_cli_prog, jx_cli_prog);
+}
+
+void jx_cli_usage_keygen(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s keygen FILE\n"
+            "Write a new Ed25519 key pair for sealing evidence: FILE holds "
+            "the secret key\n(mode 0600; set evidence.signing_key to it) and "
+            "FILE.pub the public key\n(give it to `%s evidence verify "
+            "--pubkey`).  Existing files are never\noverwritten.\n",
+            jx_cli_prog, jx_cli_prog);
+}
+
+int jx_cli_keygen(const options *o)
+{
+    char key_id[17];
+    jx_error err = {0, ""};
+
+    if (jx_keygen(o->operand, key_id, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", jx_cli_prog, err.message);
+        return err.code == JX_EINTERNAL ? EXIT_INTERNAL : EXIT_USAGE;
+    }
+    printf("secret key: %s\npublic key: %s.pub\nkey id: %s\n", o->operand,
+           o->operand, key_id);
+    return EXIT_COMPLETED;
+}
+
+/* ---- verify ------------------------------------------------------------ */
+
+static int print_report(const jx_job_report *r, void *user)
+{
+    (void)user;
+    switch (r->verdict) {
+    case JX_VERDICT_VALID:
+        printf("%s: valid (%llu records, %s)\n", r->job_id,
+               (unsigned long long)r->records,
+               r->signature_checked ? "signature checked"
+               : r->signed_seal     ? "signed; signature not checked: no "
+                                      "--pubkey"
+                                    : "unsigned seal");
+        break;
+    case JX_VERDICT_INCOMPLETE:
+        printf("%s: incomplete%s: %s (%llu records from line %lu)\n",
+               r->job_id, r->torn ? " (torn)" : "", r->reason,
+               (unsigned long long)r->records, r->first_line);
+        break;
+    default:
+        printf("%s: tampered: line %lu: %s\n", r->job_id, r->bad_line,
+               r->reason);
+        break;
+    }
+    return 0;
+}
+
+static int cmd_verify(const options *o)
+{
+    jx_verify_options vo = {o->pubkey, o->job, print_report, NULL};
+    jx_verify_summary sum;
+    jx_error err = {0, ""};
+
+    if (jx_evidence_verify(o->operand2, &vo, &sum, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", jx_cli_prog, err.message);
+        return err.code == JX_ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
+    }
+    if (sum.stray_lines > 0 && o->job == NULL)
+        printf("%s: tampered: line %lu: %s (%lu line%s belong to no job)\n",
+               o->operand2, sum.first_stray_line, sum.stray_reason,
+               sum.stray_lines, sum.stray_lines == 1 ? "" : "s");
+    if (sum.torn_tail)
+        printf("%s: ends in a torn line: a write was interrupted\n",
+               o->operand2);
+    printf("%zu job%s: %zu valid, %zu incomplete, %zu tampered\n", sum.jobs,
+           sum.jobs == 1 ? "" : "s", sum.valid, sum.incomplete, sum.tampered);
+    if (sum.tampered > 0 || (sum.stray_lines > 0 && o->job == NULL))
+        return EXIT_TAMPERED;
+    return sum.incomplete > 0 ? EXIT_JOB_FAILED : EXIT_COMPLETED;
+}
+
+/* ---- show -------------------------------------------------------------- */
+
+static const char *str(json_t *rec, const char *key)
+{
+    const char *s = json_string_value(json_object_get(rec, key));
+    return s != NULL ? s : "?";
+}
+
+/* Compact JSON of a member, or "null"; the caller frees. */
+static char *dump(json_t *v)
+{
+    return v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+                     : strdup("null");
+}
+
+static void show_job_started(json_t *rec)
+{
+    char *health = dump(json_object_get(rec, "health_before"));
+
+    printf("job started: contract %s, %lld steps, by %s%s%s; plan sha256 "
+           "%.16s...; jobexec %s; health before: %s\n",
+           str(rec, "contract_id"),
+           (long long)json_integer_value(json_object_get(rec, "steps")),
+           str(rec, "executed_by"),
+           *str(rec, "tenant_id") ? " for tenant " : "",
+           *str(rec, "tenant_id") ? str(rec, "tenant_id") : "",
+           str(rec, "plan_sha256"), str(rec, "executor_version"),
+           health ? health : "?");
+    free(health);
+}
+
+static void show_step_finished(json_t *rec)
+{
+    json_t *step = json_object_get(rec, "step");
+    const char *status = str(step, "status");
+    char *detail = strcmp(status, "COMPLETED") == 0
+                       ? dump(json_object_get(step, "output"))
+                       : strdup(str(step, "error"));
+
+    printf("step %lld %s: %s\n",
+           (long long)json_integer_value(json_object_get(step, "step_index")),
+           status, detail ? detail : "?");
+    free(detail);
+}
+
+static void show_job_finished(json_t *rec)
+{
+    json_t *sum = json_object_get(rec, "execution_summary");
+    json_t *seal = json_object_get(rec, "seal");
+
+    printf("job finished %s: %s (%lld executed, %lld succeeded, %lld "
+           "failed; %.6f s; %s%s)\n",
+           str(rec, "final_status"), str(rec, "final_reason"),
+           (long long)json_integer_value(
+               json_object_get(sum, "steps_executed")),
+           (long long)json_integer_value(
+               json_object_get(sum, "steps_succeeded")),
+           (long long)json_integer_value(json_object_get(sum, "steps_failed")),
+           json_number_value(json_object_get(rec, "duration_seconds")),
+           json_object_get(seal, "sig") ? "sealed and signed by key "
+                                        : "sealed, unsigned",
+           json_object_get(seal, "sig") ? str(seal, "key_id") : "");
+}
+
+static void show_record(json_t *rec)
+{
+    const char *event = str(rec, "event");
+    const char *when = json_object_get(rec, "started_at")
+                           ? str(rec, "started_at")
+                           : str(rec, "completed_at");
+
+    if (strcmp(event, "step_finished") == 0)
+        when = str(json_object_get(rec, "step"), "completed_at");
+    printf("%s  %.8s  ", when, str(rec, "job_id"));
+    if (strcmp(event, "job_started") == 0)
+        show_job_started(rec);
+    else if (strcmp(event, "step_started") == 0)
+        printf("step %lld started: %s on '%s' (timeout %lld s)\n",
+               (long long)json_integer_value(
+                   json_object_get(rec, "step_index")),
+               str(rec, "step_type"), str(rec, "target"),
+               (long long)json_integer_value(
+                   json_object_get(rec, "timeout_seconds")));
+    else if (strcmp(event, "step_finished") == 0)
+        show_step_finished(rec);
+    else if (strcmp(event, "job_finished") == 0)
+        show_job_finished(rec);
+    else
+        printf("unknown event '%s'\n", event);
+}
+
+static int cmd_show(const options *o)
+{
+    FILE *fp = fopen(o->operand2, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long n = 0, shown = 0;
+    ssize_t len;
+
+    if (fp == NULL) {
+        fprintf(stderr, "%s: %s: cannot open: %m\n", jx_cli_prog,
+                o->operand2);
+        return EXIT_USAGE;
+    }
+    while ((len = getline(&line, &cap, fp)) > 0) {
+        json_t *rec = json_loadb(line, (size_t)len, 0, NULL);
+
+        n++;
+        if (!json_is_object(rec)) {
+            if (o->job == NULL)
+                printf("line %lu: not a record%s\n", n,
+                       line[len - 1] != '\n' ? " (torn last line)" : "");
+        } else if (o->job == NULL || strcmp(str(rec, "job_id"), o->job) == 0) {
+            show_record(rec);
+            shown++;
+        }
+        json_decref(rec);
+    }
+    free(line);
+    fclose(fp);
+    if (o->job != NULL && shown == 0) {
+        fprintf(stderr, "%s: %s: no record of job %s\n", jx_cli_prog,
+                o->operand2, o->job);
+        return EXIT_USAGE;
+    }
+    return EXIT_COMPLETED;
+}
+
+int jx_cli_evidence(const options *o)
+{
+    if (strcmp(o->operand, "verify") == 0)
+        return cmd_verify(o);
+    if (strcmp(o->operand, "show") == 0) {
+        if (o->pubkey != NULL) {
+            fprintf(stderr, "%s: evidence show takes no --pubkey (use "
+                            "evidence verify)\n", jx_cli_prog);
+            return EXIT_USAGE;
+        }
+        return cmd_show(o);
+    }
+    fprintf(stderr, "%s: unknown evidence command '%s' (verify, show)\n"
+                    "Try '%s evidence --help' for more information.\n",
+            jx_cli_prog, o->operand, jx_cli_prog);
+    return EXIT_USAGE;
+}
