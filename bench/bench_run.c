@@ -22,6 +22,7 @@
 #include <jobexec/jobexec.h>
 
 #define N_STEPS 100000
+#define N_SYNCED_STEPS 2000 /* fsync: step costs a disk flush per step */
 #define ROUNDS 5
 #define STARTUP_ROUNDS 40
 
@@ -93,19 +94,24 @@ static char *make_plan(size_t n_steps, size_t *len)
     return text;
 }
 
-static jx_executor *make_executor(const char *log_path)
+/* An executor with noop; with log_path, an evidence log synced as fsync
+ * says ("step", "job" or "none"). */
+static jx_executor *make_executor(const char *log_path, const char *fsync)
 {
     char text[1024];
     jx_config *cfg;
     jx_executor *ex;
     jx_error err;
+    int n;
 
-    snprintf(text, sizeof text,
-             "plugin_dir: %s/plugins/.libs\n"
-             "plugins:\n  - path: noop\n    step_types: [capability_enable]\n"
-             "%s%s\n",
-             JX_BENCH_BUILDDIR, log_path ? "evidence:\n  log: " : "",
-             log_path ? log_path : "");
+    n = snprintf(text, sizeof text,
+                 "plugin_dir: %s/plugins/.libs\n"
+                 "plugins:\n  - path: noop\n"
+                 "    step_types: [capability_enable]\n",
+                 JX_BENCH_BUILDDIR);
+    if (log_path != NULL)
+        snprintf(text + n, sizeof text - (size_t)n,
+                 "evidence:\n  log: %s\n  fsync: %s\n", log_path, fsync);
     if (jx_config_parse(text, strlen(text), "bench", NULL, &cfg, &err) != 0 ||
         jx_executor_new(cfg, &ex, &err) != 0) {
         fprintf(stderr, "bench: %s\n", err.message);
@@ -113,6 +119,24 @@ static jx_executor *make_executor(const char *log_path)
     }
     jx_config_free(cfg);
     return ex;
+}
+
+static jx_plan *parse_plan(size_t n_steps, size_t *text_len)
+{
+    size_t len;
+    char *text = make_plan(n_steps, &len);
+    jx_plan *plan;
+    jx_error err;
+
+    if (text == NULL ||
+        jx_plan_parse(text, len, "bench-plan", &plan, &err) != 0) {
+        fprintf(stderr, "bench: cannot build the plan\n");
+        exit(1);
+    }
+    free(text);
+    if (text_len != NULL)
+        *text_len = len;
+    return plan;
 }
 
 /* Runs the plan ROUNDS times; returns the median seconds per job. */
@@ -142,8 +166,10 @@ static double time_jobs(jx_executor *ex, const jx_plan *plan, FILE *doc,
 }
 
 /* The floor the log cannot go below: one write(2) per step of as many
- * bytes as the log wrote per step, to a file truncated the same way. */
-static double time_bare_writes(const char *path, size_t bytes_per_step)
+ * bytes as the log wrote per step (followed by fdatasync when sync is
+ * set), to a file truncated the same way. */
+static double time_bare_writes(const char *path, size_t bytes_per_step,
+                               int n_steps, int sync)
 {
     char *line = malloc(bytes_per_step);
     double t[ROUNDS];
@@ -162,8 +188,9 @@ static double time_bare_writes(const char *path, size_t bytes_per_step)
             exit(1);
         }
         t0 = now();
-        for (int i = 0; i < N_STEPS; i++)
-            if (write(fd, line, bytes_per_step) < 0) {
+        for (int i = 0; i < n_steps; i++)
+            if (write(fd, line, bytes_per_step) < 0 ||
+                (sync && fdatasync(fd) != 0)) {
                 fprintf(stderr, "bench: write failed\n");
                 exit(1);
             }
@@ -174,63 +201,79 @@ static double time_bare_writes(const char *path, size_t bytes_per_step)
     return median(t, ROUNDS);
 }
 
+static size_t log_bytes_per_step(const char *path, size_t n_steps)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (size_t)st.st_size / n_steps : 0;
+}
+
+/* fsync: step next to the bare append-plus-fdatasync loop it stands on. */
+static void bench_synced(const char *log_path)
+{
+    jx_executor *ex = make_executor(log_path, "step");
+    jx_plan *plan = parse_plan(N_SYNCED_STEPS, NULL);
+    double t_step = time_jobs(ex, plan, NULL, log_path);
+    size_t per_step = log_bytes_per_step(log_path, N_SYNCED_STEPS);
+    double t_floor = time_bare_writes(log_path, per_step, N_SYNCED_STEPS, 1);
+
+    printf("fsync: step, %d no-op steps, median of %d jobs:\n",
+           N_SYNCED_STEPS, ROUNDS);
+    printf("  jobexec, fsync: step:          %10.1f us/step\n",
+           t_step * 1e6 / N_SYNCED_STEPS);
+    printf("  bare append + fdatasync loop:  %10.1f us/step  (jobexec "
+           "%.3fx of it; target <= 1.2x)\n",
+           t_floor * 1e6 / N_SYNCED_STEPS, t_step / t_floor);
+    jx_plan_free(plan);
+    jx_executor_free(ex);
+}
+
 static void bench_throughput(void)
 {
     char log_path[] = "/tmp/jobexec-bench-XXXXXX";
-    size_t len;
-    char *text = make_plan(N_STEPS, &len);
-    long rss0, rss_plan, peak_run;
+    size_t len, per_step;
+    long rss0, rss_plan, peak_run, rss_before_run;
     jx_executor *bare, *logged;
     jx_plan *plan;
-    jx_error err;
     FILE *devnull = fopen("/dev/null", "w");
-    double t_bare, t_log, t_cli;
+    double t_bare, t_log, t_cli, t_floor;
     int fd = mkstemp(log_path);
+    const double records = 2.0 * N_STEPS + 2; /* 2 per step, 2 per job */
 
-    if (text == NULL || fd < 0 || devnull == NULL) {
+    if (fd < 0 || devnull == NULL) {
         fprintf(stderr, "bench: setup failed\n");
         exit(1);
     }
     close(fd);
-    bare = make_executor(NULL);
-    logged = make_executor(log_path);
+    bare = make_executor(NULL, NULL);
+    logged = make_executor(log_path, "none");
     rss0 = proc_status_kib("VmRSS:");
-    if (jx_plan_parse(text, len, "bench-plan", &plan, &err) != 0) {
-        fprintf(stderr, "bench: %s\n", err.message);
-        exit(1);
-    }
+    plan = parse_plan(N_STEPS, &len);
     rss_plan = proc_status_kib("VmRSS:");
 
     t_bare = time_jobs(bare, plan, NULL, NULL);
     t_log = time_jobs(logged, plan, NULL, log_path);
     reset_peak();
-    long rss_before_run = proc_status_kib("VmRSS:");
+    rss_before_run = proc_status_kib("VmRSS:");
     t_cli = time_jobs(logged, plan, devnull, log_path);
     peak_run = proc_status_kib("VmHWM:");
+    per_step = log_bytes_per_step(log_path, N_STEPS);
+    t_floor = time_bare_writes(log_path, per_step, N_STEPS, 0);
 
     printf("run loop, %d no-op steps, median of %d jobs:\n", N_STEPS, ROUNDS);
     printf("  no evidence sink (baseline):   %10.0f steps/s  %6.2f us/step\n",
            N_STEPS / t_bare, t_bare * 1e6 / N_STEPS);
-    printf("  evidence log on:               %10.0f steps/s  %6.2f us/step"
+    printf("  evidence log, fsync: none:     %10.0f steps/s  %6.2f us/step"
            "  (%.2fx baseline)\n",
            N_STEPS / t_log, t_log * 1e6 / N_STEPS, t_log / t_bare);
+    printf("                                 %10.0f records/s (target "
+           ">= 300000)\n", records / t_log);
     printf("  evidence log + document:       %10.0f steps/s  %6.2f us/step"
            "  (%.2fx baseline)\n",
            N_STEPS / t_cli, t_cli * 1e6 / N_STEPS, t_cli / t_bare);
-    {
-        struct stat st;
-        if (stat(log_path, &st) == 0) {
-            size_t per_step = (size_t)st.st_size / N_STEPS;
-            double t_bare_write = time_bare_writes(log_path, per_step);
-            printf("  evidence log per job:          %10lld bytes, %zu per "
-                   "step\n",
-                   (long long)st.st_size, per_step);
-            printf("  bare write(2) of %zu bytes/step: %8.0f steps/s  %6.2f "
-                   "us/step  (the log's floor)\n",
-                   per_step, N_STEPS / t_bare_write,
-                   t_bare_write * 1e6 / N_STEPS);
-        }
-    }
+    printf("  evidence log per step:         %10zu bytes\n", per_step);
+    printf("  bare write(2) of %zu bytes/step: %8.0f steps/s  %6.2f "
+           "us/step  (the log's floor)\n",
+           per_step, N_STEPS / t_floor, t_floor * 1e6 / N_STEPS);
     printf("memory:\n");
     printf("  plan text:                     %10zu KiB\n", len / 1024);
     printf("  plan in memory:                %10ld KiB\n", rss_plan - rss0);
@@ -241,9 +284,9 @@ static void bench_throughput(void)
     jx_plan_free(plan);
     jx_executor_free(bare);
     jx_executor_free(logged);
+    bench_synced(log_path);
     fclose(devnull);
     unlink(log_path);
-    free(text);
 }
 
 static double spawn_wait(const char *const *argv)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "evidence.h"
@@ -31,19 +32,14 @@ struct jx__evlog {
 /* A new file's name is only durable once its folder is synced. */
 static int sync_parent(const char *path, jx_error *err)
 {
-    char *copy = strdup(path);
-    const char *slash;
+    const char *slash = strrchr(path, '/');
+    char *copy = slash == NULL   ? strdup(".")
+                 : slash == path ? strdup("/")
+                                 : strndup(path, (size_t)(slash - path));
     int fd, rc = 0;
 
     if (copy == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    slash = strrchr(copy, '/');
-    if (slash == NULL)
-        strcpy(copy, ".");
-    else if (slash == copy)
-        copy[1] = '\0';
-    else
-        copy[slash - copy] = '\0';
     fd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) != 0)
         rc = jx__fail(err, JX_EIO, "evidence log '%s': cannot sync its "
@@ -147,7 +143,7 @@ static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len)
 static int evlog_append(jx__evlog *log, const char *data, size_t len,
                         char *why, size_t why_len)
 {
-    off_t start;
+    size_t written = 0;
     int rc = 0;
 
     pthread_mutex_lock(&log->lock);
@@ -156,14 +152,17 @@ static int evlog_append(jx__evlog *log, const char *data, size_t len,
         pthread_mutex_unlock(&log->lock);
         return -1;
     }
-    start = lseek(log->fd, 0, SEEK_END);
     while (len > 0) {
         ssize_t n = write(log->fd, data, len);
         if (n < 0) {
+            struct stat st;
+
             if (errno == EINTR)
                 continue;
             snprintf(why, why_len, "%s: %s", log->path, strerror(errno));
-            if (start < 0 || ftruncate(log->fd, start) != 0)
+            /* O_APPEND: what this call wrote is the file's last bytes. */
+            if (fstat(log->fd, &st) != 0 || st.st_size < (off_t)written ||
+                ftruncate(log->fd, st.st_size - (off_t)written) != 0)
                 snprintf(log->broken, sizeof log->broken,
                          "%s: a failed append could not be cut off; nothing "
                          "more is written to this file", log->path);
@@ -172,6 +171,7 @@ static int evlog_append(jx__evlog *log, const char *data, size_t len,
         }
         data += n;
         len -= (size_t)n;
+        written += (size_t)n;
     }
     if (rc == 0 && log->fsync == JX_FSYNC_STEP)
         rc = evlog_sync_locked(log, why, why_len);
@@ -214,11 +214,14 @@ void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
     c->signer = signer;
     c->on_record = on_record;
     c->user = user;
+    if (jx__chain_has_sinks(c))
+        c->hash = jx__sha256_ctx_new();
     jx__sha256_2(domain, sizeof domain - 1, job_id, strlen(job_id), c->prev);
 }
 
 void jx__chain_fini(jx__chain *c)
 {
+    jx__sha256_ctx_free(c->hash);
     jx__buf_free(&c->line);
     jx__buf_free(&c->pending);
 }
@@ -251,13 +254,11 @@ static int build_line(jx__chain *c, jx_record_kind kind, const char *members,
 static int add_seal(jx__chain *c)
 {
     unsigned char head[JX_SHA256_LEN];
-    char head_hex[2 * JX_SHA256_LEN + 1], msg[JX_SEAL_MESSAGE_SIZE];
-    char sig[JX_SEAL_SIG_B64_SIZE];
-    size_t msg_len;
+    char head_hex[2 * JX_SHA256_LEN + 1];
 
     if (jx__buf_append(&c->line, "}", 1) != 0)
         return -1;
-    if (jx__sha256(c->line.data, c->line.len, head) != 0)
+    if (jx__sha256_with(c->hash, c->line.data, c->line.len, head) != 0)
         return -1;
     c->line.len--; /* reopen: the seal goes inside */
     jx__hex(head, sizeof head, head_hex);
@@ -265,7 +266,9 @@ static int add_seal(jx__chain *c)
         jx__buf_puts(&c->line, head_hex) != 0)
         return -1;
     if (c->signer != NULL) {
-        msg_len = jx__seal_message(c->job_id, c->seq, head_hex, msg);
+        char msg[JX_SEAL_MESSAGE_SIZE], sig[JX_SEAL_SIG_B64_SIZE];
+        size_t msg_len = jx__seal_message(c->job_id, c->seq, head_hex, msg);
+
         if (jx__sign(c->signer, msg, msg_len, sig) != 0 ||
             jx__buf_puts(&c->line, "\",\"key_id\":\"") != 0 ||
             jx__buf_puts(&c->line, jx__signer_key_id(c->signer)) != 0 ||
@@ -307,7 +310,7 @@ static int deliver(jx__chain *c, jx_record_kind kind, int64_t step_index)
         snprintf(c->why, sizeof c->why, "out of memory building a record");
         return -1;
     }
-    if (jx__sha256(c->line.data, c->line.len, c->prev) != 0) {
+    if (jx__sha256_with(c->hash, c->line.data, c->line.len, c->prev) != 0) {
         snprintf(c->why, sizeof c->why, "SHA-256 failed");
         return -1;
     }

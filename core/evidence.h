@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "jsonbuf.h"
 #include "seal.h"
+#include "sha256.h"
 
 /* The log file shared by every job of an executor. */
 typedef struct jx__evlog jx__evlog;
@@ -36,6 +37,7 @@ typedef struct jx__chain {
     const jx__signer *signer; /* may be NULL: seals are unsigned */
     jx_record_cb on_record;
     void *user;
+    jx__sha256_ctx *hash; /* NULL (on OOM) falls back to one-shot hashing */
     jx__buf line;        /* the record being built */
     jx__buf pending;     /* lines not yet written to the log */
     char why[256];       /* why the last emit or flush failed */

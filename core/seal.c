@@ -252,7 +252,8 @@ int jx__keygen(const char *secret_path, char key_id[JX_SEAL_KEY_ID_HEX + 1],
 {
     unsigned char pk[JX_SEAL_PUBLIC_LEN], seed[32];
     unsigned char sk[crypto_sign_SECRETKEYBYTES];
-    char line[sizeof SECRET_TAG + 2 * 32 + 2], pub_path[WHAT_SIZE];
+    char hex[2 * 32 + 1], line[sizeof SECRET_TAG + sizeof hex + 1];
+    char pub_path[WHAT_SIZE];
     int rc;
 
     if ((rc = need_sodium(err)) != 0)
@@ -262,19 +263,17 @@ int jx__keygen(const char *secret_path, char key_id[JX_SEAL_KEY_ID_HEX + 1],
         return jx__fail(err, JX_EINVAL, "%s: path too long", secret_path);
     randombytes_buf(seed, sizeof seed);
     crypto_sign_seed_keypair(pk, sk, seed);
-    memcpy(line, SECRET_TAG, sizeof SECRET_TAG - 1);
-    sodium_bin2hex(line + sizeof SECRET_TAG - 1, 2 * 32 + 1, seed,
-                   sizeof seed);
-    strcat(line, "\n");
+    sodium_bin2hex(hex, sizeof hex, seed, sizeof seed);
+    snprintf(line, sizeof line, "%s%s\n", SECRET_TAG, hex);
     rc = write_new_file(secret_path, 0600, line, err);
     sodium_memzero(line, sizeof line);
+    sodium_memzero(hex, sizeof hex);
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(sk, sizeof sk);
     if (rc != 0)
         return rc;
-    memcpy(line, PUBLIC_TAG, sizeof PUBLIC_TAG - 1);
-    sodium_bin2hex(line + sizeof PUBLIC_TAG - 1, 2 * 32 + 1, pk, sizeof pk);
-    strcat(line, "\n");
+    sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+    snprintf(line, sizeof line, "%s%s\n", PUBLIC_TAG, hex);
     rc = write_new_file(pub_path, 0644, line, err);
     if (rc != 0) {
         unlink(secret_path); /* half a pair is no use */

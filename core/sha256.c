@@ -40,6 +40,31 @@ int jx__sha256(const void *data, size_t len, unsigned char out[JX_SHA256_LEN])
                                                                       : -1;
 }
 
+jx__sha256_ctx *jx__sha256_ctx_new(void)
+{
+    return (jx__sha256_ctx *)EVP_MD_CTX_new();
+}
+
+void jx__sha256_ctx_free(jx__sha256_ctx *ctx)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
+int jx__sha256_with(jx__sha256_ctx *ctx, const void *data, size_t len,
+                    unsigned char out[JX_SHA256_LEN])
+{
+    EVP_MD_CTX *c = (EVP_MD_CTX *)ctx;
+    const EVP_MD *m = md();
+
+    if (c == NULL)
+        return jx__sha256(data, len, out);
+    return m != NULL && EVP_DigestInit_ex(c, m, NULL) == 1 &&
+                   EVP_DigestUpdate(c, data, len) == 1 &&
+                   EVP_DigestFinal_ex(c, out, NULL) == 1
+               ? 0
+               : -1;
+}
+
 int jx__sha256_2(const void *a, size_t a_len, const void *b, size_t b_len,
                  unsigned char out[JX_SHA256_LEN])
 {
