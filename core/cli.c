@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +145,8 @@ static int load_executor(const options *o, jx_executor **ex, jx_error *err)
         path = uninstalled ? JX_BUILD_CONFIG : JX_SYSCONFDIR "/jobexec.yaml";
     if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
         return rc;
+    if (uninstalled)
+        jx_config_set_runner_path(cfg, JX_BUILD_RUNNER);
     rc = jx_executor_new(cfg, ex, err);
     jx_config_free(cfg);
     return rc;
@@ -165,9 +169,58 @@ static void log_to_stderr(int level, const char *job_id, int64_t step_index,
         fprintf(stderr, "%s: %s: %s\n", prog, names[level], message);
 }
 
+/*
+ * SIGINT and SIGTERM cancel the job: the step is asked to stop, no further
+ * step starts, and the evidence is completed.  The signals are blocked in
+ * every thread and taken by sigwait() in a thread of their own, because
+ * jx_executor_cancel() is not async-signal-safe.  SIGUSR2 tells that
+ * thread the job is over.
+ */
+typedef struct canceller {
+    pthread_t thread;
+    sigset_t set;
+    jx_executor *ex;
+    int started;
+} canceller;
+
+static void *cancel_on_signal(void *arg)
+{
+    canceller *c = arg;
+    int sig;
+
+    while (sigwait(&c->set, &sig) == 0) {
+        if (sig == SIGUSR2)
+            break;
+        fprintf(stderr, "%s: %s: cancelling the job\n", prog,
+                sig == SIGINT ? "interrupted" : "terminated");
+        jx_executor_cancel(c->ex, NULL);
+    }
+    return NULL;
+}
+
+static void canceller_start(canceller *c, jx_executor *ex)
+{
+    sigemptyset(&c->set);
+    sigaddset(&c->set, SIGINT);
+    sigaddset(&c->set, SIGTERM);
+    sigaddset(&c->set, SIGUSR2);
+    c->ex = ex;
+    c->started = pthread_sigmask(SIG_BLOCK, &c->set, NULL) == 0 &&
+                 pthread_create(&c->thread, NULL, cancel_on_signal, c) == 0;
+}
+
+static void canceller_stop(canceller *c)
+{
+    if (!c->started)
+        return;
+    pthread_kill(c->thread, SIGUSR2);
+    pthread_join(c->thread, NULL);
+}
+
 static int cmd_run(const options *o)
 {
     jx_run_options ro = {NULL, NULL, NULL, stdout};
+    canceller cancel;
     jx_executor *ex = NULL;
     jx_plan *plan = NULL;
     jx_result *res = NULL;
@@ -180,7 +233,9 @@ static int cmd_run(const options *o)
         jx_plan_free(plan);
         return report(&err);
     }
+    canceller_start(&cancel, ex);
     rc = jx_executor_run(ex, plan, &ro, &res, &err);
+    canceller_stop(&cancel);
     if (rc != 0) {
         status = report(&err);
     } else {
@@ -248,10 +303,11 @@ static int cmd_plugins(const options *o)
     for (size_t i = 0; i < jx_executor_plugin_count(ex); i++) {
         jx_plugin_info info;
         jx_executor_plugin_info(ex, i, &info);
-        printf("%s %s (abi %u%s%s)\n  file: %s\n  step types:", info.name,
+        printf("%s %s (abi %u%s%s%s)\n  file: %s\n  step types:", info.name,
                info.version, info.abi_version,
                info.thread_safe ? ", thread-safe" : "",
-               info.is_health_observer ? ", health observer" : "", info.path);
+               info.is_health_observer ? ", health observer" : "",
+               info.isolated ? ", isolated" : "", info.path);
         for (size_t k = 0; info.step_types != NULL && info.step_types[k];
              k++)
             printf(" %s", info.step_types[k]);

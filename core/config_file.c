@@ -126,11 +126,39 @@ static int read_step_types(const jx__node *n, const char *name,
     return 0;
 }
 
-static int read_plugin(const jx__node *n, const char *name,
-                       const char *plugin_dir, jx__plugin_conf *pc,
-                       jx_error *err)
+/* Whether path is a file directly inside folder. */
+static int in_folder(const char *path, const char *folder)
 {
-    static const char *const keys[] = {"path", "step_types", "config", NULL};
+    size_t n = strlen(folder);
+
+    while (n > 1 && folder[n - 1] == '/')
+        n--;
+    return strncmp(path, folder, n) == 0 && path[n] == '/' &&
+           strchr(path + n + 1, '/') == NULL;
+}
+
+static int read_isolation(const jx__node *v, const char *name,
+                          jx__plugin_conf *pc, jx_error *err)
+{
+    if (expect_kind(v, JX_NODE_SCALAR, name, "isolation", err) != 0)
+        return JX_ECONFIG;
+    pc->isolation_set = 1;
+    if (strcmp(v->text, "inproc") == 0)
+        pc->isolation = JX_ISOLATION_INPROC;
+    else if (strcmp(v->text, "process") == 0)
+        pc->isolation = JX_ISOLATION_PROCESS;
+    else
+        return at(err, name, v, "isolation must be inproc or process, found "
+                                "'%s'", v->text);
+    return 0;
+}
+
+static int read_plugin(const jx__node *n, const char *name,
+                       const char *plugin_dir, const char *default_plugin_dir,
+                       jx__plugin_conf *pc, jx_error *err)
+{
+    static const char *const keys[] = {"path", "step_types", "config",
+                                       "isolation", NULL};
     const jx__node *v;
     int rc;
 
@@ -153,6 +181,11 @@ static int read_plugin(const jx__node *n, const char *name,
         return rc;
     if ((v = jx__map_get(n, "step_types")) != NULL &&
         (rc = read_step_types(v, name, pc, err)) != 0)
+        return rc;
+    pc->isolation = in_folder(pc->path, default_plugin_dir) ? JX_ISOLATION_INPROC
+                                                           : JX_ISOLATION_PROCESS;
+    if ((v = jx__map_get(n, "isolation")) != NULL &&
+        (rc = read_isolation(v, name, pc, err)) != 0)
         return rc;
     if ((v = jx__map_get(n, "config")) != NULL) {
         if (v->kind == JX_NODE_SCALAR && !v->quoted && v->text_len == 0)
@@ -245,11 +278,76 @@ static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
     return 0;
 }
 
+/* A positive integer of the runner section, at most max. */
+static int read_limit(const jx__node *sec, const char *key, const char *name,
+                      long long max, uint64_t *out, jx_error *err)
+{
+    const jx__node *v = jx__map_get(sec, key);
+    long long ll;
+    int rc;
+
+    if (v == NULL)
+        return 0;
+    if ((rc = jx__node_int(v, name, key, &ll, err)) != 0)
+        return as_config_error(err, rc);
+    if (ll < 1 || ll > max)
+        return at(err, name, v, "runner.%s must be between 1 and %lld, found "
+                                "%s", key, max, v->text);
+    *out = (uint64_t)ll;
+    return 0;
+}
+
+static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
+{
+    static const char *const keys[] = {
+        "path", "user", "group", "max_output_bytes", "max_stderr_bytes",
+        "max_address_space_mb", "max_cpu_seconds", "max_open_files",
+        "kill_grace_ms", NULL};
+    const char *name = cfg->name;
+    jx__runner_conf *rc_ = &cfg->runner;
+    const jx__node *v;
+    int rc;
+
+    if (sec == NULL)
+        return 0;
+    if (expect_kind(sec, JX_NODE_MAP, name, "runner", err) != 0)
+        return JX_ECONFIG;
+    if ((rc = jx__check_keys(sec, keys, name, "runner", JX_ECONFIG, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "path")) != NULL) {
+        if ((rc = get_string(v, name, "runner.path", &rc_->path, err)))
+            return rc;
+        if (rc_->path[0] != '/')
+            return at(err, name, v, "runner.path '%s' must be an absolute "
+                                    "path", rc_->path);
+    }
+    if ((v = jx__map_get(sec, "user")) != NULL &&
+        (rc = get_string(v, name, "runner.user", &rc_->user, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "group")) != NULL &&
+        (rc = get_string(v, name, "runner.group", &rc_->group, err)))
+        return rc;
+    if ((rc = read_limit(sec, "max_output_bytes", name, 1LL << 30,
+                         &rc_->max_output_bytes, err)) ||
+        (rc = read_limit(sec, "max_stderr_bytes", name, 1LL << 24,
+                         &rc_->max_stderr_bytes, err)) ||
+        (rc = read_limit(sec, "max_address_space_mb", name, 1LL << 30,
+                         &rc_->max_address_space_mb, err)) ||
+        (rc = read_limit(sec, "max_cpu_seconds", name, 1LL << 31,
+                         &rc_->max_cpu_seconds, err)) ||
+        (rc = read_limit(sec, "max_open_files", name, 1LL << 20,
+                         &rc_->max_open_files, err)) ||
+        (rc = read_limit(sec, "kill_grace_ms", name, 60000,
+                         &rc_->kill_grace_ms, err)))
+        return rc;
+    return 0;
+}
+
 static int read_root(const jx__node *root, jx_config *cfg,
                      const char *default_plugin_dir, jx_error *err)
 {
     static const char *const keys[] = {"plugin_dir", "plugins", "health",
-                                       "evidence", NULL};
+                                       "evidence", "runner", NULL};
     const char *name = cfg->name;
     const jx__node *v;
     int rc;
@@ -283,7 +381,7 @@ static int read_root(const jx__node *root, jx_config *cfg,
         for (size_t i = 0; i < v->n_items; i++) {
             cfg->n_plugins++;
             rc = read_plugin(v->items[i], name, cfg->plugin_dir,
-                             &cfg->plugins[i], err);
+                             default_plugin_dir, &cfg->plugins[i], err);
             if (rc != 0)
                 return rc;
         }
@@ -291,6 +389,8 @@ static int read_root(const jx__node *root, jx_config *cfg,
     rc = read_section(root, "health", "observer", name, &cfg->health_observer,
                       &cfg->health_line, &cfg->health_col, err);
     if (rc != 0)
+        return rc;
+    if ((rc = read_runner(jx__map_get(root, "runner"), cfg, err)) != 0)
         return rc;
     return read_evidence(jx__map_get(root, "evidence"), cfg, err);
 }
@@ -315,6 +415,7 @@ int jx_config_parse(const char *text, size_t len, const char *name,
         jx__node_free(root);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
+    jx__runner_conf_defaults(&cfg->runner);
     rc = read_root(root, cfg, default_plugin_dir, err);
     jx__node_free(root);
     if (rc != 0) {
@@ -360,5 +461,38 @@ void jx_config_free(jx_config *cfg)
     free(cfg->health_observer);
     free(cfg->evidence_log);
     free(cfg->signing_key);
+    jx__runner_conf_clear(&cfg->runner);
     free(cfg);
+}
+
+void jx__runner_conf_defaults(jx__runner_conf *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->max_output_bytes = 1024 * 1024;
+    rc->max_stderr_bytes = 4096;
+    rc->max_address_space_mb = 2048;
+    rc->max_cpu_seconds = 3600;
+    rc->max_open_files = 1024;
+    rc->kill_grace_ms = 500;
+}
+
+void jx__runner_conf_clear(jx__runner_conf *rc)
+{
+    free(rc->path);
+    free(rc->user);
+    free(rc->group);
+    memset(rc, 0, sizeof *rc);
+}
+
+int jx_config_set_runner_path(jx_config *cfg, const char *path)
+{
+    char *copy;
+
+    if (cfg == NULL || path == NULL || path[0] != '/')
+        return jx__fail(NULL, JX_EINVAL, "runner path must be absolute");
+    if ((copy = strdup(path)) == NULL)
+        return JX_ENOMEM;
+    free(cfg->runner.path);
+    cfg->runner.path = copy;
+    return 0;
 }

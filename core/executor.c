@@ -16,17 +16,22 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "config_file.h"
 #include "document.h"
 #include "evidence.h"
 #include "host.h"
+#include "isolate.h"
 #include "loader.h"
 #include "plan.h"
 #include "redact.h"
@@ -46,6 +51,9 @@ struct jx_executor {
     jx__evlog *log;       /* may be NULL */
     jx__signer *signer;   /* may be NULL */
     int ltdl_held;
+    /* Jobs running now, for jx_executor_cancel(). */
+    pthread_mutex_t running_lock;
+    struct job *running;
 };
 
 struct jx_result {
@@ -183,6 +191,7 @@ void jx_executor_free(jx_executor *ex)
     jx__signer_free(ex->signer);
     if (ex->ltdl_held)
         jx__ltdl_release();
+    pthread_mutex_destroy(&ex->running_lock);
     free(ex);
 }
 
@@ -204,7 +213,13 @@ static int load_plugin(jx_executor *ex, const jx_config *cfg,
     jx__plugin *p;
     int rc;
 
-    if ((rc = jx__plugin_open(pc, cfg->name, &p, err)) != 0)
+    int isolated = pc->isolation == JX_ISOLATION_PROCESS &&
+                   (pc->isolation_set ||
+                    !jx__plugin_is_preloaded(pc->path_written));
+
+    rc = isolated ? jx__isolate_open(pc, cfg, &p, err)
+                  : jx__plugin_open(pc, cfg->name, &p, err);
+    if (rc != 0)
         return rc;
     o.path = p->path;
     rc = collect_types(p, (const char *const *)pc->step_types, &o, err);
@@ -216,7 +231,10 @@ static int load_plugin(jx_executor *ex, const jx_config *cfg,
     }
     if ((rc = rebuild_bindings(ex, &o, err)) != 0)
         return rc;
-    return p->handler != NULL ? jx__plugin_init_handler(p, &o, err) : 0;
+    /* An isolated plugin was initialised by its runner. */
+    if (p->handler == NULL || p->handler_ready)
+        return 0;
+    return jx__plugin_init_handler(p, &o, err);
 }
 
 static int setup_observer(jx_executor *ex, const jx_config *cfg,
@@ -230,6 +248,12 @@ static int setup_observer(jx_executor *ex, const jx_config *cfg,
         return jx__fail(err, JX_ECONFIG,
                         "%s:%u:%u: health observer '%s' is not one of the "
                         "configured plugins",
+                        cfg->name, cfg->health_line, cfg->health_col,
+                        cfg->health_observer);
+    if (p->isolated)
+        return jx__fail(err, JX_ECONFIG,
+                        "%s:%u:%u: health observer '%s' runs isolated; "
+                        "observers run in-process (set isolation: inproc)",
                         cfg->name, cfg->health_line, cfg->health_col,
                         cfg->health_observer);
     if (p->observer == NULL)
@@ -273,6 +297,7 @@ int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
     ex = calloc(1, sizeof *ex);
     if (ex == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
+    pthread_mutex_init(&ex->running_lock, NULL);
     if ((rc = jx__ltdl_acquire(err)) != 0) {
         free(ex);
         return rc;
@@ -369,6 +394,7 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
     out->thread_safe = (flags & JX_HANDLER_THREAD_SAFE) != 0;
     out->has_handler = p->handler != NULL;
     out->is_health_observer = p == ex->observer;
+    out->isolated = p->isolated;
     out->step_types = p->bound != NULL ? (const char *const *)p->bound : none;
     return 0;
 }
@@ -424,7 +450,7 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
     for (size_t i = 0; i < plan->n_steps; i++) {
         const jx__step *st = &plan->steps[i];
         const binding *b = find_binding(ex, st->type);
-        jx_step view = {st, NULL};
+        jx_step view = {st, NULL, plan};
         char why[512] = "";
         int rc, locked;
 
@@ -479,6 +505,11 @@ typedef struct job {
     json_t *health_before;
     json_t *health_after;
     int stopped; /* a step did not complete, or evidence failed */
+    /* Cancellation: set by jx_executor_cancel(), polled by the run loop,
+     * lent to handlers; cancel_fd wakes a wait on an isolated step. */
+    atomic_int cancelled;
+    int cancel_fd;
+    struct job *next_running;
 } job;
 
 static int set_reason(jx_result *res, const char *fmt, ...) JX__PRINTF(2, 3);
@@ -544,6 +575,7 @@ typedef struct outcome {
     char *error;    /* NULL when completed */
     json_t *output; /* NULL when failed */
     int handler_returned;
+    char *stderr_text; /* an isolated plugin's stderr, or NULL */
 } outcome;
 
 static void call_handler(job *j, const jx__step *st, jx__plugin *p,
@@ -554,11 +586,12 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
         .started_at = j->started_at,
         .step_index = st->index,
         .deadline = jx__monotonic() + (double)st->timeout_seconds,
-        .cancelled = NULL,
+        .cancelled = &j->cancelled,
+        .cancel_fd = j->cancel_fd,
         .on_progress = j->opts->on_progress,
         .user = j->opts->user,
     };
-    jx_step view = {st, NULL};
+    jx_step view = {st, NULL, j->plan};
     jx_output out;
     int locked, rc;
 
@@ -571,7 +604,16 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
     plugin_leave(p, locked);
     jx__scratch_free(&view.scratch);
     oc->handler_returned = 1;
-    if (out.failed_alloc) {
+    oc->stderr_text = out.stderr_text;
+    out.stderr_text = NULL;
+    /* In-process code cannot be pre-empted; a step that comes back after
+     * its deadline is recorded as the timeout it was.  (A runner's steps
+     * were timed by the proxy.) */
+    if (!p->isolated && jx__monotonic() > ctx.deadline) {
+        if (asprintf(&oc->error, "timed out after %" PRId64 " s",
+                     st->timeout_seconds) < 0)
+            oc->error = NULL;
+    } else if (out.failed_alloc) {
         oc->error = strdup("the handler's output could not be recorded: out "
                            "of memory");
     } else if (rc == JX_STEP_OK) {
@@ -602,6 +644,13 @@ static void redact_outcome(const jx_plan *plan, outcome *oc)
     if (error != NULL || oom) {
         free(oc->error);
         oc->error = error;
+    }
+    if (oc->stderr_text != NULL) {
+        char *text = jx__redact_text(plan, oc->stderr_text, &oom);
+        if (text != NULL || oom) {
+            free(oc->stderr_text);
+            oc->stderr_text = text != NULL ? text : strdup(JX_REDACTED);
+        }
     }
     if (oc->output == NULL)
         return;
@@ -652,6 +701,9 @@ static int build_step_result(job *j, const jx__step *st, const outcome *oc,
            jx__buf_puts(b, ",\"error\":") ||
            (oc->completed ? jx__buf_puts(b, "null")
                           : jx__buf_put_json_string(b, oc->error)) ||
+           (oc->stderr_text != NULL &&
+            (jx__buf_puts(b, ",\"stderr\":") ||
+             jx__buf_put_json_string(b, oc->stderr_text))) ||
            jx__buf_append(b, "}", 1);
 }
 
@@ -690,7 +742,7 @@ static void run_step(job *j, const jx__step *st)
 {
     char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
     const binding *b = find_binding(j->ex, st->type);
-    outcome oc = {0, NULL, NULL, 0};
+    outcome oc = {0, NULL, NULL, 0, NULL};
     int built;
 
     jx__iso_now(started_at);
@@ -717,6 +769,12 @@ static void run_step(job *j, const jx__step *st)
     j->res->executed++;
     if (oc.completed) {
         j->res->succeeded++;
+    } else if (atomic_load(&j->cancelled)) {
+        j->res->failed++;
+        j->res->status = JX_JOB_CANCELLED;
+        set_reason(j->res, "Cancelled during step %" PRId64 ": %s", st->index,
+                   oc.error != NULL ? oc.error : "out of memory");
+        j->stopped = 1;
     } else {
         j->res->failed++;
         j->res->status = JX_JOB_FAILED;
@@ -730,6 +788,7 @@ static void run_step(job *j, const jx__step *st)
     emit_step_finished(j, st, &oc, built);
     json_decref(oc.output);
     free(oc.error);
+    free(oc.stderr_text);
 }
 
 static json_t *summary(const jx_result *res)
@@ -809,6 +868,55 @@ static void finish(job *j)
     json_decref(tail);
 }
 
+/* ---- cancellation -------------------------------------------------------- */
+
+static void start_running(jx_executor *ex, job *j)
+{
+    atomic_init(&j->cancelled, 0);
+    /* Without an eventfd, isolated steps still see the flag when their
+     * wait ends; only the wake-up is lost. */
+    j->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_lock(&ex->running_lock);
+    j->next_running = ex->running;
+    ex->running = j;
+    pthread_mutex_unlock(&ex->running_lock);
+}
+
+static void stop_running(jx_executor *ex, job *j)
+{
+    pthread_mutex_lock(&ex->running_lock);
+    for (job **pp = &ex->running; *pp != NULL; pp = &(*pp)->next_running)
+        if (*pp == j) {
+            *pp = j->next_running;
+            break;
+        }
+    pthread_mutex_unlock(&ex->running_lock);
+    if (j->cancel_fd >= 0)
+        close(j->cancel_fd);
+    j->cancel_fd = -1;
+}
+
+int jx_executor_cancel(jx_executor *ex, const char *job_id)
+{
+    uint64_t one = 1;
+    int n = 0;
+
+    if (ex == NULL)
+        return JX_EINVAL;
+    pthread_mutex_lock(&ex->running_lock);
+    for (job *j = ex->running; j != NULL; j = j->next_running) {
+        if (job_id != NULL && strcmp(job_id, j->plan->job_id) != 0)
+            continue;
+        atomic_store(&j->cancelled, 1);
+        if (j->cancel_fd >= 0 && write(j->cancel_fd, &one, sizeof one) < 0 &&
+            errno != EAGAIN)
+            continue; /* the flag alone still stops the job */
+        n++;
+    }
+    pthread_mutex_unlock(&ex->running_lock);
+    return n;
+}
+
 int jx_executor_run(jx_executor *ex, const jx_plan *plan,
                     const jx_run_options *opts, jx_result **out,
                     jx_error *err)
@@ -831,14 +939,24 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
                    j.opts->on_record,
                    j.opts->user);
     jx__doc_begin(&j.doc, j.opts->document, plan);
+    start_running(ex, &j);
 
     j.health_before = observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
     emit_job_started(&j);
 
-    for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) /* EXEC-001 */
+    for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) { /* EXEC-001 */
+        if (atomic_load(&j.cancelled)) {
+            j.res->status = JX_JOB_CANCELLED;
+            set_reason(j.res, "Cancelled before step %" PRId64,
+                       plan->steps[i].index);
+            j.stopped = 1;
+            break;
+        }
         run_step(&j, &plan->steps[i]);
+    }
 
+    stop_running(ex, &j);
     finish(&j);
     json_decref(j.health_before);
     json_decref(j.health_after);

@@ -210,6 +210,7 @@ int jx__output_init(jx_output *out)
 {
     out->object = json_object();
     out->error = NULL;
+    out->stderr_text = NULL;
     out->failed_alloc = 0;
     return out->object != NULL ? 0 : JX_ENOMEM;
 }
@@ -218,8 +219,10 @@ void jx__output_clear(jx_output *out)
 {
     json_decref(out->object);
     free(out->error);
+    free(out->stderr_text);
     out->object = NULL;
     out->error = NULL;
+    out->stderr_text = NULL;
 }
 
 static int out_set(jx_output *out, const char *key, json_t *value)

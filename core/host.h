@@ -21,6 +21,7 @@ typedef struct jx__scratch {
 struct jx_step {
     const jx__step *step;
     jx__scratch *scratch;
+    const jx_plan *plan; /* the step's plan */
 };
 
 struct jx_context {
@@ -29,6 +30,7 @@ struct jx_context {
     int64_t step_index;      /* the running step */
     double deadline;         /* monotonic seconds */
     const atomic_int *cancelled;
+    int cancel_fd;           /* readable once the job is cancelled; -1 */
     jx_progress_cb on_progress; /* from the run's options, may be NULL */
     void *user;
 };
@@ -36,6 +38,7 @@ struct jx_context {
 struct jx_output {
     json_t *object;
     char *error;
+    char *stderr_text;  /* an isolated plugin's captured stderr, or NULL */
     int failed_alloc; /* an out_* call ran out of memory */
 };
 

@@ -310,6 +310,41 @@ int jx__plugin_open(const jx__plugin_conf *pc, const char *config_name,
     return 0;
 }
 
+int jx__plugin_is_preloaded(const char *name)
+{
+    lt_dlhandle h;
+
+    pthread_mutex_lock(&ltdl_lock);
+    h = open_preloaded(name);
+    if (h != NULL)
+        lt_dlclose(h);
+    pthread_mutex_unlock(&ltdl_lock);
+    return h != NULL;
+}
+
+int jx__plugin_check_path(const jx__plugin_conf *pc, const char *config_name,
+                          jx_error *err)
+{
+    jx__origin o = {config_name, pc->line, pc->col, pc->path};
+    return check_file(pc->path, &o, err);
+}
+
+int jx__plugin_proxy(const jx__plugin_conf *pc, const step_handler_v1 *desc,
+                     void *state, jx__plugin **out, jx_error *err)
+{
+    jx__plugin *p = plugin_new(pc->path, pc->path_written, pc->config);
+
+    *out = NULL;
+    if (p == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    p->handler = desc;
+    p->handler_state = state;
+    p->handler_ready = 1; /* its fini releases the proxy */
+    p->isolated = 1;
+    *out = p;
+    return 0;
+}
+
 int jx__plugin_wrap(const step_handler_v1 *handler,
                     const health_observer_v1 *observer,
                     const char *config_json, jx__plugin **out, jx_error *err)

@@ -20,6 +20,7 @@ typedef struct jx__plugin {
     void *handler_state;
     void *observer_state;
     int handler_ready;   /* init succeeded; fini is owed */
+    int isolated;        /* handler is a proxy to a runner process */
     int observer_ready;
     json_t *config;      /* the plugin's config section (owned) */
     /* Serialises calls into plugins that are not thread-safe. */
@@ -43,6 +44,20 @@ typedef struct jx__origin {
  */
 int jx__plugin_open(const jx__plugin_conf *pc, const char *config_name,
                     jx__plugin **out, jx_error *err);
+
+/* Whether a module of that name was linked in with -dlpreopen: part of the
+ * trusted binary, it runs in-process unless the config says otherwise. */
+int jx__plugin_is_preloaded(const char *name);
+
+/* The file checks of jx__plugin_open alone, for a plugin that another
+ * process will open. */
+int jx__plugin_check_path(const jx__plugin_conf *pc, const char *config_name,
+                          jx_error *err);
+
+/* A plugin whose handler is a proxy (desc, state); desc->fini(state)
+ * releases it when the plugin is freed. */
+int jx__plugin_proxy(const jx__plugin_conf *pc, const step_handler_v1 *desc,
+                     void *state, jx__plugin **out, jx_error *err);
 
 /* Wraps descriptors that live in the embedding program. */
 int jx__plugin_wrap(const step_handler_v1 *handler,

@@ -1116,8 +1116,16 @@ static int stage_paths(const char *prefix)
             "    step_types: " NOOP_TYPES_YAML "\n"
             "  - path: fail\n"
             "    step_types: [bad]\n"
-            "    config: {error_message: \"Boom\"}\n",
-            inst.plugins);
+            "    config: {error_message: \"Boom\"}\n"
+            /* Staged plugins are not in the installation's own folder, so
+             * they run isolated, in the staged runner. */
+            "runner:\n"
+            "  path: %s/libexec/jobexec/jobexec-runner\n",
+            inst.plugins, inst.prefix);
+    /* The runner drops to an unprivileged user, who must reach the
+     * staged plugins. */
+    if (chmod(inst.root, 0755) != 0)
+        return -1;
     return fclose(fp) == 0 ? 0 : -1;
 }
 
@@ -1257,10 +1265,11 @@ static void test_installed_plugins_and_version(void **state)
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out,
                         fx_printf(f,
-                                  "noop 1.0.0 (abi 1, thread-safe)\n"
+                                  /* A runner serves one step at a time. */
+                                  "noop 1.0.0 (abi 1, isolated)\n"
                                   "  file: %s/noop.so\n"
                                   "  step types: " NOOP_TYPES "\n"
-                                  "fail 1.0.0 (abi 1, thread-safe)\n"
+                                  "fail 1.0.0 (abi 1, isolated)\n"
                                   "  file: %s/fail.so\n"
                                   "  step types: bad\n",
                                   inst.plugins, inst.plugins));

@@ -391,7 +391,8 @@ static void test_sticky_world_writable_folder_accepted(void **state)
     /* Like /tmp: nobody can replace what another user owns in it. */
     make_folder(f, "shared", 01777);
     copy_so(f, TU_FIXTURES, "counting", "shared/counting.so", 0644);
-    load_ok(f, "plugins:\n  - path: shared/counting\n");
+    load_ok(f, "plugins:\n  - path: shared/counting\n"
+               "    isolation: inproc\n");
     assert_int_equal(jx_executor_plugin_count(f->ex), 1);
     get_info(f, 0, &info);
     assert_string_equal(info.path, in_dir(f, "shared/counting.so"));

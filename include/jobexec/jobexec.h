@@ -113,6 +113,11 @@ int jx_config_parse(const char *text, size_t len, const char *name,
 
 void jx_config_free(jx_config *cfg);
 
+/* Sets the jobexec-runner program that isolated plugins run in (default:
+ * the config's runner.path, else the installed one).  For programs and
+ * tests run from a build tree. */
+int jx_config_set_runner_path(jx_config *cfg, const char *path);
+
 /* ---- Executor ---------------------------------------------------------- */
 
 typedef struct jx_executor jx_executor;
@@ -154,6 +159,7 @@ typedef struct jx_plugin_info {
     int has_handler;         /* exports step_handler_v1 */
     int is_health_observer;  /* serves as the health observer */
     const char *const *step_types; /* bound step types, NULL-terminated */
+    int isolated;            /* runs in a jobexec-runner process */
 } jx_plugin_info;
 
 size_t jx_executor_plugin_count(const jx_executor *ex);
@@ -237,6 +243,17 @@ typedef struct jx_result jx_result;
 int jx_executor_run(jx_executor *ex, const jx_plan *plan,
                     const jx_run_options *opts, jx_result **out,
                     jx_error *err);
+
+/*
+ * Cancels the running job job_id, or every job running on ex when job_id
+ * is NULL.  Thread-safe, and meant to be called from another thread than
+ * the one in jx_executor_run.  The running step is asked to stop
+ * (host->ctx_cancelled turns true; an isolated plugin's runner is
+ * signalled, then killed after runner.kill_grace_ms), no further step
+ * starts, and the job ends CANCELLED with complete evidence.  Returns how
+ * many jobs were told, or a negative JX_E* code.
+ */
+int jx_executor_cancel(jx_executor *ex, const char *job_id);
 
 jx_job_status jx_result_status(const jx_result *res);
 const char *jx_result_status_name(const jx_result *res);

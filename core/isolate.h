@@ -1,0 +1,20 @@
+/*
+ * isolate.h - plugins that run in a jobexec-runner process.
+ */
+#ifndef JX_ISOLATE_H
+#define JX_ISOLATE_H
+
+#include "config_file.h"
+#include "loader.h"
+
+/*
+ * Checks the plugin file as jx__plugin_open would, starts a runner that
+ * opens and initialises the plugin itself, and returns a plugin whose
+ * handler is a proxy to it.  Start-up errors read like in-process ones
+ * ("CONFIG:LINE:COL: plugin 'PATH': ...").  The runner stays warm between
+ * steps and jobs and is replaced after any failure.
+ */
+int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
+                     jx__plugin **out, jx_error *err);
+
+#endif

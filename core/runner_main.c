@@ -1,0 +1,309 @@
+/*
+ * runner_main.c - jobexec-runner: runs one isolated plugin for the core.
+ *
+ * Started by the core (core/isolate.c) with the channel on fd 3.  It reads
+ * LOAD, confines itself (resource limits, no core dumps, no_new_privs, an
+ * unprivileged user when started as root), opens the plugin with the same
+ * loader checks as the core, and answers HELO or FAIL.  Then it serves
+ * EXEC and VALI frames until QUIT.  It holds nothing of the executor's:
+ * not the evidence log, not a key.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "frame.h"
+#include "host.h"
+#include "loader.h"
+#include "plan.h"
+
+#define CHAN 3
+#define MAX_REQUEST (256u * 1024 * 1024) /* a step as big as a plan allows */
+
+static atomic_int cancelled;
+
+static void on_cancel(int sig)
+{
+    (void)sig;
+    atomic_store(&cancelled, 1);
+}
+
+/* Sends a frame whose payload is v (consumed); exits if the core is gone,
+ * since there is nobody left to serve. */
+static void send_json(uint32_t type, json_t *v)
+{
+    char *text = v != NULL ? json_dumps(v, JSON_COMPACT) : NULL;
+
+    json_decref(v);
+    if (text == NULL ||
+        jx__frame_write(CHAN, type, text, strlen(text)) != 0) {
+        free(text);
+        _exit(3);
+    }
+    free(text);
+}
+
+static void send_fail(const jx_error *err)
+{
+    send_json(JX_FRAME_FAIL, json_pack("{s:i, s:s}", "code", err->code,
+                                       "message", err->message));
+}
+
+static void forward_log(int level, const char *job_id, int64_t step_index,
+                        const char *message, void *user)
+{
+    (void)job_id;
+    (void)step_index;
+    (void)user;
+    send_json(JX_FRAME_LOG,
+              json_pack("{s:i, s:s}", "level", level, "message", message));
+}
+
+static void forward_progress(const char *job_id, int64_t step_index,
+                             double fraction, const char *message, void *user)
+{
+    (void)job_id;
+    (void)step_index;
+    (void)user;
+    send_json(JX_FRAME_PROG, json_pack("{s:f, s:s?}", "fraction", fraction,
+                                       "message", message));
+}
+
+/* ---- confinement ------------------------------------------------------- */
+
+static int set_limit(int resource, json_int_t value, const char *what,
+                     jx_error *err)
+{
+    struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+
+    if (setrlimit(resource, &rl) != 0)
+        return jx__fail(err, JX_ELOAD, "runner: cannot limit %s: %s", what,
+                        strerror(errno));
+    return 0;
+}
+
+static int confine(json_t *load, jx_error *err)
+{
+    json_t *lim = json_object_get(load, "limits");
+    json_int_t as_mb = json_integer_value(json_object_get(lim,
+                                                          "address_space_mb"));
+    int rc;
+
+    if ((rc = set_limit(RLIMIT_CORE, 0, "core dumps", err)) ||
+        (rc = set_limit(RLIMIT_CPU,
+                        json_integer_value(json_object_get(lim, "cpu_seconds")),
+                        "CPU time", err)) ||
+        (rc = set_limit(RLIMIT_NOFILE,
+                        json_integer_value(json_object_get(lim, "open_files")),
+                        "open files", err)))
+        return rc;
+#if !defined(__SANITIZE_ADDRESS__)
+    /* ASan's shadow memory alone exceeds any sane limit. */
+    if ((rc = set_limit(RLIMIT_AS, as_mb * 1024 * 1024, "address space",
+                        err)))
+        return rc;
+#else
+    (void)as_mb;
+#endif
+    if (json_is_true(json_object_get(load, "drop"))) {
+        gid_t gid = (gid_t)json_integer_value(json_object_get(load, "gid"));
+        uid_t uid = (uid_t)json_integer_value(json_object_get(load, "uid"));
+        if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+            return jx__fail(err, JX_ELOAD, "runner: cannot switch to uid %u "
+                                           "gid %u: %s",
+                            (unsigned)uid, (unsigned)gid, strerror(errno));
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return jx__fail(err, JX_ELOAD, "runner: no_new_privs: %s",
+                        strerror(errno));
+    /* After the switch, which would clear it: die with the core. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(3);
+    return 0;
+}
+
+/* ---- the plugin -------------------------------------------------------- */
+
+static int open_plugin(json_t *load, jx__plugin **out, jx_error *err)
+{
+    jx__plugin_conf pc = {0};
+    jx__origin o;
+    const char *name = json_string_value(json_object_get(load, "config_name"));
+    int rc;
+
+    pc.path = (char *)json_string_value(json_object_get(load, "path"));
+    pc.path_written = (char *)json_string_value(json_object_get(load,
+                                                                "written"));
+    pc.config = json_object_get(load, "config");
+    pc.line = (unsigned)json_integer_value(json_object_get(load, "line"));
+    pc.col = (unsigned)json_integer_value(json_object_get(load, "col"));
+    if (pc.path == NULL || pc.path_written == NULL || name == NULL ||
+        !json_is_object(pc.config))
+        return jx__fail(err, JX_ELOAD, "runner: malformed LOAD");
+    if ((rc = jx__ltdl_acquire(err)) != 0)
+        return rc;
+    if ((rc = jx__plugin_open(&pc, name, out, err)) != 0)
+        return rc;
+    o = (jx__origin){name, pc.line, pc.col, (*out)->path};
+    if ((*out)->handler == NULL)
+        return jx__fail(err, JX_EABI, "%s:%u:%u: plugin '%s': exports no "
+                                      "step_handler_v1 (an isolated plugin "
+                                      "must handle steps)",
+                        name, pc.line, pc.col, pc.path);
+    return jx__plugin_init_handler(*out, &o, err);
+}
+
+static void send_hello(const jx__plugin *p)
+{
+    const step_handler_v1 *d = p->handler;
+    json_t *types = json_array();
+
+    for (size_t i = 0; d->step_types != NULL && d->step_types[i] != NULL; i++)
+        json_array_append_new(types, json_string(d->step_types[i]));
+    send_json(JX_FRAME_HELO,
+              json_pack("{s:s, s:s, s:i, s:i, s:o, s:b}", "name", d->name,
+                        "version", d->version, "abi", (int)d->abi_version,
+                        "flags", (int)d->flags, "step_types", types,
+                        "validate", d->validate != NULL));
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+/* The EXEC/VALI payload: a one-step plan and the context around it. */
+static int read_request(const char *data, size_t len, jx_plan **plan,
+                        json_t **req, jx_error *err)
+{
+    char *text;
+    int rc;
+
+    *plan = NULL;
+    *req = json_loadb(data, len, 0, NULL);
+    text = json_dumps(json_object_get(*req, "plan"), JSON_COMPACT);
+    if (text == NULL)
+        return jx__fail(err, JX_EPLAN, "runner: malformed request");
+    rc = jx_plan_parse(text, strlen(text), "step", plan, err);
+    free(text);
+    if (rc == 0 && (*plan)->n_steps != 1)
+        rc = jx__fail(err, JX_EPLAN, "runner: a request holds one step");
+    return rc;
+}
+
+static void run_step(const jx__plugin *p, const char *data, size_t len)
+{
+    jx_plan *plan;
+    json_t *req;
+    jx_error err = {0, ""};
+    jx_output out;
+    int rc;
+
+    if (read_request(data, len, &plan, &req, &err) != 0 ||
+        jx__output_init(&out) != 0) {
+        send_json(JX_FRAME_DONE, json_pack("{s:i, s:n, s:s}", "rc",
+                                           JX_STEP_FAILED, "output", "error",
+                                           err.message));
+    } else {
+        jx_context ctx = {
+            .plan = plan,
+            .started_at = json_string_value(json_object_get(req,
+                                                            "started_at")),
+            .step_index = plan->steps[0].index,
+            .deadline = jx__monotonic() +
+                        (double)json_integer_value(
+                            json_object_get(req, "time_left_ms")) / 1e3,
+            .cancelled = &cancelled,
+            .cancel_fd = -1,
+            .on_progress = forward_progress,
+        };
+        jx_step view = {&plan->steps[0], NULL, plan};
+
+        atomic_store(&cancelled, 0);
+        rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view,
+                                 &out);
+        jx__scratch_free(&view.scratch);
+        send_json(JX_FRAME_DONE,
+                  json_pack("{s:i, s:O, s:s?, s:b}", "rc", rc, "output",
+                            out.object != NULL ? out.object : json_null(),
+                            "error", out.error, "failed_alloc",
+                            out.failed_alloc));
+        jx__output_clear(&out);
+    }
+    jx_plan_free(plan);
+    json_decref(req);
+}
+
+static void validate_step(const jx__plugin *p, const char *data, size_t len)
+{
+    jx_plan *plan;
+    json_t *req;
+    jx_error err = {0, ""};
+    char why[512] = "";
+    int rc;
+
+    if (read_request(data, len, &plan, &req, &err) != 0) {
+        send_json(JX_FRAME_VRES,
+                  json_pack("{s:b, s:s}", "ok", 0, "why", err.message));
+    } else {
+        jx_step view = {&plan->steps[0], NULL, plan};
+        rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
+                                  sizeof why);
+        jx__scratch_free(&view.scratch);
+        why[sizeof why - 1] = '\0';
+        send_json(JX_FRAME_VRES,
+                  json_pack("{s:b, s:s}", "ok", rc == 0, "why", why));
+    }
+    jx_plan_free(plan);
+    json_decref(req);
+}
+
+int main(void)
+{
+    jx__plugin *p = NULL;
+    jx_error err = {0, ""};
+    json_t *load;
+    uint32_t type;
+    char *data;
+    size_t len;
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, on_cancel);
+    if (jx__frame_read(CHAN, MAX_REQUEST, &type, &data, &len) != 0 ||
+        type != JX_FRAME_LOAD) {
+        fprintf(stderr, "jobexec-runner: started without a LOAD frame on fd "
+                        "3; this program is run by libjobexec\n");
+        return 2;
+    }
+    load = json_loadb(data, len, 0, NULL);
+    free(data);
+    jx_set_log_handler(forward_log, NULL);
+    if (confine(load, &err) != 0 || open_plugin(load, &p, &err) != 0) {
+        send_fail(&err);
+        return 1;
+    }
+    json_decref(load);
+    send_hello(p);
+    while (jx__frame_read(CHAN, MAX_REQUEST, &type, &data, &len) == 0) {
+        if (type == JX_FRAME_EXEC)
+            run_step(p, data, len);
+        else if (type == JX_FRAME_VALI && p->handler->validate != NULL)
+            validate_step(p, data, len);
+        free(data);
+        if (type == JX_FRAME_QUIT)
+            break;
+    }
+    jx__plugin_free(p);
+    jx__ltdl_release();
+    return 0;
+}

@@ -1,0 +1,195 @@
+/*
+ * misbehave - a plugin that does, on request, each thing an isolated
+ * plugin must not be able to do to the executor.  The step type says what:
+ *
+ *   segfault     dereferences NULL
+ *   abort        calls abort()
+ *   exit0        calls exit(0) in the middle of the step
+ *   loop         spins forever without checking anything
+ *   ignore_term  ignores SIGTERM, then sleeps forever
+ *   setsid_child forks a child that calls setsid() and sleeps; writes the
+ *                child's pid to the parameter "pid_file"; then sleeps
+ *   alloc_10g    allocates 10 GiB and touches it
+ *   open_files   opens /dev/null 10,000 times
+ *   stdout_1g    writes 1 GiB to stdout, then succeeds
+ *   big_output   returns 1 MiB of output
+ *   garbage      writes garbage to the protocol channel (fd 3)
+ *   sleep        sleeps "ms" milliseconds (default forever), checking
+ *                ctx_cancelled and stopping with "stopped: cancelled"
+ *   well         succeeds with {"pid": <its process id>}
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jobexec/step_handler_v1.h>
+
+static const char *const types[] = {
+    "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
+    "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
+    "well", NULL};
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int fail_with(const jx_host_v1 *host, jx_output *out, const char *what)
+{
+    char message[256];
+
+    snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
+    host->out_error(out, message);
+    return JX_STEP_FAILED;
+}
+
+static int setsid_child(const jx_host_v1 *host, const jx_step *step,
+                        jx_output *out)
+{
+    const char *pid_file = host->param_string(step, "pid_file");
+    pid_t pid = fork();
+    FILE *fp;
+
+    if (pid < 0)
+        return fail_with(host, out, "fork");
+    if (pid == 0) {
+        setsid();
+        for (;;)
+            pause();
+    }
+    if (pid_file != NULL && (fp = fopen(pid_file, "w")) != NULL) {
+        fprintf(fp, "%ld\n", (long)pid);
+        fclose(fp);
+    }
+    for (;;)
+        pause();
+}
+
+static int alloc_10g(const jx_host_v1 *host, jx_output *out)
+{
+    size_t size = (size_t)10 << 30;
+    char *p = malloc(size);
+
+    if (p == NULL)
+        return fail_with(host, out, "cannot allocate 10 GiB");
+    for (size_t i = 0; i < size; i += 4096)
+        p[i] = 1;
+    free(p);
+    host->out_string(out, "allocated", "10 GiB");
+    return JX_STEP_OK;
+}
+
+static int open_files(const jx_host_v1 *host, jx_output *out)
+{
+    for (int i = 0; i < 10000; i++)
+        if (open("/dev/null", O_RDONLY) < 0) {
+            char what[64];
+            snprintf(what, sizeof what, "open #%d failed", i + 1);
+            return fail_with(host, out, what);
+        }
+    host->out_int(out, "opened", 10000);
+    return JX_STEP_OK;
+}
+
+static int stdout_1g(const jx_host_v1 *host, jx_output *out)
+{
+    static char block[1 << 16];
+
+    memset(block, 'x', sizeof block);
+    for (size_t done = 0; done < ((size_t)1 << 30); done += sizeof block)
+        if (write(1, block, sizeof block) < 0)
+            return fail_with(host, out, "write to stdout");
+    host->out_string(out, "wrote", "1 GiB to stdout");
+    return JX_STEP_OK;
+}
+
+static int big_output(const jx_host_v1 *host, jx_output *out)
+{
+    char *text = malloc((1 << 20) + 1);
+
+    if (text == NULL)
+        return fail_with(host, out, "malloc");
+    memset(text, 'y', 1 << 20);
+    text[1 << 20] = '\0';
+    host->out_string(out, "blob", text);
+    free(text);
+    return JX_STEP_OK;
+}
+
+static int sleep_step(const jx_host_v1 *host, const jx_context *ctx,
+                      const jx_step *step, jx_output *out)
+{
+    int64_t ms = -1;
+
+    host->param_int(step, "ms", &ms);
+    for (int64_t slept = 0; ms < 0 || slept < ms; slept += 5) {
+        if (host->ctx_cancelled(ctx)) {
+            host->out_error(out, "stopped: cancelled");
+            return JX_STEP_FAILED;
+        }
+        nap_ms(5);
+    }
+    host->out_int(out, "slept_ms", ms);
+    return JX_STEP_OK;
+}
+
+static int misbehave_execute(void *state, const jx_host_v1 *host,
+                             const jx_context *ctx, const jx_step *step,
+                             jx_output *out)
+{
+    const char *type = host->step_type(step);
+    volatile int *nowhere = NULL;
+
+    (void)state;
+    if (strcmp(type, "segfault") == 0)
+        return *nowhere;
+    if (strcmp(type, "abort") == 0)
+        abort();
+    if (strcmp(type, "exit0") == 0)
+        exit(0);
+    if (strcmp(type, "loop") == 0)
+        for (volatile unsigned long i = 0;; i++)
+            ;
+    if (strcmp(type, "ignore_term") == 0) {
+        signal(SIGTERM, SIG_IGN);
+        for (;;)
+            pause();
+    }
+    if (strcmp(type, "setsid_child") == 0)
+        return setsid_child(host, step, out);
+    if (strcmp(type, "alloc_10g") == 0)
+        return alloc_10g(host, out);
+    if (strcmp(type, "open_files") == 0)
+        return open_files(host, out);
+    if (strcmp(type, "stdout_1g") == 0)
+        return stdout_1g(host, out);
+    if (strcmp(type, "big_output") == 0)
+        return big_output(host, out);
+    if (strcmp(type, "garbage") == 0) {
+        static const char junk[] = "\xde\xad\xbe\xef garbage on the channel";
+        if (write(3, junk, sizeof junk) < 0)
+            return fail_with(host, out, "write to fd 3");
+        nap_ms(100);
+        host->out_string(out, "wrote", "garbage");
+        return JX_STEP_OK;
+    }
+    if (strcmp(type, "sleep") == 0)
+        return sleep_step(host, ctx, step, out);
+    host->out_int(out, "pid", (int64_t)getpid());
+    return JX_STEP_OK;
+}
+
+JX_STEP_HANDLER(misbehave) = {
+    JX_STEP_HANDLER_HEADER,
+    .name = "misbehave",
+    .version = "1.0.0",
+    .step_types = types,
+    .flags = JX_HANDLER_THREAD_SAFE,
+    .execute = misbehave_execute,
+};
