@@ -4,10 +4,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -98,4 +100,24 @@ int jx__read_file(const char *path, size_t max_bytes, char **out,
     *out = buf;
     *out_len = len;
     return 0;
+}
+
+int jx__sync_folder_of(const char *path, jx_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL   ? strdup(".")
+                : slash == path ? strdup("/")
+                                : strndup(path, (size_t)(slash - path));
+    int fd, rc = 0;
+
+    if (dir == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = jx__fail(err, JX_EIO, "%s: cannot sync its folder: %s", path,
+                      strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
 }

@@ -29,27 +29,6 @@ struct jx__evlog {
     char broken[256];
 };
 
-/* A new file's name is only durable once its folder is synced. */
-static int sync_parent(const char *path, jx_error *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *copy = slash == NULL   ? strdup(".")
-                 : slash == path ? strdup("/")
-                                 : strndup(path, (size_t)(slash - path));
-    int fd, rc = 0;
-
-    if (copy == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    fd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        rc = jx__fail(err, JX_EIO, "evidence log '%s': cannot sync its "
-                                   "folder: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    free(copy);
-    return rc;
-}
-
 /*
  * A crash in the middle of an append can leave a last line without its
  * newline.  Appending after it would glue the next record to it, so the
@@ -98,7 +77,8 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
     if (fd < 0)
         return jx__fail(err, JX_EIO, "evidence log '%s': cannot open: %s",
                         path, strerror(errno));
-    rc = created ? (policy == JX_FSYNC_STEP ? sync_parent(path, err) : 0)
+    rc = created ? (policy == JX_FSYNC_STEP ? jx__sync_folder_of(path, err)
+                                            : 0)
                  : cut_torn_tail(fd, path, err);
     log = rc == 0 ? calloc(1, sizeof *log) : NULL;
     if (log == NULL || (log->path = strdup(path)) == NULL) {

@@ -12,6 +12,10 @@
 #define JX__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define JX__PRINTF(f, a)
+/* Syncs the folder that holds path: a new file's name is only durable
+ * once its folder is. */
+int jx__sync_folder_of(const char *path, jx_error *err);
+
 #endif
 
 /* Fills err (when not NULL) and returns code, so that callers can write
@@ -26,5 +30,9 @@ char *jx__strdup(const char *s);
  * most max_bytes.  The caller frees *out. */
 int jx__read_file(const char *path, size_t max_bytes, char **out,
                   size_t *out_len, jx_error *err);
+
+/* Syncs the folder that holds path: a new file's name is only durable
+ * once its folder is. */
+int jx__sync_folder_of(const char *path, jx_error *err);
 
 #endif

@@ -88,7 +88,7 @@ static int read_key_line(int fd, const char *tag, const char *other_tag,
                         what, (int)tag_len - 1, tag);
     if (sodium_hex2bin(bin, 32, text + tag_len, len - tag_len, NULL, &bin_len,
                        &end) != 0 ||
-        bin_len != 32 || *end != '\0') {
+        bin_len != 32 || end != text + len) {
         sodium_memzero(text, sizeof text);
         return jx__fail(err, JX_EKEY, "%s: the key is not 64 hex digits",
                         what);
@@ -97,8 +97,7 @@ static int read_key_line(int fd, const char *tag, const char *other_tag,
     return 0;
 }
 
-/* A secret key readable by anyone else is as good as published. */
-static int check_private(int fd, const char *what, jx_error *err)
+static int check_regular(int fd, const char *what, jx_error *err)
 {
     struct stat st;
 
@@ -106,6 +105,19 @@ static int check_private(int fd, const char *what, jx_error *err)
         return jx__fail(err, JX_EKEY, "%s: %s", what, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return jx__fail(err, JX_EKEY, "%s: not a regular file", what);
+    return 0;
+}
+
+/* A secret key readable by anyone else is as good as published. */
+static int check_private(int fd, const char *what, jx_error *err)
+{
+    struct stat st;
+    int rc;
+
+    if ((rc = check_regular(fd, what, err)) != 0)
+        return rc;
+    if (fstat(fd, &st) != 0)
+        return jx__fail(err, JX_EKEY, "%s: %s", what, strerror(errno));
     if (st.st_uid != geteuid())
         return jx__fail(err, JX_EKEY, "%s: owned by uid %u, not by the "
                                       "executor's user (uid %u)",
@@ -129,7 +141,8 @@ int jx__signer_load(const char *path, jx__signer **out, jx_error *err)
     snprintf(what, sizeof what, "signing key '%s'", path);
     if ((rc = need_sodium(err)) != 0)
         return rc;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO planted there must not hang start-up. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return jx__fail(err, JX_EKEY, "%s: cannot open: %s", what,
                         errno == ELOOP ? "it is a symbolic link"
@@ -174,11 +187,13 @@ int jx__pubkey_load(const char *path, unsigned char pk[JX_SEAL_PUBLIC_LEN],
     snprintf(what, sizeof what, "public key '%s'", path);
     if ((rc = need_sodium(err)) != 0)
         return rc;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return jx__fail(err, JX_EKEY, "%s: cannot open: %s", what,
                         strerror(errno));
-    rc = read_key_line(fd, PUBLIC_TAG, SECRET_TAG, what, pk, err);
+    rc = check_regular(fd, what, err);
+    if (rc == 0)
+        rc = read_key_line(fd, PUBLIC_TAG, SECRET_TAG, what, pk, err);
     close(fd);
     return rc;
 }
@@ -277,6 +292,11 @@ int jx__keygen(const char *secret_path, char key_id[JX_SEAL_KEY_ID_HEX + 1],
     rc = write_new_file(pub_path, 0644, line, err);
     if (rc != 0) {
         unlink(secret_path); /* half a pair is no use */
+        return rc;
+    }
+    if ((rc = jx__sync_folder_of(secret_path, err)) != 0) {
+        unlink(secret_path);
+        unlink(pub_path);
         return rc;
     }
     jx__key_id(pk, key_id);

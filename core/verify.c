@@ -170,6 +170,27 @@ static int is_uuid(const char *s)
     return 1;
 }
 
+/* Whether text (len bytes, from the seal's opening brace to the end of
+ * the line) is exactly the seal as evidence.c writes it, closing the
+ * record: nothing may follow or be slipped in unsigned. */
+static int seal_is_last(const char *text, size_t len, const char *head,
+                        const char *kid, const char *sig)
+{
+    char want[512];
+    int n;
+
+    if (sig == NULL && kid == NULL)
+        n = snprintf(want, sizeof want, "{\"head\":\"%s\"}}", head);
+    else if (sig != NULL && kid != NULL)
+        n = snprintf(want, sizeof want,
+                     "{\"head\":\"%s\",\"key_id\":\"%s\",\"sig\":\"%s\"}}",
+                     head, kid, sig);
+    else
+        return 0;
+    return n > 0 && (size_t)n < sizeof want && (size_t)n == len &&
+           memcmp(want, text, len) == 0;
+}
+
 /* Checks the seal of job_finished: head over the record without it, and
  * the signature over job_id, seq and head. */
 static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
@@ -193,6 +214,14 @@ static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
         tampered(j, v->line_no, "job_finished carries no seal");
         return;
     }
+    if (!seal_is_last(at + sizeof key - 2, (size_t)(line + len - at) -
+                                               (sizeof key - 2),
+                      head, kid, sig)) {
+        tampered(j, v->line_no, "the seal is not as jobexec writes it: "
+                                "members were added, removed or moved after "
+                                "sealing");
+        return;
+    }
     if (jx__sha256_2(line, (size_t)(at - line), "}", 1, digest) != 0)
         return;
     jx__hex(digest, sizeof digest, hex);
@@ -209,12 +238,12 @@ static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
                                 "was given");
         return;
     }
-    j->signature_checked = 1;
     if (kid != NULL && strcmp(kid, v->key_id) != 0) {
         tampered(j, v->line_no, "sealed by key %.16s, not by the given key "
                                 "%s", kid, v->key_id);
         return;
     }
+    j->signature_checked = 1;
     msg_len = jx__seal_message(j->job_id, seq, head, msg);
     if (!jx__sig_ok(v->pk, msg, msg_len, sig))
         tampered(j, v->line_no, "the seal's signature does not verify with "
