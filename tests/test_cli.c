@@ -96,9 +96,11 @@ extern char **environ;
     "job\nruns; the config's evidence.log, when set, receives one record "   \
     "per event.\nA one-line summary goes to standard error when it is a "    \
     "terminal.\n"                                                            \
+    "SIGINT or SIGTERM cancels the job: the running step is asked to "       \
+    "stop, no\nfurther step starts, and the job ends CANCELLED.\n"           \
     "\n"                                                                     \
-    "Exit status: 0 completed, 1 failed, 2 bad config or plan (nothing "     \
-    "ran),\n3 internal error.\n"
+    "Exit status: 0 completed, 1 failed or cancelled, 2 bad config or plan " \
+    "(nothing\nran), 3 internal error.\n"
 
 #define CHECK_USAGE                                                          \
     "Usage: jobexec check [--config FILE] [PLAN|-]\n"                        \
