@@ -38,8 +38,9 @@ void jx_cli_usage_evidence(FILE *fp)
             "  -j, --job ID       only this job\n"
             "\n"
             "Exit status of verify: 0 every job valid, 1 some job incomplete "
-            "(none\ntampered), 4 some job or line tampered, 2 bad usage or "
-            "unreadable file or\nkey, 3 internal error.\n",
+            "or a torn\nlast line (nothing tampered), 4 some job or line "
+            "tampered, 2 bad usage or\nunreadable file or key, 3 internal "
+            "error.\n",
             jx_cli_prog, jx_cli_prog, jx_cli_prog);
 }
 
@@ -116,7 +117,9 @@ static int cmd_verify(const options *o)
            sum.jobs == 1 ? "" : "s", sum.valid, sum.incomplete, sum.tampered);
     if (sum.tampered > 0 || (sum.stray_lines > 0 && o->job == NULL))
         return EXIT_TAMPERED;
-    return sum.incomplete > 0 ? EXIT_JOB_FAILED : EXIT_COMPLETED;
+    /* A torn tail that names no job is still an interrupted write. */
+    return sum.incomplete > 0 || sum.torn_tail ? EXIT_JOB_FAILED
+                                               : EXIT_COMPLETED;
 }
 
 /* ---- show -------------------------------------------------------------- */
