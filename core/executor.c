@@ -200,7 +200,8 @@ static jx__plugin *find_observer(const jx_executor *ex, const char *name)
     for (size_t i = 0; i < ex->n_plugins; i++) {
         jx__plugin *p = ex->plugins[i];
         if (strcmp(p->written, name) == 0 ||
-            (p->observer != NULL && strcmp(p->observer->name, name) == 0))
+            (p->observer != NULL && strcmp(p->observer->name, name) == 0) ||
+            (p->isolated && strcmp(p->handler->name, name) == 0))
             return p;
     }
     return NULL;

@@ -615,8 +615,10 @@ static int build_exec(jx__buf *b, const jx_context *ctx, const jx__step *st)
     int64_t left = (int64_t)((ctx->deadline - jx__monotonic()) * 1000.0);
     json_t *tenant = json_string(plan->tenant_id);
     json_t *by = json_string(plan->executed_by);
+    int cancelled = ctx->cancelled != NULL && atomic_load(ctx->cancelled);
     int rc = tenant == NULL || by == NULL ||
-             jx__buf_puts(b, "{\"time_left_ms\":") ||
+             jx__buf_puts(b, cancelled ? "{\"cancelled\":true,\"time_left_ms\":"
+                                       : "{\"time_left_ms\":") ||
              jx__buf_put_i64(b, left > 0 ? left : 0) ||
              jx__buf_puts(b, ",\"started_at\":\"") ||
              jx__buf_puts(b, ctx->started_at) ||
@@ -692,10 +694,15 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
         out->failed_alloc = 1;
         return JX_STEP_FAILED;
     }
+    /* Already cancelled: the request says so itself; only the grace
+     * runs. */
+    if (strncmp(req.data, "{\"cancelled\":true", 17) == 0) {
+        w.cancelled = 1;
+        w.deadline = jx__monotonic() +
+                     (double)r->limits.kill_grace_ms / 1e3;
+    }
     rc = jx__frame_write(r->chan, JX_FRAME_EXEC, req.data, req.len);
     jx__buf_free(&req);
-    if (rc == 0 && ctx->cancelled != NULL && atomic_load(ctx->cancelled))
-        cancel_step(&w);
     if (rc != 0) {
         describe_exit(r, w.why, sizeof w.why);
         rc = -1;

@@ -1,6 +1,7 @@
 /*
  * jsonbuf.h - a growable buffer for assembling JSON text: fixed parts are
- * appended as bytes, values are encoded by jansson.
+ * appended as bytes, values are encoded byte for byte as jansson's compact
+ * dump would.
  */
 #ifndef JX_JSONBUF_H
 #define JX_JSONBUF_H
@@ -21,9 +22,10 @@ typedef struct jx__buf {
 int jx__buf_append(jx__buf *b, const char *data, size_t len);
 int jx__buf_puts(jx__buf *b, const char *s);
 int jx__buf_put_i64(jx__buf *b, int64_t v);
-/* Any JSON value, compact, through jansson. */
+/* Any JSON value, compact, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes it.  On failure nothing is appended. */
 int jx__buf_put_json(jx__buf *b, const json_t *v);
-/* A string as a JSON string literal, escaped by jansson. */
+/* A string as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 int jx__buf_put_json_string(jx__buf *b, const char *s);
 /* The members of a JSON object, each preceded by a comma: ",\"a\":1". */
 int jx__buf_put_members(jx__buf *b, const json_t *object);

@@ -125,13 +125,12 @@ static int confine(json_t *load, jx_error *err)
                                            "gid %u: %s",
                             (unsigned)uid, (unsigned)gid, strerror(errno));
     }
+    /* No PR_SET_PDEATHSIG: its "parent" is the thread that spawned the
+     * runner, and a worker's job threads come and go.  The runner ends
+     * when the core closes the channel instead. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return jx__fail(err, JX_ELOAD, "runner: no_new_privs: %s",
                         strerror(errno));
-    /* After the switch, which would clear it: die with the core. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
-        _exit(3);
     return 0;
 }
 
@@ -229,7 +228,10 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
         };
         jx_step view = {&plan->steps[0], NULL, plan};
 
-        atomic_store(&cancelled, 0);
+        /* From the request, not from before it: a SIGUSR1 meant for the
+         * previous step lands before this request is read. */
+        atomic_store(&cancelled,
+                     json_is_true(json_object_get(req, "cancelled")));
         rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view,
                                  &out);
         jx__scratch_free(&view.scratch);
