@@ -1,5 +1,6 @@
 /*
- * bench_run.c - throughput of the run loop and start-up time of the CLI.
+ * bench_run.c - throughput of the run loop, the cost of an isolated step
+ * and start-up time of the CLI.
  *
  * Figures are medians of several rounds, printed next to a baseline
  * measured in the same run, so that a busy machine shows up as a slower
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,8 +27,38 @@
 #define N_SYNCED_STEPS 2000 /* fsync: step costs a disk flush per step */
 #define ROUNDS 5
 #define STARTUP_ROUNDS 40
+#define N_ISOLATED_STEPS 2000 /* each a round trip to the runner */
+#define FRESH_ROUNDS 200      /* a runner started and stopped per step */
+#define EXEC_BYTES 328        /* noop's EXEC frame, header included */
+#define DONE_BYTES 176        /* and its DONE frame */
 
 extern char **environ;
+
+/* Temp files, removed however the bench ends (an exit(1) included). */
+static char *temp_files[3];
+
+static void remove_temp_files(void)
+{
+    for (size_t i = 0; i < sizeof temp_files / sizeof *temp_files; i++)
+        if (temp_files[i] != NULL) {
+            unlink(temp_files[i]);
+            temp_files[i] = NULL;
+        }
+}
+
+/* mkstemp, with the file remembered for remove_temp_files. */
+static int make_temp(char *path)
+{
+    int fd = mkstemp(path);
+
+    for (size_t i = 0; fd >= 0 && i < sizeof temp_files / sizeof *temp_files;
+         i++)
+        if (temp_files[i] == NULL) {
+            temp_files[i] = path;
+            break;
+        }
+    return fd;
+}
 
 static double now(void)
 {
@@ -94,31 +126,72 @@ static char *make_plan(size_t n_steps, size_t *len)
     return text;
 }
 
-/* An executor with noop; with log_path, an evidence log synced as fsync
- * says ("step", "job" or "none"). */
-static jx_executor *make_executor(const char *log_path, const char *fsync)
+static jx_config *parse_config(const char *text, const char *name)
 {
-    char text[1024];
     jx_config *cfg;
+    jx_error err;
+
+    if (jx_config_parse(text, strlen(text), name, NULL, &cfg, &err) != 0) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        exit(1);
+    }
+    return cfg;
+}
+
+static jx_executor *new_executor(const jx_config *cfg)
+{
     jx_executor *ex;
     jx_error err;
+
+    if (jx_executor_new(cfg, &ex, &err) != 0) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        exit(1);
+    }
+    return ex;
+}
+
+/* noop in-process; with log_path, an evidence log synced as fsync says
+ * ("step", "job" or "none").  The build tree is not the installation's
+ * plugin folder, so in-process is asked for by name. */
+static jx_config *inproc_config(const char *log_path, const char *fsync)
+{
+    char text[1024];
     int n;
 
     n = snprintf(text, sizeof text,
                  "plugin_dir: %s/plugins/.libs\n"
                  "plugins:\n  - path: noop\n"
+                 "    isolation: inproc\n"
                  "    step_types: [capability_enable]\n",
                  JX_BENCH_BUILDDIR);
     if (log_path != NULL)
         snprintf(text + n, sizeof text - (size_t)n,
                  "evidence:\n  log: %s\n  fsync: %s\n", log_path, fsync);
-    if (jx_config_parse(text, strlen(text), "bench", NULL, &cfg, &err) != 0 ||
-        jx_executor_new(cfg, &ex, &err) != 0) {
-        fprintf(stderr, "bench: %s\n", err.message);
-        exit(1);
-    }
+    return parse_config(text, "bench");
+}
+
+static jx_executor *make_executor(const char *log_path, const char *fsync)
+{
+    jx_config *cfg = inproc_config(log_path, fsync);
+    jx_executor *ex = new_executor(cfg);
+
     jx_config_free(cfg);
     return ex;
+}
+
+/* noop in a jobexec-runner of this build tree. */
+static jx_config *isolated_config(void)
+{
+    char text[1024];
+
+    snprintf(text, sizeof text,
+             "plugin_dir: %s/plugins/.libs\n"
+             "plugins:\n  - path: noop\n"
+             "    isolation: process\n"
+             "    step_types: [capability_enable]\n"
+             "runner:\n  path: %s/jobexec-runner\n",
+             JX_BENCH_BUILDDIR, JX_BENCH_BUILDDIR);
+    return parse_config(text, "bench-isolated");
 }
 
 static jx_plan *parse_plan(size_t n_steps, size_t *text_len)
@@ -139,6 +212,29 @@ static jx_plan *parse_plan(size_t n_steps, size_t *text_len)
     return plan;
 }
 
+/* Runs one job, which must complete.  On failure the executor is freed
+ * first, so that no runner outlives the bench. */
+static void run_job(jx_executor *ex, const jx_plan *plan,
+                    const jx_run_options *opts)
+{
+    jx_result *res;
+    jx_error err;
+
+    if (jx_executor_run(ex, plan, opts, &res, &err) != 0) {
+        fprintf(stderr, "bench: the job did not run: %s\n", err.message);
+        jx_executor_free(ex);
+        exit(1);
+    }
+    if (jx_result_status(res) != JX_JOB_COMPLETED) {
+        fprintf(stderr, "bench: the job did not complete: %s\n",
+                jx_result_reason(res));
+        jx_result_free(res);
+        jx_executor_free(ex);
+        exit(1);
+    }
+    jx_result_free(res);
+}
+
 /* Runs the plan ROUNDS times; returns the median seconds per job. */
 static double time_jobs(jx_executor *ex, const jx_plan *plan, FILE *doc,
                         const char *log_path)
@@ -147,20 +243,13 @@ static double time_jobs(jx_executor *ex, const jx_plan *plan, FILE *doc,
     double t[ROUNDS];
 
     for (int r = 0; r < ROUNDS; r++) {
-        jx_result *res;
-        jx_error err;
         double t0;
 
         if (log_path != NULL)
             truncate(log_path, 0);
         t0 = now();
-        if (jx_executor_run(ex, plan, &opts, &res, &err) != 0 ||
-            jx_result_status(res) != JX_JOB_COMPLETED) {
-            fprintf(stderr, "bench: the job did not complete\n");
-            exit(1);
-        }
+        run_job(ex, plan, &opts);
         t[r] = now() - t0;
-        jx_result_free(res);
     }
     return median(t, ROUNDS);
 }
@@ -229,14 +318,14 @@ static void bench_synced(const char *log_path)
 
 static void bench_throughput(void)
 {
-    char log_path[] = "/tmp/jobexec-bench-XXXXXX";
+    static char log_path[] = "/tmp/jobexec-bench-XXXXXX";
     size_t len, per_step;
     long rss0, rss_plan, peak_run, rss_before_run;
     jx_executor *bare, *logged;
     jx_plan *plan;
     FILE *devnull = fopen("/dev/null", "w");
     double t_bare, t_log, t_cli, t_floor;
-    int fd = mkstemp(log_path);
+    int fd = make_temp(log_path);
     const double records = 2.0 * N_STEPS + 2; /* 2 per step, 2 per job */
 
     if (fd < 0 || devnull == NULL) {
@@ -286,7 +375,7 @@ static void bench_throughput(void)
     jx_executor_free(logged);
     bench_synced(log_path);
     fclose(devnull);
-    unlink(log_path);
+    remove_temp_files();
 }
 
 static double spawn_wait(const char *const *argv)
@@ -312,13 +401,188 @@ static double spawn_wait(const char *const *argv)
     return now() - t0;
 }
 
+/* User plus system CPU seconds of this process, or of its reaped
+ * children. */
+static double cpu_seconds(int who)
+{
+    struct rusage ru;
+
+    getrusage(who, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Reads exactly len bytes; -1 at EOF or on an error. */
+static int read_exactly(int fd, char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A child that answers every EXEC_BYTES it reads with DONE_BYTES, until
+ * the socket closes; *pid is the child's, the result our end. */
+static int echo_start(pid_t *pid)
+{
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+        (*pid = fork()) < 0) {
+        fprintf(stderr, "bench: cannot start the echo process\n");
+        exit(1);
+    }
+    if (*pid == 0) {
+        char buf[EXEC_BYTES];
+        close(sv[0]);
+        memset(buf, 'd', sizeof buf);
+        while (read_exactly(sv[1], buf, EXEC_BYTES) == 0)
+            if (send(sv[1], buf, DONE_BYTES, MSG_NOSIGNAL) != DONE_BYTES)
+                break;
+        _exit(0);
+    }
+    close(sv[1]);
+    return sv[0];
+}
+
+static void echo_stop(int fd, pid_t pid)
+{
+    close(fd);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* The floor of a warm isolated step: n round trips to another process,
+ * one send each way, sized as the EXEC and DONE frames of a noop step. */
+static double time_round_trips(int fd, int n)
+{
+    char buf[EXEC_BYTES];
+    double t0 = now();
+
+    memset(buf, 'e', sizeof buf);
+    for (int i = 0; i < n; i++)
+        if (send(fd, buf, EXEC_BYTES, MSG_NOSIGNAL) != EXEC_BYTES ||
+            read_exactly(fd, buf, DONE_BYTES) != 0) {
+            fprintf(stderr, "bench: the echo process is gone\n");
+            exit(1);
+        }
+    return now() - t0;
+}
+
+/* new + a 1-step job + free: for an isolated plugin, a runner started
+ * (spawn, LOAD, HELO), one step, and the runner stopped (QUIT, reap). */
+static double time_fresh(const jx_config *cfg, const jx_plan *plan)
+{
+    double t0 = now();
+    jx_executor *ex = new_executor(cfg);
+
+    run_job(ex, plan, NULL);
+    jx_executor_free(ex);
+    return now() - t0;
+}
+
+/* A runner that outlived jx_executor_free would still be our child. */
+static void check_no_children(void)
+{
+    pid_t pid = waitpid(-1, NULL, WNOHANG);
+
+    if (pid == 0 || pid > 0)
+        fprintf(stderr, "bench: a child process outlived its executor\n");
+}
+
+/* The isolated step, warm and fresh, each next to what it stands on: the
+ * same plan run in-process, a bare round trip to another process, and a
+ * bare spawn of /bin/true. */
+static void bench_isolated(void)
+{
+    jx_config *iso_cfg = isolated_config();
+    jx_executor *inproc = make_executor(NULL, NULL);
+    double cpu_children = cpu_seconds(RUSAGE_CHILDREN), cpu_core = 0;
+    jx_executor *iso = new_executor(iso_cfg);
+    jx_plan *plan = parse_plan(N_ISOLATED_STEPS, NULL);
+    jx_plan *one = parse_plan(1, NULL);
+    double t_in[ROUNDS], t_iso[ROUNDS], t_trip[ROUNDS];
+    double t_true[FRESH_ROUNDS], t_new_in[FRESH_ROUNDS], t_fresh[FRESH_ROUNDS];
+    double in_step, iso_step, trip, fresh_step, cpu_runner;
+    const char *base[] = {"/bin/true", NULL};
+    jx_config *in_cfg;
+    pid_t echo_pid;
+    int echo = echo_start(&echo_pid);
+
+    /* Alternating rounds, so that load from elsewhere falls on all. */
+    for (int r = 0; r < ROUNDS; r++) {
+        double t0 = now();
+        run_job(inproc, plan, NULL);
+        t_in[r] = now() - t0;
+        cpu_core -= cpu_seconds(RUSAGE_SELF);
+        t0 = now();
+        run_job(iso, plan, NULL);
+        t_iso[r] = now() - t0;
+        cpu_core += cpu_seconds(RUSAGE_SELF);
+        t_trip[r] = time_round_trips(echo, N_ISOLATED_STEPS);
+    }
+    /* The runner's CPU time is ours to read once it is reaped; the echo
+     * process, reaped later, is not in it. */
+    jx_executor_free(iso);
+    cpu_runner = cpu_seconds(RUSAGE_CHILDREN) - cpu_children;
+    echo_stop(echo, echo_pid);
+    jx_executor_free(inproc);
+    in_step = median(t_in, ROUNDS) / N_ISOLATED_STEPS;
+    iso_step = median(t_iso, ROUNDS) / N_ISOLATED_STEPS;
+    trip = median(t_trip, ROUNDS) / N_ISOLATED_STEPS;
+
+    in_cfg = inproc_config(NULL, NULL);
+    for (int r = 0; r < FRESH_ROUNDS; r++) {
+        t_true[r] = spawn_wait(base);
+        t_new_in[r] = time_fresh(in_cfg, one);
+        t_fresh[r] = time_fresh(iso_cfg, one);
+    }
+    fresh_step = median(t_fresh, FRESH_ROUNDS);
+    jx_config_free(in_cfg);
+    jx_config_free(iso_cfg);
+    jx_plan_free(plan);
+    jx_plan_free(one);
+    check_no_children();
+
+    printf("isolated step (noop, isolation: process), %d no-op steps, "
+           "median of %d jobs:\n", N_ISOLATED_STEPS, ROUNDS);
+    printf("  in-process, no sink (baseline):%10.2f us/step\n",
+           in_step * 1e6);
+    printf("  isolated, warm runner:         %10.2f us/step  (overhead "
+           "%.2f us/step)\n", iso_step * 1e6, (iso_step - in_step) * 1e6);
+    printf("  isolated, CPU per step:        %10.2f us/step  (core %.2f + "
+           "runner %.2f, all %d jobs)\n",
+           (cpu_core + cpu_runner) * 1e6 / (ROUNDS * N_ISOLATED_STEPS),
+           cpu_core * 1e6 / (ROUNDS * N_ISOLATED_STEPS),
+           cpu_runner * 1e6 / (ROUNDS * N_ISOLATED_STEPS), ROUNDS);
+    printf("  bare socketpair round trip:    %10.2f us  (%d B out, %d B "
+           "back, one send each way: the floor)\n",
+           trip * 1e6, EXEC_BYTES, DONE_BYTES);
+    printf("a fresh runner per step (new + 1-step job + free), median of "
+           "%d:\n", FRESH_ROUNDS);
+    printf("  /bin/true spawn (baseline):    %10.3f ms\n",
+           median(t_true, FRESH_ROUNDS) * 1e3);
+    printf("  in-process executor per step:  %10.3f ms\n",
+           median(t_new_in, FRESH_ROUNDS) * 1e3);
+    printf("  isolated, fresh runner:        %10.3f ms/step  (%.1fx a warm "
+           "isolated step)\n", fresh_step * 1e3, fresh_step / iso_step);
+    printf("  targets: warm isolated step <= 100 us; >= 7x cheaper than a "
+           "spawn per step\n");
+}
+
 static void bench_startup(void)
 {
-    char plan_path[] = "/tmp/jobexec-bench-plan-XXXXXX";
-    char cfg_path[] = "/tmp/jobexec-bench-cfg-XXXXXX";
+    static char plan_path[] = "/tmp/jobexec-bench-plan-XXXXXX";
+    static char cfg_path[] = "/tmp/jobexec-bench-cfg-XXXXXX";
     const char *exe = JX_BENCH_BUILDDIR "/.libs/jobexec";
     double t_cli[STARTUP_ROUNDS], t_true[STARTUP_ROUNDS];
-    int pfd = mkstemp(plan_path), cfd = mkstemp(cfg_path);
+    int pfd = make_temp(plan_path), cfd = make_temp(cfg_path);
     FILE *fp;
 
     if (pfd < 0 || cfd < 0) {
@@ -351,13 +615,14 @@ static void bench_startup(void)
            median(t_true, STARTUP_ROUNDS) * 1e3);
     printf("  jobexec run:                   %10.3f ms\n",
            median(t_cli, STARTUP_ROUNDS) * 1e3);
-    unlink(plan_path);
-    unlink(cfg_path);
+    remove_temp_files();
 }
 
 int main(void)
 {
+    atexit(remove_temp_files);
     bench_throughput();
+    bench_isolated();
     bench_startup();
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "document.h"
+#include "redact.h"
 #include "jsonbuf.h"
 
 /* Writes the members of object without its braces. */
@@ -30,6 +31,11 @@ void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan)
     head = json_pack("{s:s, s:s, s:s, s:s}", "job_id", plan->job_id,
                      "contract_id", plan->contract_id, "tenant_id",
                      plan->tenant_id, "executed_by", plan->executed_by);
+    if (head != NULL && jx__has_secrets(plan)) {
+        json_t *clean = jx__redact_json(plan, head);
+        json_decref(head);
+        head = clean;
+    }
     fputc('{', fp);
     if (head != NULL)
         put_members(fp, head);

@@ -473,7 +473,10 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
             char *clean;
 
             why[sizeof why - 1] = '\0';
-            clean = jx__redact_text(plan, why, &oom);
+            /* A reason that filled the buffer was cut: maybe mid-secret. */
+            clean = strlen(why) == sizeof why - 1
+                        ? jx__redact_cut(plan, why, &oom)
+                        : jx__redact_text(plan, why, &oom);
             rc = jx__fail(err, JX_EREFUSED,
                           "%s:%u:%u: step %" PRId64 " refused by '%s': %s",
                           plan->name, st->line, st->col, st->index,
@@ -577,6 +580,7 @@ typedef struct outcome {
     json_t *output; /* NULL when failed */
     int handler_returned;
     char *stderr_text; /* an isolated plugin's stderr, or NULL */
+    size_t stderr_dropped; /* bytes of it beyond runner.max_stderr_bytes */
 } outcome;
 
 static void call_handler(job *j, const jx__step *st, jx__plugin *p,
@@ -606,6 +610,7 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
     jx__scratch_free(&view.scratch);
     oc->handler_returned = 1;
     oc->stderr_text = out.stderr_text;
+    oc->stderr_dropped = out.stderr_dropped;
     out.stderr_text = NULL;
     /* In-process code cannot be pre-empted; a step that comes back after
      * its deadline is recorded as the timeout it was.  (A runner's steps
@@ -647,7 +652,9 @@ static void redact_outcome(const jx_plan *plan, outcome *oc)
         oc->error = error;
     }
     if (oc->stderr_text != NULL) {
-        char *text = jx__redact_text(plan, oc->stderr_text, &oom);
+        char *text = oc->stderr_dropped > 0
+                         ? jx__redact_cut(plan, oc->stderr_text, &oom)
+                         : jx__redact_text(plan, oc->stderr_text, &oom);
         if (text != NULL || oom) {
             free(oc->stderr_text);
             oc->stderr_text = text != NULL ? text : strdup(JX_REDACTED);
@@ -684,6 +691,18 @@ static int put_time(jx__buf *b, const char *key, const char *iso)
            jx__buf_puts(b, iso) || jx__buf_append(b, "\"", 1);
 }
 
+/* "stderr": the captured text, and what was dropped beyond the limit. */
+static int put_stderr(jx__buf *b, const outcome *oc)
+{
+    char note[64] = "";
+
+    if (oc->stderr_dropped > 0)
+        snprintf(note, sizeof note, "... (%zu more bytes dropped)",
+                 oc->stderr_dropped);
+    return jx__buf_puts(b, ",\"stderr\":") ||
+           jx__buf_put_json_string2(b, oc->stderr_text, note);
+}
+
 /* The step's entry of step_results, as one JSON object in j->step. */
 static int build_step_result(job *j, const jx__step *st, const outcome *oc,
                              const char *started_at, const char *completed_at)
@@ -702,9 +721,7 @@ static int build_step_result(job *j, const jx__step *st, const outcome *oc,
            jx__buf_puts(b, ",\"error\":") ||
            (oc->completed ? jx__buf_puts(b, "null")
                           : jx__buf_put_json_string(b, oc->error)) ||
-           (oc->stderr_text != NULL &&
-            (jx__buf_puts(b, ",\"stderr\":") ||
-             jx__buf_put_json_string(b, oc->stderr_text))) ||
+           (oc->stderr_text != NULL && put_stderr(b, oc)) ||
            jx__buf_append(b, "}", 1);
 }
 
@@ -743,7 +760,7 @@ static void run_step(job *j, const jx__step *st)
 {
     char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
     const binding *b = find_binding(j->ex, st->type);
-    outcome oc = {0, NULL, NULL, 0, NULL};
+    outcome oc = {0, NULL, NULL, 0, NULL, 0};
     int built;
 
     jx__iso_now(started_at);
@@ -821,6 +838,12 @@ static void emit_job_started(job *j)
         plan->executed_by, "plan_sha256", plan->sha256, "executor_version",
         PACKAGE_VERSION, "steps", (json_int_t)plan->n_steps, "started_at",
         j->started_at, "health_before", j->health_before);
+
+    if (body != NULL && jx__has_secrets(plan)) {
+        json_t *clean = jx__redact_json(plan, body);
+        json_decref(body);
+        body = clean;
+    }
 
     j->text.len = 0;
     emit(j, JX_RECORD_JOB_STARTED, -1,

@@ -55,39 +55,51 @@ void jx_set_log_handler(jx_log_fn fn, void *user)
     pthread_mutex_unlock(&log_lock);
 }
 
-void jx__log(const jx_context *ctx, int level, const char *message)
+void jx__log_cut(const jx_context *ctx, int level, const char *message,
+                 int cut)
 {
     jx_log_fn fn;
     void *user;
+    char *clean = NULL;
+    int oom = 0;
 
     pthread_mutex_lock(&log_lock);
     fn = log_fn;
     user = log_user;
     pthread_mutex_unlock(&log_lock);
-    if (fn != NULL) {
-        int oom;
-        char *clean = ctx != NULL ? jx__redact_text(ctx->plan, message, &oom)
-                                  : NULL;
-
-        if (ctx != NULL && clean == NULL && oom)
-            message = "(a message was dropped: out of memory redacting it)";
-        fn(level, ctx != NULL ? ctx->plan->job_id : NULL,
-           ctx != NULL ? ctx->step_index : -1, clean ? clean : message, user);
-        free(clean);
-    }
+    if (fn == NULL)
+        return;
+    if (ctx != NULL)
+        clean = cut ? jx__redact_cut(ctx->plan, message, &oom)
+                    : jx__redact_text(ctx->plan, message, &oom);
+    if (oom)
+        message = "(a message was dropped: out of memory redacting it)";
+    fn(level, ctx != NULL ? ctx->plan->job_id : NULL,
+       ctx != NULL ? ctx->step_index : -1, clean ? clean : message, user);
+    free(clean);
 }
 
+void jx__log(const jx_context *ctx, int level, const char *message)
+{
+    jx__log_cut(ctx, level, message, 0);
+}
+
+/* Formatted whole, then redacted: cutting first could split a secret. */
 static void host_log(const jx_context *ctx, int level, const char *fmt, ...)
 {
-    char message[2048];
+    char *message;
     va_list ap;
+    int n;
 
     if (fmt == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    n = vasprintf(&message, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
     jx__log(ctx, level, message);
+    free(message);
 }
 
 /* ---- the step ----------------------------------------------------------- */
@@ -211,6 +223,7 @@ int jx__output_init(jx_output *out)
     out->object = json_object();
     out->error = NULL;
     out->stderr_text = NULL;
+    out->stderr_dropped = 0;
     out->failed_alloc = 0;
     return out->object != NULL ? 0 : JX_ENOMEM;
 }
@@ -223,6 +236,7 @@ void jx__output_clear(jx_output *out)
     out->object = NULL;
     out->error = NULL;
     out->stderr_text = NULL;
+    out->stderr_dropped = 0;
 }
 
 static int out_set(jx_output *out, const char *key, json_t *value)

@@ -39,6 +39,7 @@ struct jx_output {
     json_t *object;
     char *error;
     char *stderr_text;  /* an isolated plugin's captured stderr, or NULL */
+    size_t stderr_dropped; /* bytes of it beyond the limit */
     int failed_alloc; /* an out_* call ran out of memory */
 };
 
@@ -56,7 +57,10 @@ void jx__scratch_free(jx__scratch **list);
 int jx__output_init(jx_output *out);
 void jx__output_clear(jx_output *out);
 
-/* Routes host->log() calls; see jx_set_log_handler(). */
+/* Routes host->log() calls; see jx_set_log_handler().  Secrets of the
+ * job are redacted; cut says the message was cut short. */
 void jx__log(const jx_context *ctx, int level, const char *message);
+void jx__log_cut(const jx_context *ctx, int level, const char *message,
+                 int cut);
 
 #endif

@@ -306,21 +306,17 @@ static void drain_stderr(runner *r)
     }
 }
 
-static char *take_stderr(runner *r)
+/* The step's stderr so far (NULL when none); *dropped gets how many
+ * bytes were beyond the limit. */
+static char *take_stderr(runner *r, size_t *dropped)
 {
     char *text = NULL;
 
     drain_stderr(r);
-    if (r->err_text.len > 0 || r->err_dropped > 0) {
-        if (r->err_dropped > 0 &&
-            asprintf(&text, "%.*s... (%zu more bytes dropped)",
-                     (int)r->err_text.len,
-                     r->err_text.data ? r->err_text.data : "",
-                     r->err_dropped) < 0)
-            text = NULL;
-        else if (r->err_dropped == 0)
-            text = strndup(r->err_text.data, r->err_text.len);
-    }
+    *dropped = r->err_dropped;
+    if (r->err_text.len > 0 || r->err_dropped > 0)
+        text = strndup(r->err_text.data ? r->err_text.data : "",
+                       r->err_text.len);
     r->err_text.len = 0;
     r->err_dropped = 0;
     return text;
@@ -386,9 +382,9 @@ static void on_side_frame(waiting *w, uint32_t type, const char *data,
 
     if (w->ctx != NULL && type == JX_FRAME_LOG && msg != NULL) {
         json_int_t level = json_integer_value(json_object_get(v, "level"));
-        jx__log(w->ctx, level < 0 || level > JX_LOG_DEBUG ? JX_LOG_DEBUG
-                                                          : (int)level,
-                msg);
+        jx__log_cut(w->ctx, level < 0 || level > JX_LOG_DEBUG ? JX_LOG_DEBUG
+                                                              : (int)level,
+                    msg, json_is_true(json_object_get(v, "cut")));
     } else if (w->ctx != NULL && type == JX_FRAME_PROG) {
         jx__host.ctx_progress(
             w->ctx, json_number_value(json_object_get(v, "fraction")), msg);
@@ -575,7 +571,9 @@ static int start(runner *r, int first, jx_error *err)
         wait_for(&w) != 0) {
         if (r->pid > 0)
             describe_exit(r, w.why, sizeof w.why);
-        text = take_stderr(r);
+        size_t dropped;
+
+        text = take_stderr(r, &dropped);
         rc = jx__fail(err, JX_ELOAD, "the runner failed at start: %s%s%s",
                       w.timed_out ? "plugin init did not finish in time"
                                   : w.why,
@@ -688,7 +686,9 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     w.want_max = (size_t)r->limits.max_output_bytes;
     if (ensure_running(r, out) != 0)
         return JX_STEP_FAILED;
-    free(take_stderr(r)); /* what came before the step is not the step's */
+    size_t dropped;
+
+    free(take_stderr(r, &dropped)); /* before the step: not the step's */
     if (build_exec(&req, ctx, step->step) != 0) {
         jx__buf_free(&req);
         out->failed_alloc = 1;
@@ -709,7 +709,7 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     } else {
         rc = wait_for(&w);
     }
-    out->stderr_text = take_stderr(r);
+    out->stderr_text = take_stderr(r, &out->stderr_dropped);
     if (rc == 0) {
         rc = read_done(w.data, out);
         free(w.data);

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,4 +246,16 @@ void jx__buf_free(jx__buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int jx__buf_put_json_string2(jx__buf *b, const char *s, const char *tail)
+{
+    char *both;
+    int rc;
+
+    if (asprintf(&both, "%s%s", s, tail) < 0)
+        return -1;
+    rc = jx__buf_put_json_string(b, both);
+    free(both);
+    return rc;
 }

@@ -27,6 +27,8 @@ int jx__buf_put_i64(jx__buf *b, int64_t v);
 int jx__buf_put_json(jx__buf *b, const json_t *v);
 /* A string as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 int jx__buf_put_json_string(jx__buf *b, const char *s);
+/* The same for the text of s followed by that of tail (ASCII). */
+int jx__buf_put_json_string2(jx__buf *b, const char *s, const char *tail);
 /* The members of a JSON object, each preceded by a comma: ",\"a\":1". */
 int jx__buf_put_members(jx__buf *b, const json_t *object);
 void jx__buf_free(jx__buf *b);

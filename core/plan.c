@@ -13,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "plan.h"
+#include "redact.h"
 #include "sha256.h"
 #include "yamldoc.h"
 
@@ -346,6 +347,8 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
                                err);
     if (rc == 0)
         rc = read_root(root, plan, &steps, err);
+    if (rc == 0 && jx__redact_plan(plan) != 0)
+        rc = jx__fail(err, JX_ENOMEM, "out of memory");
     jx__node_free(root);
     if (rc == 0 && hash_hex(text, len, plan->sha256) != 0)
         rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,77 @@ fail:
     return NULL;
 }
 
+/* The length of the longest ending of s that begins some secret (and is
+ * not the whole secret), or 0. */
+static size_t secret_start_at_end(const jx_plan *plan, const char *s,
+                                  size_t len)
+{
+    size_t best = 0;
+
+    for (size_t i = 0; i < plan->n_secrets; i++) {
+        size_t slen = strlen(plan->secrets[i]);
+        for (size_t k = slen - 1 < len ? slen - 1 : len; k > best; k--)
+            if (memcmp(s + len - k, plan->secrets[i], k) == 0) {
+                best = k;
+                break;
+            }
+    }
+    return best;
+}
+
+char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom)
+{
+    char *whole = jx__redact_text(plan, s, oom);
+    const char *text = whole != NULL ? whole : s;
+    size_t len, tail;
+    char *out;
+
+    if (*oom || !jx__has_secrets(plan) || s == NULL)
+        return whole;
+    len = strlen(text);
+    tail = secret_start_at_end(plan, text, len);
+    if (tail == 0)
+        return whole;
+    if (asprintf(&out, "%.*s%s", (int)(len - tail), text, JX_REDACTED) < 0) {
+        out = NULL;
+        *oom = 1;
+    }
+    free(whole);
+    return out;
+}
+
+/* A redacted copy of a JSON string literal's text, re-encoded. */
+static int redact_literal(const jx_plan *plan, const char *raw, char **json)
+{
+    int oom;
+    char *clean = jx__redact_text(plan, raw, &oom);
+    json_t *str;
+    char *text;
+
+    if (clean == NULL)
+        return oom ? JX_ENOMEM : 0;
+    str = json_string(clean);
+    free(clean);
+    text = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    if (text == NULL)
+        return JX_ENOMEM;
+    free(*json);
+    *json = text;
+    return 0;
+}
+
+int jx__redact_plan(jx_plan *plan)
+{
+    for (size_t i = 0; jx__has_secrets(plan) && i < plan->n_steps; i++) {
+        jx__step *st = &plan->steps[i];
+        if (redact_literal(plan, st->type, &st->type_json) != 0 ||
+            redact_literal(plan, st->target, &st->target_json) != 0)
+            return JX_ENOMEM;
+    }
+    return 0;
+}
+
 /* s redacted, or s itself; NULL on OOM.  Frees nothing. */
 static char *text_or_same(const jx_plan *plan, const char *s, int *changed)
 {
@@ -80,8 +152,23 @@ static json_t *redact_object(const jx_plan *plan, json_t *v)
         int changed;
         char *k = text_or_same(plan, key, &changed);
         json_t *r = k != NULL ? jx__redact_json(plan, item) : NULL;
-        int rc = r != NULL ? json_object_set_new(copy, k, r) : -1;
+        int rc;
 
+        /* Two keys redacted alike must not overwrite each other. */
+        for (int n = 2; r != NULL && changed && json_object_get(copy, k) &&
+                        n < 1000;
+             n++) {
+            char *numbered;
+            if (asprintf(&numbered, "%s#%d", k, n) < 0)
+                break;
+            if (json_object_get(copy, numbered) == NULL) {
+                free(k);
+                k = numbered;
+            } else {
+                free(numbered);
+            }
+        }
+        rc = r != NULL ? json_object_set_new(copy, k, r) : -1;
         if (changed)
             free(k);
         if (rc != 0) {

@@ -22,6 +22,18 @@ int jx__has_secrets(const jx_plan *plan);
 char *jx__redact_text(const jx_plan *plan, const char *s, int *oom);
 
 /*
+ * Like jx__redact_text, for text that was cut short: an ending that is the
+ * start of a secret is redacted too, since the cut hid the rest of it.
+ */
+char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom);
+
+/*
+ * Redacts the displayed copies of step types and targets (type_json,
+ * target_json) once every secret of the plan is known.  0 or JX_ENOMEM.
+ */
+int jx__redact_plan(jx_plan *plan);
+
+/*
  * Returns a new reference to a value without secrets: v itself when it
  * holds none, else a deep copy with strings and keys redacted.  NULL on
  * OOM.

@@ -26,10 +26,12 @@
 #include "clock.h"
 #include "frame.h"
 #include "host.h"
+#include "jsonbuf.h"
 #include "loader.h"
 #include "plan.h"
 
 #define CHAN 3
+#define LOG_MAX (16 * 1024) /* bytes of one log message sent to the core */
 #define MAX_REQUEST (256u * 1024 * 1024) /* a step as big as a plan allows */
 
 static atomic_int cancelled;
@@ -40,45 +42,86 @@ static void on_cancel(int sig)
     atomic_store(&cancelled, 1);
 }
 
-/* Sends a frame whose payload is v (consumed); exits if the core is gone,
- * since there is nobody left to serve. */
+/* Sends a frame; exits if the core is gone, since there is nobody left
+ * to serve. */
+static void send_text(uint32_t type, const char *text, size_t len)
+{
+    if (jx__frame_write(CHAN, type, text, len) != 0)
+        _exit(3);
+}
+
+/* Sends a frame whose payload is v (consumed). */
 static void send_json(uint32_t type, json_t *v)
 {
     char *text = v != NULL ? json_dumps(v, JSON_COMPACT) : NULL;
 
     json_decref(v);
-    if (text == NULL ||
-        jx__frame_write(CHAN, type, text, strlen(text)) != 0) {
-        free(text);
+    if (text == NULL)
         _exit(3);
-    }
+    send_text(type, text, strlen(text));
     free(text);
+}
+
+/* Sends {"<key>":<text as a JSON string>...}: text from the plugin may
+ * be any bytes (jx__buf_put_json_string makes it valid UTF-8), so these
+ * frames are assembled here rather than by jansson, which would refuse
+ * it. */
+static void send_with_text(uint32_t type, jx__buf *b, const char *key,
+                           const char *text, const char *rest)
+{
+    if (jx__buf_puts(b, ",\"") || jx__buf_puts(b, key) ||
+        jx__buf_puts(b, "\":") ||
+        (text != NULL ? jx__buf_put_json_string(b, text)
+                      : jx__buf_puts(b, "null")) ||
+        jx__buf_puts(b, rest))
+        _exit(3);
+    send_text(type, b->data, b->len);
+    jx__buf_free(b);
 }
 
 static void send_fail(const jx_error *err)
 {
-    send_json(JX_FRAME_FAIL, json_pack("{s:i, s:s}", "code", err->code,
-                                       "message", err->message));
+    jx__buf b = {0};
+
+    if (jx__buf_puts(&b, "{\"code\":") || jx__buf_put_i64(&b, err->code))
+        _exit(3);
+    send_with_text(JX_FRAME_FAIL, &b, "message", err->message, "}");
 }
 
 static void forward_log(int level, const char *job_id, int64_t step_index,
                         const char *message, void *user)
 {
+    /* The core takes log frames of up to 64 KiB; it redacts a cut
+     * message's ending as a possible start of a secret. */
+    size_t len = strlen(message);
+    int cut = len > LOG_MAX;
+    char *text = strndup(message, cut ? LOG_MAX : len);
+    jx__buf b = {0};
+
     (void)job_id;
     (void)step_index;
     (void)user;
-    send_json(JX_FRAME_LOG,
-              json_pack("{s:i, s:s}", "level", level, "message", message));
+    if (text == NULL || jx__buf_puts(&b, "{\"level\":") ||
+        jx__buf_put_i64(&b, level))
+        _exit(3);
+    send_with_text(JX_FRAME_LOG, &b, "message", text,
+                   cut ? ",\"cut\":true}" : "}");
+    free(text);
 }
 
 static void forward_progress(const char *job_id, int64_t step_index,
                              double fraction, const char *message, void *user)
 {
+    char head[64];
+    jx__buf b = {0};
+
     (void)job_id;
     (void)step_index;
     (void)user;
-    send_json(JX_FRAME_PROG, json_pack("{s:f, s:s?}", "fraction", fraction,
-                                       "message", message));
+    snprintf(head, sizeof head, "{\"fraction\":%.6f", fraction);
+    if (jx__buf_puts(&b, head))
+        _exit(3);
+    send_with_text(JX_FRAME_PROG, &b, "message", message, "}");
 }
 
 /* ---- confinement ------------------------------------------------------- */
@@ -200,6 +243,20 @@ static int read_request(const char *data, size_t len, jx_plan **plan,
     return rc;
 }
 
+static void send_done(int rc, const jx_output *out)
+{
+    jx__buf b = {0};
+
+    if (jx__buf_puts(&b, "{\"rc\":") || jx__buf_put_i64(&b, rc) ||
+        jx__buf_puts(&b, out->failed_alloc ? ",\"failed_alloc\":true"
+                                           : "") ||
+        jx__buf_puts(&b, ",\"output\":") ||
+        (out->object != NULL ? jx__buf_put_json(&b, out->object)
+                             : jx__buf_puts(&b, "null")))
+        _exit(3);
+    send_with_text(JX_FRAME_DONE, &b, "error", out->error, "}");
+}
+
 static void run_step(const jx__plugin *p, const char *data, size_t len)
 {
     jx_plan *plan;
@@ -210,9 +267,10 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
 
     if (read_request(data, len, &plan, &req, &err) != 0 ||
         jx__output_init(&out) != 0) {
-        send_json(JX_FRAME_DONE, json_pack("{s:i, s:n, s:s}", "rc",
-                                           JX_STEP_FAILED, "output", "error",
-                                           err.message));
+        jx__buf b = {0};
+        if (jx__buf_puts(&b, "{\"rc\":1,\"output\":null"))
+            _exit(3);
+        send_with_text(JX_FRAME_DONE, &b, "error", err.message, "}");
     } else {
         jx_context ctx = {
             .plan = plan,
@@ -235,11 +293,7 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
         rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view,
                                  &out);
         jx__scratch_free(&view.scratch);
-        send_json(JX_FRAME_DONE,
-                  json_pack("{s:i, s:O, s:s?, s:b}", "rc", rc, "output",
-                            out.object != NULL ? out.object : json_null(),
-                            "error", out.error, "failed_alloc",
-                            out.failed_alloc));
+        send_done(rc, &out);
         jx__output_clear(&out);
     }
     jx_plan_free(plan);
@@ -254,17 +308,21 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
     char why[512] = "";
     int rc;
 
+    jx__buf b = {0};
+
     if (read_request(data, len, &plan, &req, &err) != 0) {
-        send_json(JX_FRAME_VRES,
-                  json_pack("{s:b, s:s}", "ok", 0, "why", err.message));
+        if (jx__buf_puts(&b, "{\"ok\":false"))
+            _exit(3);
+        send_with_text(JX_FRAME_VRES, &b, "why", err.message, "}");
     } else {
         jx_step view = {&plan->steps[0], NULL, plan};
         rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
                                   sizeof why);
         jx__scratch_free(&view.scratch);
         why[sizeof why - 1] = '\0';
-        send_json(JX_FRAME_VRES,
-                  json_pack("{s:b, s:s}", "ok", rc == 0, "why", why));
+        if (jx__buf_puts(&b, rc == 0 ? "{\"ok\":true" : "{\"ok\":false"))
+            _exit(3);
+        send_with_text(JX_FRAME_VRES, &b, "why", why, "}");
     }
     jx_plan_free(plan);
     json_decref(req);
