@@ -27,34 +27,25 @@ static uint32_t get_u32(const unsigned char *p)
            (uint32_t)p[3] << 24;
 }
 
-/* send() with MSG_NOSIGNAL on sockets, so a dead peer is an EPIPE, not a
- * signal that would kill the embedding worker; write() otherwise. */
-static ssize_t put(int fd, const void *buf, size_t len)
+/* Writes the header and payload with one sendmsg(): two sends would wake
+ * the peer twice.  MSG_NOSIGNAL makes a dead peer an EPIPE, not a signal
+ * that would kill the embedding worker; a non-socket falls back to
+ * writev(). */
+static ssize_t put(int fd, struct iovec *iov, int iovcnt)
 {
-    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK)
-        n = write(fd, buf, len);
-    return n;
-}
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 
-static int put_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = put(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    if (n < 0 && errno == ENOTSOCK)
+        n = writev(fd, iov, iovcnt);
+    return n;
 }
 
 int jx__frame_write(int fd, uint32_t type, const char *data, size_t len)
 {
     unsigned char header[JX_FRAME_HEADER];
+    struct iovec iov[2];
+    int at = 0;
 
     if (len > UINT32_MAX) {
         errno = EMSGSIZE;
@@ -62,9 +53,26 @@ int jx__frame_write(int fd, uint32_t type, const char *data, size_t len)
     }
     put_u32(header, type);
     put_u32(header + 4, (uint32_t)len);
-    if (put_all(fd, (const char *)header, sizeof header) != 0)
-        return -1;
-    return put_all(fd, data, len);
+    iov[0] = (struct iovec){header, sizeof header};
+    iov[1] = (struct iovec){(void *)data, len};
+    while (at < 2) {
+        ssize_t n = put(fd, iov + at, 2 - at);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        /* A short write: skip what went out. */
+        while (at < 2 && (size_t)n >= iov[at].iov_len) {
+            n -= (ssize_t)iov[at].iov_len;
+            at++;
+        }
+        if (at < 2) {
+            iov[at].iov_base = (char *)iov[at].iov_base + n;
+            iov[at].iov_len -= (size_t)n;
+        }
+    }
+    return 0;
 }
 
 /* Reads exactly len bytes; 1 at a clean EOF before the first byte. */

@@ -57,11 +57,11 @@ static int get_uuid(const jx__node *n, const char *name, const char *what,
     return 0;
 }
 
+static int index_params(jx__step *st, jx_error *err);
+
 static int read_params(const jx__node *n, const char *name, jx__step *st,
                        jx_error *err)
 {
-    size_t i = 0;
-
     if (n == NULL || (n->kind == JX_NODE_SCALAR && !n->quoted &&
                       n->text_len == 0)) {
         st->params = json_object();
@@ -72,6 +72,14 @@ static int read_params(const jx__node *n, const char *name, jx__step *st,
         if (st->params == NULL)
             return err != NULL ? err->code : JX_EPLAN;
     }
+    return index_params(st, err);
+}
+
+/* params_json and param_keys of st->params (set, may be NULL on OOM). */
+static int index_params(jx__step *st, jx_error *err)
+{
+    size_t i = 0;
+
     if (st->params == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     st->n_params = json_object_size(st->params);
@@ -411,3 +419,40 @@ const char *jx_plan_contract_id(const jx_plan *plan)
     return plan->contract_id;
 }
 size_t jx_plan_step_count(const jx_plan *plan) { return plan->n_steps; }
+
+int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)
+{
+    jx_plan *plan = calloc(1, sizeof *plan);
+    jx__step *st;
+
+    *out = NULL;
+    if (plan == NULL || (plan->steps = calloc(1, sizeof *st)) == NULL) {
+        free(plan);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    plan->n_steps = 1;
+    st = plan->steps;
+    if (strlen(in->job_id) != JX_UUID_LEN ||
+        strlen(in->contract_id) != JX_UUID_LEN) {
+        jx_plan_free(plan);
+        return jx__fail(err, JX_EPLAN, "malformed step request");
+    }
+    memcpy(plan->job_id, in->job_id, JX_UUID_LEN + 1);
+    memcpy(plan->contract_id, in->contract_id, JX_UUID_LEN + 1);
+    st->index = in->index;
+    st->timeout_seconds = in->timeout_seconds;
+    st->params = json_incref(in->params);
+    if ((plan->name = strdup("step")) == NULL ||
+        (plan->tenant_id = strdup(in->tenant_id)) == NULL ||
+        (plan->executed_by = strdup(in->executed_by)) == NULL ||
+        (st->type = strdup(in->type)) == NULL ||
+        (st->target = strdup(in->target)) == NULL ||
+        (st->type_json = json_literal(st->type)) == NULL ||
+        (st->target_json = json_literal(st->target)) == NULL ||
+        index_params(st, err) != 0) {
+        jx_plan_free(plan);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    *out = plan;
+    return 0;
+}

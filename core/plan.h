@@ -45,4 +45,16 @@ struct jx_plan {
     size_t n_secrets;
 };
 
+/* What the runner receives of a step the core has already checked. */
+typedef struct jx__single_step {
+    const char *job_id, *contract_id, *tenant_id, *executed_by;
+    int64_t index;
+    const char *type, *target;
+    int64_t timeout_seconds;
+    json_t *params; /* an object; the plan takes a reference */
+} jx__single_step;
+
+/* A one-step plan from such a step, without parsing any text. */
+int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err);
+
 #endif
