@@ -562,7 +562,9 @@ static void bench_isolated(void)
            cpu_core * 1e6 / (ROUNDS * N_ISOLATED_STEPS),
            cpu_runner * 1e6 / (ROUNDS * N_ISOLATED_STEPS), ROUNDS);
     printf("  bare socketpair round trip:    %10.2f us  (%d B out, %d B "
-           "back, one send each way: the floor)\n",
+           "back, blocking reads: what the\n"
+           "                                 runner's spin-before-sleep "
+           "saves)\n",
            trip * 1e6, EXEC_BYTES, DONE_BYTES);
     printf("a fresh runner per step (new + 1-step job + free), median of "
            "%d:\n", FRESH_ROUNDS);
