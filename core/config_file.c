@@ -54,10 +54,16 @@ static int get_string(const jx__node *n, const char *name, const char *what,
 {
     if (expect_kind(n, JX_NODE_SCALAR, name, what, err) != 0)
         return JX_ECONFIG;
-    if (n->text_len == 0)
-        return at(err, name, n, "%s must not be empty", what);
-    *out = strdup(n->text);
-    return *out == NULL ? jx__fail(err, JX_ENOMEM, "out of memory") : 0;
+    /* The codes are spelt out: callers read *out whenever this is 0. */
+    if (n->text_len == 0) {
+        at(err, name, n, "%s must not be empty", what);
+        return JX_ECONFIG;
+    }
+    if ((*out = strdup(n->text)) == NULL) {
+        jx__fail(err, JX_ENOMEM, "out of memory");
+        return JX_ENOMEM;
+    }
+    return 0;
 }
 
 static int has_dotdot(const char *path)

@@ -610,7 +610,6 @@ static int start(runner *r, int first, jx_error *err)
 {
     waiting w = {.r = r, .cancel_fd = -1, .want = JX_FRAME_HELO,
                  .want_alt = JX_FRAME_FAIL, .want_max = SMALL_FRAME};
-    char *text;
     int rc;
 
     if ((rc = spawn_process(r, err)) != 0)
@@ -619,10 +618,11 @@ static int start(runner *r, int first, jx_error *err)
     if (jx__frame_write(r->chan, JX_FRAME_LOAD, r->load, strlen(r->load)) !=
             0 ||
         wait_for(&w) != 0) {
+        size_t dropped;
+        char *text;
+
         if (r->pid > 0)
             describe_exit(r, w.why, sizeof w.why);
-        size_t dropped;
-
         text = take_stderr(r, &dropped);
         rc = jx__fail(err, JX_ELOAD, "the runner failed at start: %s%s%s",
                       w.timed_out ? "plugin init did not finish in time"

@@ -280,7 +280,6 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
     json_t *req;
     jx_error err = {0, ""};
     jx_output out;
-    int rc;
 
     if (read_request(data, len, &plan, &req, &err) != 0 ||
         jx__output_init(&out) != 0) {
@@ -302,6 +301,7 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
             .on_progress = forward_progress,
         };
         jx_step view = {&plan->steps[0], NULL, plan};
+        int rc;
 
         /* From the request, not from before it: a SIGUSR1 meant for the
          * previous step lands before this request is read. */
@@ -322,9 +322,6 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
     jx_plan *plan;
     json_t *req;
     jx_error err = {0, ""};
-    char why[512] = "";
-    int rc;
-
     jx__buf b = {0};
 
     if (read_request(data, len, &plan, &req, &err) != 0) {
@@ -333,7 +330,8 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
         send_with_text(JX_FRAME_VRES, &b, "why", err.message, "}");
     } else {
         jx_step view = {&plan->steps[0], NULL, plan};
-        rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
+        char why[512] = "";
+        int rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
                                   sizeof why);
         jx__scratch_free(&view.scratch);
         why[sizeof why - 1] = '\0';
