@@ -655,42 +655,38 @@ static int ensure_running(runner *r, jx_output *out)
     return -1;
 }
 
-/* The step as a one-step plan, which the runner reads with the same plan
- * reader, plus the context. */
+/* The step and the context around it, as the runner reads them (see
+ * read_request in runner_main.c).  Type and target go raw: the displayed
+ * copies (type_json, target_json) may be redacted, the handler's may
+ * not. */
 static int build_exec(jx__buf *b, const jx_context *ctx, const jx__step *st)
 {
     const jx_plan *plan = ctx->plan;
     int64_t left = (int64_t)((ctx->deadline - jx__monotonic()) * 1000.0);
-    json_t *tenant = json_string(plan->tenant_id);
-    json_t *by = json_string(plan->executed_by);
     int cancelled = ctx->cancelled != NULL && atomic_load(ctx->cancelled);
-    int rc = tenant == NULL || by == NULL ||
-             jx__buf_puts(b, cancelled ? "{\"cancelled\":true,\"time_left_ms\":"
+    int rc = jx__buf_puts(b, cancelled ? "{\"cancelled\":true,\"time_left_ms\":"
                                        : "{\"time_left_ms\":") ||
              jx__buf_put_i64(b, left > 0 ? left : 0) ||
-             jx__buf_puts(b, ",\"started_at\":\"") ||
-             jx__buf_puts(b, ctx->started_at) ||
-             jx__buf_puts(b, "\",\"plan\":{\"job_id\":\"") ||
+             jx__buf_puts(b, ",\"started_at\":") ||
+             jx__buf_put_json_string(b, ctx->started_at) ||
+             jx__buf_puts(b, ",\"plan\":{\"job_id\":\"") ||
              jx__buf_puts(b, plan->job_id) ||
              jx__buf_puts(b, "\",\"contract_id\":\"") ||
              jx__buf_puts(b, plan->contract_id) ||
              jx__buf_puts(b, "\",\"executed_by\":") ||
-             jx__buf_put_json(b, by) ||
-             (plan->tenant_id[0] != '\0' &&
-              (jx__buf_puts(b, ",\"tenant_id\":") ||
-               jx__buf_put_json(b, tenant))) ||
+             jx__buf_put_json_string(b, plan->executed_by) ||
+             jx__buf_puts(b, ",\"tenant_id\":") ||
+             jx__buf_put_json_string(b, plan->tenant_id) ||
              jx__buf_puts(b, ",\"steps\":[{\"step_index\":") ||
              jx__buf_put_i64(b, st->index) ||
              jx__buf_puts(b, ",\"step_type\":") ||
-             jx__buf_puts(b, st->type_json) ||
+             jx__buf_put_json_string(b, st->type) ||
              jx__buf_puts(b, ",\"target\":") ||
-             jx__buf_puts(b, st->target_json) ||
+             jx__buf_put_json_string(b, st->target) ||
              jx__buf_puts(b, ",\"timeout_seconds\":") ||
              jx__buf_put_i64(b, st->timeout_seconds) ||
              jx__buf_puts(b, ",\"parameters\":") ||
              jx__buf_puts(b, st->params_json) || jx__buf_puts(b, "}]}}");
-    json_decref(tenant);
-    json_decref(by);
     return rc ? -1 : 0;
 }
 
