@@ -627,6 +627,29 @@ static void test_handler_receives_real_secret(void **state)
                         "password=" SECRET "\nnote=" PLAIN "\n");
 }
 
+/* A secret used as the target too: the handler gets it as it is, the
+ * evidence shows it redacted. */
+static void test_secret_as_target(void **state)
+{
+    fixture *f = *state;
+    json_t *step;
+
+    make_executor(f);
+    parse_plan(f, HEAD "  - step_index: 0\n"
+                       "    step_type: echo\n"
+                       "    target: \"" SECRET "\"\n"
+                       "    parameters: {password: \"" SECRET "\"}\n"
+                       "    secret_parameters: [password]\n");
+    run(f);
+    assert_int_equal(jx_result_status(f->res), JX_JOB_COMPLETED);
+    read_file(f, f->sink_path);
+    assert_string_equal(f->text,
+                        "target=" SECRET "\npassword=" SECRET "\n");
+    assert_nowhere(f, SECRET);
+    step = json_object_get(record(f, "step_finished"), "step");
+    assert_json_equal(json_object_get(step, "target"), "\"" REDACTED "\"");
+}
+
 /* ---- redaction in a run ------------------------------------------------- */
 
 static void test_run_redacts_everywhere(void **state)
@@ -1079,6 +1102,7 @@ int main(void)
         ONE(test_plan_refuses_secret_item_not_a_name),
         ONE(test_plan_refusal_names_its_step),
         BOTH(test_handler_receives_real_secret),
+        BOTH(test_secret_as_target),
         BOTH(test_run_redacts_everywhere),
         BOTH(test_failing_step_is_redacted),
         BOTH(test_check_refusal_is_redacted),

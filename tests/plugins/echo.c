@@ -15,7 +15,8 @@
  *
  * Config (both optional), the side channels that show what the handler
  * really received, since the host redacts everything it passes on:
- *   sink: PATH      appends "NAME=VALUE\n" per parameter to PATH;
+ *   sink: PATH      appends "target=TARGET\n" (when there is a target) and
+ *                   "NAME=VALUE\n" per parameter to PATH;
  *   stderr: true    writes "echo: NAME=VALUE\n" per parameter to stderr.
  */
 #ifndef _GNU_SOURCE
@@ -121,6 +122,10 @@ static int sink_params(const echo_state *st, const jx_host_v1 *host,
         (fd = open(st->sink, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                    0600)) < 0)
         return -1;
+    /* The target too, when there is one: it may carry a secret. */
+    if (fd >= 0 && host->step_target(step)[0] != '\0' &&
+        write_line(fd, "", "target", host->step_target(step)) != 0)
+        rc = -1;
     for (size_t i = 0; i < host->param_count(step); i++) {
         const char *key = host->param_key(step, i);
         const char *value = value_of(host, step, key);
