@@ -690,8 +690,10 @@ static int build_exec(jx__buf *b, const jx_context *ctx, const jx__step *st)
     return rc ? -1 : 0;
 }
 
-/* Mirrors the handler's DONE into out, as if it had run here. */
-static int read_done(const char *data, jx_output *out)
+/* Mirrors the handler's DONE into out, as if it had run here.  A DONE
+ * that is not what a runner sends means the runner is not sane any more:
+ * it is replaced. */
+static int read_done(runner *r, const char *data, jx_output *out)
 {
     json_t *v = json_loads(data, 0, NULL);
     json_t *output = json_object_get(v, "output");
@@ -702,6 +704,7 @@ static int read_done(const char *data, jx_output *out)
     if (!json_is_integer(jrc) || (output != NULL && !json_is_object(output) &&
                                   !json_is_null(output))) {
         json_decref(v);
+        kill_runner(r);
         if (asprintf(&out->error, "protocol error: malformed DONE") < 0)
             out->error = NULL;
         return JX_STEP_FAILED;
@@ -754,7 +757,7 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     }
     out->stderr_text = take_stderr(r, &out->stderr_dropped);
     if (rc == 0) {
-        rc = read_done(w.data, out);
+        rc = read_done(r, w.data, out);
         free(w.data);
         if (w.cancelled && rc != JX_STEP_OK) {
             free(out->error);
