@@ -189,6 +189,18 @@ static int reap_within(pid_t pid, long ms, int *status)
     }
 }
 
+/* After the runner is gone: what it started in its group gets SIGTERM,
+ * the grace to finish, then SIGKILL. */
+static void end_group(pid_t pgid, long grace_ms)
+{
+    if (kill(-pgid, SIGTERM) != 0)
+        return; /* nobody left */
+    for (long waited = 0; waited < grace_ms && kill(-pgid, 0) == 0;
+         waited += 5)
+        sleep_ms(5);
+    kill(-pgid, SIGKILL);
+}
+
 static void close_process(runner *r)
 {
     if (r->chan >= 0)
@@ -382,7 +394,7 @@ static void describe_exit(runner *r, char *why, size_t len)
         kill_runner(r);
         return;
     }
-    kill(-r->pid, SIGKILL); /* anything it left in its group */
+    end_group(r->pid, (long)r->limits.kill_grace_ms);
     close_process(r);
     if (WIFSIGNALED(status))
         snprintf(why, len, "handler crashed: signal %d (SIG%s: %s)",
