@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -343,6 +344,37 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
     json_decref(req);
 }
 
+/*
+ * If the core goes away (a worker killed mid-step), nobody will ever ask
+ * this runner to stop, and a hung handler would live on.  This thread
+ * waits for the channel to hang up and then kills the runner's whole
+ * process group.  The core closes its end only once the runner has
+ * exited, or to kill it anyway.
+ */
+static void *watch_channel(void *arg)
+{
+    struct pollfd p = {CHAN, POLLRDHUP, 0};
+
+    (void)arg;
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    kill(0, SIGKILL);
+    return NULL;
+}
+
+static void start_watchdog(void)
+{
+    pthread_t t;
+    sigset_t all, old;
+
+    /* Signals (SIGUSR1 above all) stay with the thread that runs steps. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (pthread_create(&t, NULL, watch_channel, NULL) == 0)
+        pthread_detach(t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Steps of a job follow each other within microseconds; sleeping and
  * being woken costs more.  Spin briefly for the next request first. */
 static void spin_for_request(void)
@@ -380,6 +412,7 @@ int main(void)
         return 1;
     }
     json_decref(load);
+    start_watchdog();
     send_hello(p);
     for (;;) {
         spin_for_request();

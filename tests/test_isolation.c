@@ -908,6 +908,51 @@ static void test_runner_outlives_spawning_thread(void **state)
     assert_int_equal(well_pid(f), t.pid);
 }
 
+/* The worker dies while its runner is stuck in a step that ignores
+ * SIGTERM: the runner sees its channel hang up and ends its own group. */
+static void test_runner_dies_with_worker(void **state)
+{
+    fixture *f = *state;
+    int fds[2];
+    pid_t worker, runner = 0;
+    char st = 'R';
+
+    assert_int_equal(pipe(fds), 0);
+    worker = fork();
+    assert_true(worker >= 0);
+    if (worker == 0) {
+        /* The worker owns the executor, so its death closes the channel. */
+        jx_run_options opts = {record_pid, NULL, &runner, NULL};
+        jx_job_status status;
+
+        close(fds[0]);
+        make_executor(f, "", "", "");
+        if (run_quiet(f->ex, "well", &opts, &status) != 0 ||
+            write(fds[1], &runner, sizeof runner) != sizeof runner)
+            _exit(1);
+        run_quiet(f->ex, "ignore_term", NULL, &status); /* hangs */
+        _exit(2);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &runner, sizeof runner), sizeof runner);
+    close(fds[0]);
+    assert_true(runner > 0);
+    sleep_ms(200); /* the hanging step is running */
+    assert_int_equal(proc_state(runner, NULL) != 0, 1);
+    kill(worker, SIGKILL);
+    waitpid(worker, NULL, 0);
+    for (int i = 0; i < 200; i++) {
+        st = proc_state(runner, NULL);
+        if (st == 0 || st == 'Z')
+            break;
+        sleep_ms(10);
+    }
+    /* Gone, or a zombie of whoever inherited it: not running. */
+    if (st != 0 && st != 'Z')
+        fail_msg("runner %ld still in state %c after its worker died",
+                 (long)runner, st);
+}
+
 /* ---- cancellation ------------------------------------------------------- */
 
 typedef struct canceller {
@@ -1339,6 +1384,7 @@ int main(void)
         T(test_thousand_jobs_leak_nothing),
         T(test_runner_confinement),
         T(test_runner_outlives_spawning_thread),
+        T(test_runner_dies_with_worker),
         T(test_cancel_cooperative_sleep),
         T(test_cancel_loop_is_killed),
         T(test_cancel_other_job_id),
