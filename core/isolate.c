@@ -201,10 +201,15 @@ static void end_group(pid_t pgid, long grace_ms)
     kill(-pgid, SIGKILL);
 }
 
+static void drain_stderr(runner *r);
+
 static void close_process(runner *r)
 {
     if (r->chan >= 0)
         close(r->chan);
+    /* What a dying runner wrote last (a sanitizer's report, say) is still
+     * in the pipe: keep it for the step's evidence. */
+    drain_stderr(r);
     if (r->err_fd >= 0)
         close(r->err_fd);
     r->chan = r->err_fd = -1;
