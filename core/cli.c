@@ -336,7 +336,8 @@ static const command commands[] = {
     {"check", cmd_check, usage_check, 0, 1, NULL, CONFIG_OPTS},
     {"plugins", cmd_plugins, usage_plugins, 0, 0, NULL, CONFIG_OPTS},
     {"evidence", jx_cli_evidence, jx_cli_usage_evidence, 2, 2,
-     "usage: evidence verify|show FILE", ":k:j:hV"},
+     "missing what to do and the log: evidence verify|show FILE",
+     ":k:j:hV"},
     {"keygen", jx_cli_keygen, jx_cli_usage_keygen, 1, 1,
      "missing FILE (where to write the secret key)", ":hV"},
 };
@@ -385,15 +386,19 @@ static int bad_usage(const command *cmd, const char *fmt, ...)
 static int parse_options(int argc, char **argv, const char *optstring,
                          options *o, const command *cmd)
 {
-    int c;
+    int c, li = -1;
 
     opterr = 0; /* our own messages, naming the program and the command */
-    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, optstring, longopts, &li)) != -1) {
         /* getopt_long takes every long option in the table: refuse those
          * that the command does not have. */
-        if (c != '?' && c != ':' && strchr(optstring, c) == NULL)
-            return bad_usage(cmd, "option '%s' does not apply here",
-                             argv[optind - 1]);
+        if (c != '?' && c != ':' && strchr(optstring, c) == NULL) {
+            if (li >= 0)
+                return bad_usage(cmd, "option '--%s' does not apply here",
+                                 longopts[li].name);
+            return bad_usage(cmd, "option '-%c' does not apply here", c);
+        }
+        li = -1;
         switch (c) {
         case 'k':
             o->pubkey = optarg;
@@ -488,6 +493,11 @@ int main(int argc, char **argv)
     optind = 0; /* glibc: start over, permuting operands after options */
     if ((rc = parse_options(argc, argv, cmd->optstring, &o, cmd)) >= 0)
         return rc;
+    /* --config/--verbose given before the command name are the command's
+     * options too: a command without them refuses them. */
+    if (strchr(cmd->optstring, 'c') == NULL && (o.config || o.verbose))
+        return bad_usage(cmd, "option '--%s' does not apply here",
+                         o.config ? "config" : "verbose");
     if (argc - optind < cmd->min_operands)
         return bad_usage(cmd, "%s", cmd->missing);
     if (argc - optind > cmd->max_operands)

@@ -636,6 +636,29 @@ static void test_unknown_option(void **state)
                               TRY_CMD("check"));
 }
 
+/* An option of another command is named, not mistaken for its value. */
+static void test_option_of_another_command(void **state)
+{
+    fixture *f = *state;
+
+    JOBEXEC(f, NULL, "run", "--pubkey", "k.pub", EXAMPLE_PLAN);
+    assert_usage_error(&f->p, "jobexec: option '--pubkey' does not apply "
+                              "here\n" TRY_CMD("run"));
+
+    JOBEXEC(f, NULL, "keygen", "--job=x", "key");
+    assert_usage_error(&f->p, "jobexec: option '--job' does not apply "
+                              "here\n" TRY_CMD("keygen"));
+
+    JOBEXEC(f, NULL, "--config", "c.yaml", "evidence", "verify", "log");
+    assert_usage_error(&f->p, "jobexec: option '--config' does not apply "
+                              "here\n" TRY_CMD("evidence"));
+
+    JOBEXEC(f, NULL, "evidence", "verify");
+    assert_usage_error(&f->p, "jobexec: missing what to do and the log: "
+                              "evidence verify|show FILE\n"
+                              TRY_CMD("evidence"));
+}
+
 static void test_option_without_value(void **state)
 {
     fixture *f = *state;
@@ -1341,6 +1364,7 @@ int main(void)
         TEST(test_no_command),
         TEST(test_unknown_command),
         TEST(test_unknown_option),
+        TEST(test_option_of_another_command),
         TEST(test_option_without_value),
         TEST(test_options_after_command),
         TEST(test_run_without_plan),
