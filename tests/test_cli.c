@@ -1147,11 +1147,11 @@ static int stage_paths(const char *prefix)
             "runner:\n"
             "  path: %s/libexec/jobexec/jobexec-runner\n",
             inst.plugins, inst.prefix);
+    if (fclose(fp) != 0)
+        return -1;
     /* The runner drops to an unprivileged user, who must reach the
      * staged plugins. */
-    if (chmod(inst.root, 0755) != 0)
-        return -1;
-    return fclose(fp) == 0 ? 0 : -1;
+    return chmod(inst.root, 0755) == 0 ? 0 : -1;
 }
 
 /* Setup of the installed-layout tests: the first one stages the install,
@@ -1207,7 +1207,7 @@ static void run_installed(fixture *f, const char *const *args)
     size_t n = 0;
 
     assert_non_null(env);
-    while (args[n] != NULL && n < 14) {
+    while (n < 14 && args[n] != NULL) {
         argv[n + 1] = args[n];
         n++;
     }
