@@ -31,11 +31,7 @@ void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan)
     head = json_pack("{s:s, s:s, s:s, s:s}", "job_id", plan->job_id,
                      "contract_id", plan->contract_id, "tenant_id",
                      plan->tenant_id, "executed_by", plan->executed_by);
-    if (head != NULL && jx__has_secrets(plan)) {
-        json_t *clean = jx__redact_json(plan, head);
-        json_decref(head);
-        head = clean;
-    }
+    head = jx__redact_json_take(plan, head);
     fputc('{', fp);
     if (head != NULL)
         put_members(fp, head);

@@ -274,8 +274,6 @@ static int setup_observer(jx_executor *ex, const jx_config *cfg,
  * config line that set it. */
 static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
 {
-    int rc;
-
     if (cfg->signing_key != NULL &&
         jx__signer_load(cfg->signing_key, &ex->signer, err) != 0) {
         char why[JX_ERROR_MESSAGE_SIZE];
@@ -284,9 +282,8 @@ static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
         return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", cfg->name,
                         cfg->signing_key_line, cfg->signing_key_col, why);
     }
-    rc = jx__evlog_open(cfg->evidence_log, cfg->evidence_fsync, &ex->log,
-                        err);
-    return rc;
+    return jx__evlog_open(cfg->evidence_log, cfg->evidence_fsync, &ex->log,
+                          err);
 }
 
 int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
@@ -645,7 +642,6 @@ static void redact_outcome(const jx_plan *plan, outcome *oc)
 {
     int oom = 0;
     char *error = jx__redact_text(plan, oc->error, &oom);
-    json_t *output;
 
     if (error != NULL || oom) {
         free(oc->error);
@@ -662,10 +658,8 @@ static void redact_outcome(const jx_plan *plan, outcome *oc)
     }
     if (oc->output == NULL)
         return;
-    output = jx__redact_json(plan, oc->output);
-    json_decref(oc->output);
-    oc->output = output;
-    if (output == NULL && oc->completed) {
+    oc->output = jx__redact_json_take(plan, oc->output);
+    if (oc->output == NULL && oc->completed) {
         oc->completed = 0;
         free(oc->error);
         oc->error = NULL; /* reported as out of memory */
@@ -839,11 +833,7 @@ static void emit_job_started(job *j)
         PACKAGE_VERSION, "steps", (json_int_t)plan->n_steps, "started_at",
         j->started_at, "health_before", j->health_before);
 
-    if (body != NULL && jx__has_secrets(plan)) {
-        json_t *clean = jx__redact_json(plan, body);
-        json_decref(body);
-        body = clean;
-    }
+    body = jx__redact_json_take(plan, body);
 
     j->text.len = 0;
     emit(j, JX_RECORD_JOB_STARTED, -1,

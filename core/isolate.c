@@ -69,7 +69,12 @@ typedef struct runner {
     int has_validate;
 } runner;
 
-extern char **environ;
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
 
 /* ---- cgroup ------------------------------------------------------------ */
 
@@ -140,22 +145,13 @@ static void cgroup_end(runner *r)
         return;
     cgroup_write(r->cgroup, "cgroup.kill", "1");
     /* cgroup.kill is asynchronous: the folder empties within moments. */
-    for (int i = 0; i < 200 && rmdir(r->cgroup) != 0 && errno == EBUSY; i++) {
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    for (int i = 0; i < 200 && rmdir(r->cgroup) != 0 && errno == EBUSY; i++)
+        sleep_ms(5);
     free(r->cgroup);
     r->cgroup = NULL;
 }
 
 /* ---- the process ------------------------------------------------------- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 /* Waits up to ms for the runner to exit; 1 when it has (status kept).
  * A pidfd wakes the wait the moment it exits; without one (old kernels),
@@ -219,12 +215,12 @@ static void close_process(runner *r)
 
 /* SIGTERM to the whole group, a grace, then SIGKILL: nothing the plugin
  * started survives the step (in the cgroup, not even setsid children). */
-static int kill_runner(runner *r)
+static void kill_runner(runner *r)
 {
     int status = 0;
 
     if (r->pid <= 0)
-        return 0;
+        return;
     kill(-r->pid, SIGTERM);
     if (!reap_within(r->pid, (long)r->limits.kill_grace_ms, &status)) {
         kill(-r->pid, SIGKILL);
@@ -236,7 +232,6 @@ static int kill_runner(runner *r)
         kill(-r->pid, SIGKILL); /* what is left of the group */
     }
     close_process(r);
-    return status;
 }
 
 static int spawn_process(runner *r, jx_error *err)
@@ -374,7 +369,6 @@ typedef struct waiting {
     char *data;              /* the wanted frame's payload */
     char why[512];           /* when it did not come */
     int cancelled, timed_out;
-    int spun;                /* the wait has had its spin */
 } waiting;
 
 static size_t frame_max(uint32_t type, void *user)
@@ -488,19 +482,14 @@ static int read_channel(waiting *w, jx__frame_reader *fr)
 /*
  * A short step answers within microseconds, and putting this thread to
  * sleep and waking it costs more than that (most of a warm isolated step,
- * on virtual machines above all).  So the first wait of a step spins
- * briefly on the channel before it sleeps in poll().  1 when the wait is
- * over.
+ * on virtual machines above all).  So a wait spins briefly on the
+ * channel before it first sleeps in poll().  1 when the wait is over.
  */
 #define SPIN_US 60.0
 static int spin_for_reply(waiting *w, jx__frame_reader *fr)
 {
-    double until;
+    double until = jx__monotonic() + SPIN_US / 1e6;
 
-    if (w->spun)
-        return 0;
-    w->spun = 1;
-    until = jx__monotonic() + SPIN_US / 1e6;
     do {
         if (read_channel(w, fr))
             return 1;
@@ -529,6 +518,10 @@ static int wait_for(waiting *w)
     jx__frame_reader fr;
 
     memset(&fr, 0, sizeof fr);
+    if (spin_for_reply(w, &fr)) {
+        jx__frame_reset(&fr);
+        return w->data != NULL ? 0 : -1;
+    }
     for (;;) {
         struct pollfd pfd[3] = {{w->r->chan, POLLIN, 0},
                                 {w->r->err_fd, POLLIN, 0},
@@ -545,10 +538,6 @@ static int wait_for(waiting *w)
             kill_runner(w->r);
             jx__frame_reset(&fr);
             return -1;
-        }
-        if (spin_for_reply(w, &fr)) {
-            jx__frame_reset(&fr);
-            return w->data != NULL ? 0 : -1;
         }
         n = poll(pfd, w->cancel_fd >= 0 && !w->cancelled ? 3 : 2,
                  left > 1e6 ? -1 : (int)(left * 1000) + 1);
@@ -676,11 +665,11 @@ static int ensure_running(runner *r, jx_output *out)
  * read_request in runner_main.c).  Type and target go raw: the displayed
  * copies (type_json, target_json) may be redacted, the handler's may
  * not. */
-static int build_exec(jx__buf *b, const jx_context *ctx, const jx__step *st)
+static int build_exec(jx__buf *b, const jx_context *ctx, const jx__step *st,
+                      int cancelled)
 {
     const jx_plan *plan = ctx->plan;
     int64_t left = (int64_t)((ctx->deadline - jx__monotonic()) * 1000.0);
-    int cancelled = ctx->cancelled != NULL && atomic_load(ctx->cancelled);
     int rc = jx__buf_puts(b, cancelled ? "{\"cancelled\":true,\"time_left_ms\":"
                                        : "{\"time_left_ms\":") ||
              jx__buf_put_i64(b, left > 0 ? left : 0) ||
@@ -746,20 +735,22 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     waiting w = {.r = r, .ctx = ctx, .cancel_fd = ctx->cancel_fd,
                  .want = JX_FRAME_DONE, .deadline = ctx->deadline};
     jx__buf req = {0};
+    /* Read once: the request and the wait must agree on it. */
+    int cancelled = ctx->cancelled != NULL && atomic_load(ctx->cancelled);
     int rc;
 
     (void)host;
     w.want_max = (size_t)r->limits.max_output_bytes;
     if (ensure_running(r, out) != 0)
         return JX_STEP_FAILED;
-    if (build_exec(&req, ctx, step->step) != 0) {
+    if (build_exec(&req, ctx, step->step, cancelled) != 0) {
         jx__buf_free(&req);
         out->failed_alloc = 1;
         return JX_STEP_FAILED;
     }
     /* Already cancelled: the request says so itself; only the grace
      * runs. */
-    if (strncmp(req.data, "{\"cancelled\":true", 17) == 0) {
+    if (cancelled) {
         w.cancelled = 1;
         w.deadline = jx__monotonic() +
                      (double)r->limits.kill_grace_ms / 1e3;
@@ -818,7 +809,7 @@ static int proxy_validate(void *state, const jx_host_v1 *host,
     ctx.started_at = "";
     ctx.deadline = jx__monotonic() + START_TIMEOUT_S;
     w.deadline = ctx.deadline;
-    if (build_exec(&req, &ctx, step->step) != 0 ||
+    if (build_exec(&req, &ctx, step->step, 0) != 0 ||
         jx__frame_write(r->chan, JX_FRAME_VALI, req.data, req.len) != 0) {
         jx__buf_free(&req);
         snprintf(why, why_len, "the runner did not take the step");

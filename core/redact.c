@@ -221,3 +221,14 @@ json_t *jx__redact_json(const jx_plan *plan, json_t *v)
         return json_incref(v);
     }
 }
+
+json_t *jx__redact_json_take(const jx_plan *plan, json_t *v)
+{
+    json_t *clean;
+
+    if (v == NULL || !jx__has_secrets(plan))
+        return v;
+    clean = jx__redact_json(plan, v);
+    json_decref(v);
+    return clean;
+}

@@ -40,4 +40,7 @@ int jx__redact_plan(jx_plan *plan);
  */
 json_t *jx__redact_json(const jx_plan *plan, json_t *v);
 
+/* The same, consuming the caller's reference to v (NULL passes through). */
+json_t *jx__redact_json_take(const jx_plan *plan, json_t *v);
+
 #endif
