@@ -135,7 +135,10 @@ static int running_uninstalled(void)
     return strncmp(exe, JX_BUILD_TREE, root) == 0 && exe[root] == '/';
 }
 
-static int load_executor(const options *o, jx_executor **ex, jx_error *err)
+/* flags: JX_EXECUTOR_CHECK_ONLY for the commands that run nothing, so
+ * that they never create or change the evidence log. */
+static int load_executor(const options *o, unsigned flags, jx_executor **ex,
+                         jx_error *err)
 {
     int uninstalled = running_uninstalled();
     const char *path = o->config;
@@ -149,7 +152,7 @@ static int load_executor(const options *o, jx_executor **ex, jx_error *err)
         return rc;
     if (uninstalled)
         jx_config_set_runner_path(cfg, JX_BUILD_RUNNER);
-    rc = jx_executor_new(cfg, ex, err);
+    rc = jx_executor_open(cfg, flags, ex, err);
     jx_config_free(cfg);
     return rc;
 }
@@ -231,7 +234,7 @@ static int cmd_run(const options *o)
 
     if (jx_plan_load(o->operand, &plan, &err) != 0)
         return report(&err);
-    if (load_executor(o, &ex, &err) != 0) {
+    if (load_executor(o, 0, &ex, &err) != 0) {
         jx_plan_free(plan);
         return report(&err);
     }
@@ -276,7 +279,7 @@ static int cmd_check(const options *o)
 
     if (o->operand != NULL && jx_plan_load(o->operand, &plan, &err) != 0)
         return report(&err);
-    if (load_executor(o, &ex, &err) != 0) {
+    if (load_executor(o, JX_EXECUTOR_CHECK_ONLY, &ex, &err) != 0) {
         jx_plan_free(plan);
         return report(&err);
     }
@@ -300,7 +303,7 @@ static int cmd_plugins(const options *o)
     jx_executor *ex = NULL;
     jx_error err = {0, ""};
 
-    if (load_executor(o, &ex, &err) != 0)
+    if (load_executor(o, JX_EXECUTOR_CHECK_ONLY, &ex, &err) != 0)
         return report(&err);
     for (size_t i = 0; i < jx_executor_plugin_count(ex); i++) {
         jx_plugin_info info;

@@ -102,12 +102,18 @@ int jx__read_file(const char *path, size_t max_bytes, char **out,
     return 0;
 }
 
-int jx__sync_folder_of(const char *path, jx_error *err)
+char *jx__folder_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL   ? strdup(".")
-                : slash == path ? strdup("/")
-                                : strndup(path, (size_t)(slash - path));
+
+    return slash == NULL   ? strdup(".")
+           : slash == path ? strdup("/")
+                           : strndup(path, (size_t)(slash - path));
+}
+
+int jx__sync_folder_of(const char *path, jx_error *err)
+{
+    char *dir = jx__folder_of(path);
     int fd, rc = 0;
 
     if (dir == NULL)

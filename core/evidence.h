@@ -19,9 +19,13 @@
 typedef struct jx__evlog jx__evlog;
 
 /* Opens (creating it 0600) the log for appending, syncing as policy says.
- * A torn last line left by a crash is cut off first. */
+ * A torn last line left by a crash is cut off first, unless another
+ * writer has the file open: its last line may still be growing. */
 int jx__evlog_open(const char *path, jx__fsync_policy policy,
                    jx__evlog **out, jx_error *err);
+/* Whether the log could be opened for appending (or created), without
+ * creating or changing anything. */
+int jx__evlog_probe(const char *path, jx_error *err);
 void jx__evlog_close(jx__evlog *log);
 
 /*

@@ -51,6 +51,7 @@ struct jx_executor {
     jx__evlog *log;       /* may be NULL */
     jx__signer *signer;   /* may be NULL */
     int ltdl_held;
+    int check_only; /* JX_EXECUTOR_CHECK_ONLY: runs nothing */
     /* Jobs running now, for jx_executor_cancel(). */
     pthread_mutex_t running_lock;
     struct job *running;
@@ -282,19 +283,31 @@ static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
         return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", cfg->name,
                         cfg->signing_key_line, cfg->signing_key_col, why);
     }
+    if (ex->check_only)
+        return jx__evlog_probe(cfg->evidence_log, err);
     return jx__evlog_open(cfg->evidence_log, cfg->evidence_fsync, &ex->log,
                           err);
 }
 
 int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
 {
+    return jx_executor_open(cfg, 0, out, err);
+}
+
+int jx_executor_open(const jx_config *cfg, unsigned flags, jx_executor **out,
+                     jx_error *err)
+{
     jx_executor *ex;
     int rc = 0;
 
     *out = NULL;
+    if ((flags & ~(unsigned)JX_EXECUTOR_CHECK_ONLY) != 0)
+        return jx__fail(err, JX_EINVAL, "jx_executor_open: unknown flags "
+                                        "0x%x", flags);
     ex = calloc(1, sizeof *ex);
     if (ex == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
+    ex->check_only = (flags & JX_EXECUTOR_CHECK_ONLY) != 0;
     pthread_mutex_init(&ex->running_lock, NULL);
     if ((rc = jx__ltdl_acquire(err)) != 0) {
         free(ex);
@@ -942,6 +955,10 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     if (ex == NULL || plan == NULL)
         return jx__fail(err, JX_EINVAL, "jx_executor_run: NULL executor or "
                                         "plan");
+    if (ex->check_only)
+        return jx__fail(err, JX_EINVAL, "jx_executor_run: the executor was "
+                                        "opened with JX_EXECUTOR_CHECK_ONLY "
+                                        "and runs no job");
     j.res = calloc(1, sizeof *j.res);
     if (j.res == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");

@@ -12,10 +12,6 @@
 #define JX__PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define JX__PRINTF(f, a)
-/* Syncs the folder that holds path: a new file's name is only durable
- * once its folder is. */
-int jx__sync_folder_of(const char *path, jx_error *err);
-
 #endif
 
 /* Fills err (when not NULL) and returns code, so that callers can write
@@ -30,6 +26,10 @@ char *jx__strdup(const char *s);
  * most max_bytes.  The caller frees *out. */
 int jx__read_file(const char *path, size_t max_bytes, char **out,
                   size_t *out_len, jx_error *err);
+
+/* The folder that holds path ("." for a bare name), malloc'd; NULL when
+ * out of memory. */
+char *jx__folder_of(const char *path);
 
 /* Syncs the folder that holds path: a new file's name is only durable
  * once its folder is. */

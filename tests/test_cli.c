@@ -985,6 +985,38 @@ static void test_check_config_only(void **state)
     assert_string_equal(f->p.err, "");
 }
 
+/* check and plugins run nothing: the evidence log is checked, never
+ * created, and a torn last line in it is no business of theirs. */
+static void test_check_and_plugins_leave_log_alone(void **state)
+{
+    fixture *f = *state;
+    const char *log, *cfg = write_log_config(f, &log);
+    struct stat st;
+
+    JOBEXEC(f, NULL, "check", "--config", cfg, E2E "/plan.yaml");
+    assert_int_equal(f->p.status, 0);
+    JOBEXEC(f, NULL, "plugins", "--config", cfg);
+    assert_int_equal(f->p.status, 0);
+    assert_int_equal(stat(log, &st), -1);
+
+    fx_keep(f, tu_write(fx_dir(f), "evidence.jsonl", "{\"seq\":0,\"pre"));
+    JOBEXEC(f, NULL, "check", "--config", cfg);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(fx_keep(f, tu_read(log)), "{\"seq\":0,\"pre");
+
+    /* A log that could not be opened fails the check as it would the run. */
+    cfg = fx_keep(f, tu_write(fx_dir(f), "nolog.yaml",
+                              "evidence: {log: /no-such-folder/ev.jsonl}\n"));
+    JOBEXEC(f, NULL, "check", "--config", cfg);
+    assert_int_equal(f->p.status, 3);
+    assert_string_equal(f->p.err,
+                        "jobexec: evidence log '/no-such-folder/ev.jsonl': "
+                        "cannot be created in '/no-such-folder': No such "
+                        "file or directory\n");
+    JOBEXEC(f, NULL, "run", "--config", cfg, E2E "/plan.yaml");
+    assert_int_equal(f->p.status, 3);
+}
+
 static void test_check_good_plan(void **state)
 {
     fixture *f = *state;
@@ -1385,6 +1417,7 @@ int main(void)
         TEST(test_run_stdout_closed),
         TEST(test_listing_stdout_full),
         TEST(test_check_config_only),
+        TEST(test_check_and_plugins_leave_log_alone),
         TEST(test_check_good_plan),
         TEST(test_check_unhandled_step),
         TEST(test_plugins_default),

@@ -1154,24 +1154,32 @@ static void check_failed_then_recovered(fixture *f, const child_report *r,
     check_with_job2(f, log_final, &v, AFTER_STEPS);
 }
 
+/* What an EFBIG stage is given. */
+typedef struct efbig_arg {
+    rlim_t limit;
+    int other_writer; /* a second executor holds the log open meanwhile */
+} efbig_arg;
+
 static void efbig_stage(fixture *f, const void *arg, child_report *r)
 {
-    rlim_t limit = *(const rlim_t *)arg;
+    const efbig_arg *a = arg;
     struct rlimit rl;
     rlim_t saved;
-    jx_executor *ex;
+    jx_executor *ex, *other = NULL;
     jx_error err;
 
     signal(SIGXFSZ, SIG_IGN); /* write(2) then fails with EFBIG */
     r->status[0] = r->status[1] = -1;
-    if (make_executor(f->log, "step", f->side, -1, &ex, &err) != 0) {
+    if (make_executor(f->log, "step", f->side, -1, &ex, &err) != 0 ||
+        (a->other_writer &&
+         make_executor(f->log, "step", "/dev/null", -1, &other, &err) != 0)) {
         snprintf(r->reason[0], sizeof r->reason[0], "executor: %s",
                  err.message);
         return;
     }
     getrlimit(RLIMIT_FSIZE, &rl);
     saved = rl.rlim_cur;
-    rl.rlim_cur = limit;
+    rl.rlim_cur = a->limit;
     if (setrlimit(RLIMIT_FSIZE, &rl) != 0) {
         snprintf(r->reason[0], sizeof r->reason[0], "setrlimit: %s",
                  strerror(errno));
@@ -1185,6 +1193,7 @@ static void efbig_stage(fixture *f, const void *arg, child_report *r)
     tu_copy(f->side, f->side_first, 0644);
     run_into(ex, JOB2, AFTER_STEPS, r, 1);
     jx_executor_free(ex);
+    jx_executor_free(other);
 }
 
 /* Bytes of the first n lines of text. */
@@ -1200,17 +1209,13 @@ static size_t prefix_of_lines(const char *text, size_t n)
     return p != NULL ? (size_t)(p - text) : strlen(text);
 }
 
-static void test_efbig_fails_closed(void **state)
+/* A file-size limit that falls in the middle of step 5's step_started,
+ * which is appended (with step 4's step_finished) before handler 5 would
+ * run; measured on a first run. */
+static rlim_t limit_inside_step_5(fixture *f)
 {
-    fixture *f = *state;
-    child_report r;
-    char *reason = NULL;
     size_t five_steps, sixth;
-    rlim_t limit;
 
-    /* Measure a step's records on a first run: the limit falls in the
-     * middle of step 5's step_started, which is appended (with step 4's
-     * step_finished) before handler 5 would run. */
     snprintf(where, sizeof where, "measuring");
     open_parent(f, f->spare, "step");
     run_parent(f, JOB, FAIL_STEPS);
@@ -1220,21 +1225,83 @@ static void test_efbig_fails_closed(void **state)
     CHECK(f->text != NULL, "no log");
     five_steps = prefix_of_lines(f->text, 1 + 2 * 5);
     sixth = prefix_of_lines(f->text, 1 + 2 * 5 + 1) - five_steps;
-    limit = (rlim_t)(five_steps + sixth / 2);
+    return (rlim_t)(five_steps + sixth / 2);
+}
 
-    snprintf(where, sizeof where, "RLIMIT_FSIZE %lu",
-             (unsigned long)limit);
-    in_child(f, efbig_stage, &limit, &r);
-    CHECK(asprintf(&reason, "evidence write failed: %s: %s", f->log,
-                   strerror(EFBIG)) > 0,
+/* f->reason: "evidence write failed: LOG: " and what. */
+static const char *write_failed(fixture *f, const char *what)
+{
+    char *reason = NULL;
+
+    CHECK(asprintf(&reason, "evidence write failed: %s: %s", f->log, what) >
+              0,
           "out of memory");
     free(f->reason);
     f->reason = reason; /* freed with the fixture */
-    check_failed_then_recovered(f, &r, f->log, reason);
+    return reason;
+}
+
+static void test_efbig_fails_closed(void **state)
+{
+    fixture *f = *state;
+    child_report r;
+    efbig_arg a = {limit_inside_step_5(f), 0};
+
+    snprintf(where, sizeof where, "RLIMIT_FSIZE %lu",
+             (unsigned long)a.limit);
+    in_child(f, efbig_stage, &a, &r);
+    check_failed_then_recovered(f, &r, f->log,
+                                write_failed(f, strerror(EFBIG)));
     CHECK(r.executed[0] == 5, "%zu steps ran under a limit set for 5",
           r.executed[0]);
     printf("EFBIG at %lu bytes: stopped after %zu of %d steps\n",
-           (unsigned long)limit, r.executed[0], FAIL_STEPS);
+           (unsigned long)a.limit, r.executed[0], FAIL_STEPS);
+}
+
+/* While another writer has the file open, bytes at its end may be that
+ * writer's next record: a failed append is then left in place, and the
+ * executor writes nothing more to the file.  The next writer to open it
+ * alone cuts the torn line. */
+static void test_efbig_beside_another_writer(void **state)
+{
+    fixture *f = *state;
+    child_report r;
+    efbig_arg a = {limit_inside_step_5(f), 1};
+    log_view v;
+    seen_jobs s;
+    jx_verify_summary sum;
+
+    snprintf(where, sizeof where, "RLIMIT_FSIZE %lu, another writer",
+             (unsigned long)a.limit);
+    in_child(f, efbig_stage, &a, &r);
+    CHECK(r.status[0] == JX_JOB_FAILED && r.executed[0] == 5,
+          "the first job: status %d after %zu steps: %s", r.status[0],
+          r.executed[0], r.reason[0]);
+    CHECK(strcmp(r.reason[0], write_failed(f, strerror(EFBIG))) == 0,
+          "reason '%s'", r.reason[0]);
+    CHECK(r.status[1] == JX_JOB_FAILED && r.executed[1] == 0,
+          "the next job: status %d after %zu steps: %s", r.status[1],
+          r.executed[1], r.reason[1]);
+    CHECK(strcmp(r.reason[1],
+                 write_failed(f, "a failed append could not be cut off "
+                                 "safely; nothing more is written to this "
+                                 "file")) == 0,
+          "reason '%s'", r.reason[1]);
+    read_log(f->log, &f->text, &v);
+    CHECK(v.torn && f->text != NULL && strlen(f->text) == a.limit,
+          "the log: torn %d, %zu bytes under a limit of %lu", v.torn,
+          f->text != NULL ? strlen(f->text) : 0, (unsigned long)a.limit);
+    CHECK(read_ran(f, f->side_first) == 5, "%zu handlers ran",
+          read_ran(f, f->side_first));
+
+    open_parent(f, f->log, "step"); /* alone now: cuts the torn line */
+    read_log(f->log, &f->text, &v);
+    CHECK(!v.torn && v.lines == 1 + 2 * 5, "after reopening: torn %d, %zu "
+                                           "lines", v.torn, v.lines);
+    verify(f, f->log, &s, &sum);
+    CHECK(sum.torn_tail == 0 && s.job.verdict == JX_VERDICT_INCOMPLETE,
+          "after reopening: torn %d, %s (%s)", sum.torn_tail,
+          verdict_name(s.job.verdict), s.job.reason);
 }
 
 /* Fills the file system of path but for one page: a filler takes every
@@ -1385,6 +1452,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_efbig_fails_closed, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_efbig_beside_another_writer,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_enospc_fails_closed, fx_setup,
                                         fx_teardown),
     };

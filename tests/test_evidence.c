@@ -193,22 +193,26 @@ static int fx_teardown(void **state)
     return 0;
 }
 
+/* f->cfg: a config that logs to log_path. */
+static void parse_log_config(fixture *f, const char *log_path)
+{
+    char *text = NULL;
+
+    assert_true(asprintf(&text, "evidence: {log: \"%s\"}\n", log_path) > 0);
+    if (jx_config_parse(text, strlen(text), "test.yaml", TU_PLUGINS, &f->cfg,
+                        &f->err) != 0) {
+        free(text);
+        fail_msg("config: %s", f->err.message);
+    }
+    free(text);
+}
+
 /* An executor logging to log_path (NULL: no log) with the in-process
  * handler. */
 static void make_executor(fixture *f, const char *log_path)
 {
-    char *text = NULL;
-
-    if (log_path != NULL) {
-        assert_true(asprintf(&text, "evidence: {log: \"%s\"}\n", log_path) >
-                    0);
-        if (jx_config_parse(text, strlen(text), "test.yaml", TU_PLUGINS,
-                            &f->cfg, &f->err) != 0) {
-            free(text);
-            fail_msg("config: %s", f->err.message);
-        }
-        free(text);
-    }
+    if (log_path != NULL)
+        parse_log_config(f, log_path);
     if (jx_executor_new(f->cfg, &f->ex, &f->err) != 0)
         fail_msg("executor: %s", f->err.message);
     if (jx_executor_add_handler(f->ex, &rec_handler, NULL, NULL, &f->err) !=
@@ -690,6 +694,133 @@ static void test_refusing_first_step_started_runs_nothing(void **state)
                         "step_started #1");
 }
 
+/* ---- sharing the file; checking without touching it --------------------- */
+
+/* The head of a record whose append is still going on. */
+static const char half_record[] = "{\"seq\":4,\"prev\":\"9f86d0";
+
+static void append_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "a");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_live_writers_last_line_is_left_alone(void **state)
+{
+    fixture *f = *state;
+    jx_executor *other = NULL;
+    char *before, *during, *after;
+
+    make_executor(f, f->log_path);
+    parse_plan(f, JOB, 1, -1);
+    run(f, 0);
+    /* While f->ex has the file open, a line without its newline may be
+     * its record being appended right now: a second writer starting up
+     * must not take it for a crash's torn line. */
+    append_text(f->log_path, half_record);
+    before = tu_read(f->log_path);
+    assert_non_null(before);
+    if (jx_executor_new(f->cfg, &other, &f->err) != 0)
+        fail_msg("second executor: %s", f->err.message);
+    during = tu_read(f->log_path);
+    assert_non_null(during);
+    assert_string_equal(during, before);
+    jx_executor_free(other);
+    /* Once nobody has the file open, the line is a crash's leftover: the
+     * next writer cuts it and nothing else. */
+    jx_executor_free(f->ex);
+    f->ex = NULL;
+    if (jx_executor_new(f->cfg, &other, &f->err) != 0)
+        fail_msg("third executor: %s", f->err.message);
+    after = tu_read(f->log_path);
+    assert_non_null(after);
+    assert_int_equal(strlen(after), strlen(before) - strlen(half_record));
+    assert_memory_equal(after, before, strlen(after));
+    jx_executor_free(other);
+    free(before);
+    free(during);
+    free(after);
+}
+
+static void test_check_only_creates_no_log(void **state)
+{
+    fixture *f = *state;
+    struct stat st;
+
+    parse_log_config(f, f->log_path);
+    if (jx_executor_open(f->cfg, JX_EXECUTOR_CHECK_ONLY, &f->ex, &f->err) !=
+        0)
+        fail_msg("check-only executor: %s", f->err.message);
+    assert_int_equal(stat(f->log_path, &st), -1);
+    assert_int_equal(jx_executor_add_handler(f->ex, &rec_handler, NULL, NULL,
+                                             &f->err),
+                     0);
+    parse_plan(f, JOB, 2, -1);
+    assert_int_equal(jx_executor_check(f->ex, f->plan, &f->err), 0);
+    /* It checks; it never runs. */
+    assert_int_equal(jx_executor_run(f->ex, f->plan, NULL, &f->res, &f->err),
+                     JX_EINVAL);
+    assert_null(f->res);
+    assert_string_equal(f->err.message,
+                        "jx_executor_run: the executor was opened with "
+                        "JX_EXECUTOR_CHECK_ONLY and runs no job");
+    assert_int_equal(seen.n_calls, 0);
+    assert_int_equal(stat(f->log_path, &st), -1);
+}
+
+static void test_check_only_leaves_torn_line(void **state)
+{
+    fixture *f = *state;
+    char *after;
+
+    append_text(f->log_path, half_record);
+    parse_log_config(f, f->log_path);
+    if (jx_executor_open(f->cfg, JX_EXECUTOR_CHECK_ONLY, &f->ex, &f->err) !=
+        0)
+        fail_msg("check-only executor: %s", f->err.message);
+    after = tu_read(f->log_path);
+    assert_non_null(after);
+    assert_string_equal(after, half_record);
+    free(after);
+}
+
+static void test_check_only_needs_the_logs_folder(void **state)
+{
+    fixture *f = *state;
+    char *path = NULL, *expected = NULL;
+
+    assert_true(asprintf(&path, "%s/no-such-folder/evidence.jsonl", f->dir) >
+                0);
+    parse_log_config(f, path);
+    f->ex = (jx_executor *)&path; /* must be reset to NULL */
+    assert_int_equal(jx_executor_open(f->cfg, JX_EXECUTOR_CHECK_ONLY, &f->ex,
+                                      &f->err),
+                     JX_EIO);
+    assert_null(f->ex);
+    assert_true(asprintf(&expected,
+                         "evidence log '%s': cannot be created in "
+                         "'%s/no-such-folder': No such file or directory",
+                         path, f->dir) > 0);
+    assert_string_equal(f->err.message, expected);
+    free(expected);
+    free(path);
+}
+
+static void test_unknown_open_flags_refused(void **state)
+{
+    fixture *f = *state;
+
+    f->ex = (jx_executor *)f; /* must be reset to NULL */
+    assert_int_equal(jx_executor_open(NULL, 1u << 5, &f->ex, &f->err),
+                     JX_EINVAL);
+    assert_null(f->ex);
+    assert_string_equal(f->err.message,
+                        "jx_executor_open: unknown flags 0x20");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -708,6 +839,11 @@ int main(void)
         T(test_refusing_callback_stops_job),
         T(test_refused_record_keeps_log_chain),
         T(test_refusing_first_step_started_runs_nothing),
+        T(test_live_writers_last_line_is_left_alone),
+        T(test_check_only_creates_no_log),
+        T(test_check_only_leaves_torn_line),
+        T(test_check_only_needs_the_logs_folder),
+        T(test_unknown_open_flags_refused),
     };
 #undef T
     if (sodium_init() < 0)

@@ -131,6 +131,20 @@ typedef struct jx_executor jx_executor;
  */
 int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err);
 
+/* Flags of jx_executor_open(). */
+enum {
+    /* For checking a config and plans: the evidence log is neither created
+     * nor changed, only checked to be writable (or creatable), and
+     * jx_executor_run() refuses to run.  Plugins are loaded and inited as
+     * for running. */
+    JX_EXECUTOR_CHECK_ONLY = 1u << 0
+};
+
+/* jx_executor_new() with flags (JX_EXECUTOR_*); unknown flags are
+ * refused with JX_EINVAL. */
+int jx_executor_open(const jx_config *cfg, unsigned flags, jx_executor **out,
+                     jx_error *err);
+
 /* Calls every plugin's fini and unloads it.  NULL is allowed. */
 void jx_executor_free(jx_executor *ex);
 
