@@ -450,10 +450,9 @@ static json_t *observe_health(jx_executor *ex)
         jx__output_clear(&out);
         return json_null();
     }
-    snapshot = out.object;
-    out.object = NULL;
+    snapshot = jx__output_take(&out);
     jx__output_clear(&out);
-    return snapshot;
+    return snapshot != NULL ? snapshot : json_null();
 }
 
 int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
@@ -587,7 +586,7 @@ static int flush(job *j)
 typedef struct outcome {
     int completed;
     char *error;    /* NULL when completed */
-    json_t *output; /* NULL when failed */
+    jx_output out;  /* the handler's; its output counts only if completed */
     int handler_returned;
     char *stderr_text; /* an isolated plugin's stderr, or NULL */
     size_t stderr_dropped; /* bytes of it beyond runner.max_stderr_bytes */
@@ -607,21 +606,17 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
         .user = j->opts->user,
     };
     jx_step view = {st, NULL, j->plan};
-    jx_output out;
+    jx_output *out = &oc->out;
     int locked, rc;
 
-    if (jx__output_init(&out) != 0) {
-        oc->error = strdup("out of memory before the handler was called");
-        return;
-    }
     locked = plugin_enter(p, p->handler->flags);
-    rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view, &out);
+    rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view, out);
     plugin_leave(p, locked);
     jx__scratch_free(&view.scratch);
     oc->handler_returned = 1;
-    oc->stderr_text = out.stderr_text;
-    oc->stderr_dropped = out.stderr_dropped;
-    out.stderr_text = NULL;
+    oc->stderr_text = out->stderr_text;
+    oc->stderr_dropped = out->stderr_dropped;
+    out->stderr_text = NULL;
     /* In-process code cannot be pre-empted; a step that comes back after
      * its deadline is recorded as the timeout it was.  (A runner's steps
      * were timed by the proxy.) */
@@ -629,16 +624,14 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
         if (asprintf(&oc->error, "timed out after %" PRId64 " s",
                      st->timeout_seconds) < 0)
             oc->error = NULL;
-    } else if (out.failed_alloc) {
+    } else if (out->failed_alloc) {
         oc->error = strdup("the handler's output could not be recorded: out "
                            "of memory");
     } else if (rc == JX_STEP_OK) {
         oc->completed = 1;
-        oc->output = out.object;
-        out.object = NULL;
-    } else if (out.error != NULL && out.error[0] != '\0') {
-        oc->error = out.error;
-        out.error = NULL;
+    } else if (out->error != NULL && out->error[0] != '\0') {
+        oc->error = out->error;
+        out->error = NULL;
     } else if (rc == JX_STEP_FAILED) {
         oc->error = strdup("the handler reported failure without a reason");
     } else if (asprintf(&oc->error, "the handler returned %d, which is "
@@ -646,7 +639,6 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
                         rc) < 0) {
         oc->error = NULL;
     }
-    jx__output_clear(&out);
 }
 
 /* What a handler returns may quote its secret parameters; evidence never
@@ -669,13 +661,15 @@ static void redact_outcome(const jx_plan *plan, outcome *oc)
             oc->stderr_text = text != NULL ? text : strdup(JX_REDACTED);
         }
     }
-    if (oc->output == NULL)
-        return;
-    oc->output = jx__redact_json_take(plan, oc->output);
-    if (oc->output == NULL && oc->completed) {
-        oc->completed = 0;
-        free(oc->error);
-        oc->error = NULL; /* reported as out of memory */
+    if (oc->completed) {
+        json_t *output = jx__redact_json_take(plan,
+                                              jx__output_take(&oc->out));
+        if (output == NULL) {
+            oc->completed = 0;
+            free(oc->error);
+            oc->error = NULL; /* reported as out of memory */
+        }
+        jx__output_set(&oc->out, output);
     }
 }
 
@@ -723,8 +717,8 @@ static int build_step_result(job *j, const jx__step *st, const outcome *oc,
            put_time(b, ",\"started_at\":", started_at) ||
            put_time(b, ",\"completed_at\":", completed_at) ||
            jx__buf_puts(b, ",\"output\":") ||
-           (oc->output != NULL ? jx__buf_put_json(b, oc->output)
-                               : jx__buf_puts(b, "null")) ||
+           (oc->completed ? jx__output_put(b, &oc->out)
+                          : jx__buf_puts(b, "null")) ||
            jx__buf_puts(b, ",\"error\":") ||
            (oc->completed ? jx__buf_puts(b, "null")
                           : jx__buf_put_json_string(b, oc->error)) ||
@@ -767,7 +761,7 @@ static void run_step(job *j, const jx__step *st)
 {
     char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
     const binding *b = find_binding(j->ex, st->type);
-    outcome oc = {0, NULL, NULL, 0, NULL, 0};
+    outcome oc = {0};
     int built;
 
     jx__iso_now(started_at);
@@ -811,7 +805,7 @@ static void run_step(job *j, const jx__step *st)
     if (built)
         jx__doc_step(&j->doc, j->step.data, j->step.len);
     emit_step_finished(j, st, &oc, built);
-    json_decref(oc.output);
+    jx__output_clear(&oc.out);
     free(oc.error);
     free(oc.stderr_text);
 }

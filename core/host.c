@@ -220,27 +220,73 @@ static void ctx_progress(const jx_context *c, double fraction,
 
 int jx__output_init(jx_output *out)
 {
-    out->object = json_object();
-    out->error = NULL;
-    out->stderr_text = NULL;
-    out->stderr_dropped = 0;
-    out->failed_alloc = 0;
-    return out->object != NULL ? 0 : JX_ENOMEM;
+    memset(out, 0, sizeof *out);
+    return 0;
 }
 
 void jx__output_clear(jx_output *out)
 {
     json_decref(out->object);
+    jx__buf_free(&out->members);
     free(out->error);
     free(out->stderr_text);
+    memset(out, 0, sizeof *out);
+}
+
+int jx__output_put(jx__buf *b, const jx_output *out)
+{
+    if (out->object != NULL)
+        return jx__buf_put_json(b, out->object);
+    if (out->members.len == 0)
+        return jx__buf_append(b, "{}", 2);
+    /* The members lead with a comma, which becomes the opening brace. */
+    return jx__buf_append(b, "{", 1) ||
+           jx__buf_append(b, out->members.data + 1, out->members.len - 1) ||
+           jx__buf_append(b, "}", 1);
+}
+
+/* Turns a text output into its jansson object; 0, or -1 out of memory. */
+static int to_object(jx_output *out)
+{
+    jx__buf text = {NULL, 0, 0};
+
+    if (out->object != NULL)
+        return 0;
+    if (jx__output_put(&text, out) == 0)
+        out->object = json_loadb(text.data, text.len, 0, NULL);
+    jx__buf_free(&text);
+    if (out->object == NULL)
+        return -1;
+    out->members.len = 0;
+    out->n_keys = 0;
+    return 0;
+}
+
+json_t *jx__output_take(jx_output *out)
+{
+    json_t *object;
+
+    if (to_object(out) != 0)
+        return NULL;
+    object = out->object;
     out->object = NULL;
-    out->error = NULL;
-    out->stderr_text = NULL;
-    out->stderr_dropped = 0;
+    return object;
+}
+
+void jx__output_set(jx_output *out, json_t *object)
+{
+    json_decref(out->object);
+    out->object = object;
+    out->members.len = 0;
+    out->n_keys = 0;
 }
 
 static int out_set(jx_output *out, const char *key, json_t *value)
 {
+    if (value != NULL && to_object(out) != 0) {
+        json_decref(value);
+        value = NULL;
+    }
     /* json_object_set_new takes the reference even when it fails. */
     if (key == NULL || value == NULL ||
         json_object_set_new(out->object, key, value) != 0) {
@@ -251,16 +297,95 @@ static int out_set(jx_output *out, const char *key, json_t *value)
     return 0;
 }
 
+/* Starts the text member for key: 0 with ,"key": appended, *mark where
+ * it starts; 1 when it must go through the object instead (already an
+ * object, a key set before, too many keys, out of memory); -1 for a key
+ * that is not UTF-8, which jansson refuses. */
+static int text_key(jx_output *out, const char *key, size_t *mark)
+{
+    jx__buf *b = &out->members;
+    size_t start = b->len, lit;
+    int rc;
+
+    if (out->object != NULL || out->n_keys == JX__OUTPUT_TEXT_KEYS)
+        return 1;
+    if (jx__buf_append(b, ",", 1) != 0)
+        return 1;
+    lit = b->len;
+    rc = jx__buf_put_utf8(b, key, strlen(key));
+    for (size_t i = 0; rc == 0 && i < out->n_keys; i++)
+        if (out->keys[i].len == b->len - lit &&
+            memcmp(b->data + out->keys[i].at, b->data + lit,
+                   b->len - lit) == 0)
+            rc = 1;
+    if (rc == 0)
+        rc = jx__buf_append(b, ":", 1) != 0;
+    if (rc != 0) {
+        b->len = start;
+        b->data[start] = '\0';
+        return rc == JX__BUF_NOT_UTF8 ? -1 : 1;
+    }
+    out->keys[out->n_keys].at = lit;
+    out->keys[out->n_keys].len = b->len - 1 - lit;
+    out->n_keys++;
+    *mark = start;
+    return 0;
+}
+
+/* Ends the text member text_key() started: rc is what writing its value
+ * returned; on failure the member is taken back. */
+static int text_value_done(jx_output *out, size_t mark, int rc)
+{
+    if (rc == 0)
+        return 0;
+    out->n_keys--;
+    out->members.len = mark;
+    out->members.data[mark] = '\0';
+    /* json_string() refuses text that is not UTF-8, and out_set() records
+     * that as an output that could not be built. */
+    out->failed_alloc = 1;
+    return -1;
+}
+
 static int out_string(jx_output *out, const char *key, const char *value)
 {
+    size_t mark;
+    int rc = key != NULL ? text_key(out, key, &mark) : -1;
+
+    if (rc == 0)
+        return text_value_done(
+            out, mark,
+            value != NULL ? jx__buf_put_utf8(&out->members, value,
+                                             strlen(value))
+                          : jx__buf_append(&out->members, "null", 4));
+    if (rc < 0)
+        return -1;
     return out_set(out, key, value != NULL ? json_string(value) : json_null());
 }
 static int out_int(jx_output *out, const char *key, int64_t value)
 {
+    size_t mark;
+    int rc = key != NULL ? text_key(out, key, &mark) : -1;
+
+    if (rc == 0)
+        return text_value_done(out, mark,
+                               jx__buf_put_i64(&out->members, value));
+    if (rc < 0)
+        return -1;
     return out_set(out, key, json_integer(value));
 }
 static int out_bool(jx_output *out, const char *key, int value)
 {
+    size_t mark;
+    int rc = key != NULL ? text_key(out, key, &mark) : -1;
+
+    if (rc == 0)
+        return text_value_done(out, mark,
+                               value ? jx__buf_append(&out->members, "true", 4)
+                                     : jx__buf_append(&out->members, "false",
+                                                      5));
+    if (rc < 0)
+        return -1;
     return out_set(out, key, json_boolean(value));
 }
 static int out_double(jx_output *out, const char *key, double value)
@@ -284,7 +409,7 @@ static int out_merge_json(jx_output *out, const char *json_object)
     if (json_object == NULL)
         return -1;
     value = json_loads(json_object, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(value)) {
+    if (!json_is_object(value) || to_object(out) != 0) {
         json_decref(value);
         return -1;
     }

@@ -716,10 +716,8 @@ static int read_done(runner *r, const char *data, jx_output *out)
         return JX_STEP_FAILED;
     }
     rc = (int)json_integer_value(jrc);
-    if (json_is_object(output)) {
-        json_decref(out->object);
-        out->object = json_incref(output);
-    }
+    if (json_is_object(output))
+        jx__output_set(out, json_incref(output));
     if (error != NULL && (out->error = strdup(error)) == NULL)
         out->failed_alloc = 1;
     out->failed_alloc |= json_is_true(json_object_get(v, "failed_alloc"));

@@ -199,6 +199,23 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start = b->len;
+
+    for (size_t i = 0, step; i < len; i += step)
+        if ((step = utf8_seq(u + i, len - i)) == 0)
+            return JX__BUF_NOT_UTF8;
+    if (put_string(b, s, len) != 0) {
+        b->len = start;
+        if (b->data != NULL)
+            b->data[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 /* Text from plugins (error messages, a runner's stderr) may be any bytes;
  * a JSON document may not.  Invalid UTF-8 becomes U+FFFD. */
 int jx__buf_put_json_string(jx__buf *b, const char *s)

@@ -25,6 +25,11 @@ int jx__buf_put_i64(jx__buf *b, int64_t v);
 /* Any JSON value, compact, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
  * writes it.  On failure nothing is appended. */
 int jx__buf_put_json(jx__buf *b, const json_t *v);
+/* A string of len bytes as a JSON string literal, as jansson writes it;
+ * JX__BUF_NOT_UTF8 (nothing appended) when it is not valid UTF-8, which
+ * jansson refuses too. */
+#define JX__BUF_NOT_UTF8 (-2)
+int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len);
 /* A string as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 int jx__buf_put_json_string(jx__buf *b, const char *s);
 /* The same for the text of s followed by that of tail (ASCII). */

@@ -28,6 +28,11 @@
 #include "plan.h"
 #include "testutil.h"
 
+/* What text_edges sets under one key: quotes, backslashes, control
+ * characters, DEL and multi-byte UTF-8, each written as jansson would. */
+#define ESC_KEY "esc\"\\\n"
+#define ESC_VALUE "tab\t\x01\x7f \xc3\xa9 \xe2\x82\xac"
+
 #define JOB "6b0b1b3e-4c1d-4f8e-9a51-2f0f6a7e9c11"
 #define CONTRACT "0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d"
 #define HEAD "job_id: " JOB "\ncontract_id: " CONTRACT "\n"
@@ -170,13 +175,34 @@ static int inproc_execute(void *state, const jx_host_v1 *host,
         rc[7] = host->out_merge_json(out, "[1]");
         return JX_STEP_OK;
     }
+    if (strcmp(type, "text_edges") == 0) {
+        int *rc = seen.out_rc;
+        char key[8];
+
+        rc[0] = host->out_string(out, "a", "first");
+        rc[1] = host->out_string(out, ESC_KEY, ESC_VALUE);
+        rc[2] = host->out_int(out, "a", INT64_MIN); /* keeps its place */
+        rc[3] = host->out_string(out, "bad\xff", "x");
+        rc[4] = host->out_bool(out, "f", 0);
+        rc[5] = host->out_string(out, "n", NULL);
+        for (int i = 0; i < 20; i++) { /* more keys than kept as text */
+            snprintf(key, sizeof key, "k%02d", i);
+            rc[6] |= host->out_int(out, key, i);
+        }
+        rc[7] = host->out_string(out, "k03", "again");
+        return JX_STEP_OK;
+    }
+    if (strcmp(type, "bad_utf8") == 0) {
+        seen.out_rc[0] = host->out_string(out, "v", "\xc3\x28");
+        return JX_STEP_OK;
+    }
     host->out_int(out, "seen_index", host->step_index(step));
     return JX_STEP_OK;
 }
 
 static const char *const inproc_types[] = {
     "rec", "fail_once", "fail_silent", "return7", "probe", "progress",
-    "typed", NULL};
+    "typed", "text_edges", "bad_utf8", NULL};
 
 static const step_handler_v1 inproc_handler = {
     JX_STEP_HANDLER_HEADER,
@@ -913,6 +939,55 @@ static void test_document_of_completed_job(void **state)
     assert_int_equal(f->doc_text[f->doc_len - 1], '\n');
 }
 
+/* Output kept as text reads byte for byte as jansson's dump of the same
+ * calls would: escapes, order, a key set again, a key jansson refuses,
+ * and the switch to an object past JX__OUTPUT_TEXT_KEYS keys. */
+static void test_output_text_matches_jansson(void **state)
+{
+    fixture *f = *state;
+    json_t *expected = json_object();
+    char key[8], *want, *needle = NULL;
+
+    json_object_set_new(expected, "a", json_string("first"));
+    json_object_set_new(expected, ESC_KEY, json_string(ESC_VALUE));
+    json_object_set_new(expected, "a", json_integer(INT64_MIN));
+    json_object_set_new(expected, "f", json_false());
+    json_object_set_new(expected, "n", json_null());
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "k%02d", i);
+        json_object_set_new(expected, key, json_integer(i));
+    }
+    json_object_set_new(expected, "k03", json_string("again"));
+    want = json_dumps(expected, JSON_COMPACT);
+    json_decref(expected);
+    assert_non_null(want);
+    assert_true(asprintf(&needle, "\"output\":%s,\"error\":null", want) > 0);
+    free(want);
+
+    make_executor(f, NULL);
+    run_plan(f, HEAD "steps:\n  - {step_index: 0, step_type: text_edges}\n");
+    assert_final(f, JX_JOB_COMPLETED, "COMPLETED",
+                 "All steps completed successfully");
+    if (strstr(f->doc_text, needle) == NULL)
+        fail_msg("expected %s in %s", needle, f->doc_text);
+    free(needle);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(seen.out_rc[i], i == 3 ? -1 : 0);
+}
+
+/* A string that is not UTF-8 cannot be recorded: the step fails. */
+static void test_output_not_utf8_fails_step(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, NULL);
+    run_plan(f, HEAD "steps:\n  - {step_index: 0, step_type: bad_utf8}\n");
+    assert_int_equal(seen.out_rc[0], -1);
+    assert_final(f, JX_JOB_FAILED, "FAILED",
+                 "Step 0 failed: the handler's output could not be "
+                 "recorded: out of memory");
+}
+
 /* ---- EXEC-005: the plan is not mutated ------------------------------------ */
 
 /* Serialises every field of the plan, down to parameter keys and values,
@@ -1217,6 +1292,8 @@ int main(void)
         T(test_no_observation_after_step_without_handler),
         T(test_failing_observer_gives_null),
         T(test_document_fields),
+        T(test_output_text_matches_jansson),
+        T(test_output_not_utf8_fails_step),
         T(test_document_of_completed_job),
         T(test_plan_not_mutated),
         T(test_host_accessors),
