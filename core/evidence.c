@@ -232,8 +232,10 @@ static int evlog_append(jx__evlog *log, const char *data, size_t len,
             rc = -1;
             break;
         }
-        /* O_APPEND: the offset is now just past what this call wrote. */
-        if (written == 0 && n > 0)
+        /* O_APPEND: the offset is now just past what this call wrote.
+         * Asked only after a short write, the one case that can fail with
+         * bytes on disk: a seek per record would cost a system call. */
+        if (written == 0 && (size_t)n < len)
             start = lseek(log->fd, 0, SEEK_CUR) - n;
         data += n;
         len -= (size_t)n;

@@ -3,34 +3,28 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonbuf.h"
 
-int jx__buf_append(jx__buf *b, const char *data, size_t len)
+int jx__buf_grow(jx__buf *b, size_t len)
 {
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        char *grown;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        grown = realloc(b->data, cap);
-        if (grown == NULL)
-            return -1;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
+    size_t cap = b->cap ? b->cap : 512;
+    char *grown;
 
-int jx__buf_puts(jx__buf *b, const char *s)
-{
-    return jx__buf_append(b, s, strlen(s));
+    if (len > SIZE_MAX / 2 - b->len)
+        return -1;
+    while (cap < b->len + len + 1)
+        cap *= 2;
+    grown = realloc(b->data, cap);
+    if (grown == NULL)
+        return -1;
+    b->data = grown;
+    b->cap = cap;
+    return 0;
 }
 
 int jx__buf_put_i64(jx__buf *b, int64_t v)
@@ -53,45 +47,104 @@ static int dump_cb(const char *data, size_t len, void *user)
     return jx__buf_append(user, data, len);
 }
 
+/* Whether a byte goes into a JSON string literal as it is: all but
+ * control characters, the quote and the backslash. */
+static inline int plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* The escape of a byte that is not plain; returns its length. */
+static size_t escape(unsigned char c, char esc[6])
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    esc[0] = '\\';
+    switch (c) {
+    case '"': esc[1] = '"'; return 2;
+    case '\\': esc[1] = '\\'; return 2;
+    case '\b': esc[1] = 'b'; return 2;
+    case '\f': esc[1] = 'f'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    default:
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
 /* The string as a JSON literal, escaped exactly as jansson's compact dump
  * does (short escapes, \u00XX for other control characters, UTF-8 and DEL
  * as they are), so that the fast path changes no byte of the evidence.
- * Runs of plain bytes are copied whole. */
-static int put_string(jx__buf *b, const char *s, size_t len)
+ * Runs of plain bytes are copied whole.  With check_utf8, text that is
+ * not UTF-8 is refused (JX__BUF_NOT_UTF8) in the same pass. */
+static int put_string(jx__buf *b, const char *s, size_t len, int check_utf8)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t run = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start = b->len, run = 0, i = 0;
+    int rc = jx__buf_append(b, "\"", 1);
 
-    if (jx__buf_append(b, "\"", 1) != 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t esc_len = 2;
+    while (rc == 0 && i < len) {
+        char esc[6];
+        size_t step;
 
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (u[i] >= 0x80 && check_utf8) {
+            if ((step = utf8_seq(u + i, len - i)) == 0)
+                rc = JX__BUF_NOT_UTF8;
+            i += step;
             continue;
-        if (jx__buf_append(b, s + run, i - run) != 0)
-            return -1;
-        run = i + 1;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            esc_len = 6;
         }
-        if (jx__buf_append(b, esc, esc_len) != 0)
-            return -1;
+        if (plain(u[i])) {
+            i++;
+            continue;
+        }
+        step = escape(u[i], esc);
+        if (jx__buf_append(b, s + run, i - run) != 0 ||
+            jx__buf_append(b, esc, step) != 0)
+            rc = -1;
+        run = ++i;
     }
-    return jx__buf_append(b, s + run, len - run) || jx__buf_append(b, "\"", 1);
+    if (rc == 0 && (jx__buf_append(b, s + run, len - run) != 0 ||
+                    jx__buf_append(b, "\"", 1) != 0))
+        rc = -1;
+    if (rc != 0) {
+        b->len = start;
+        if (b->data != NULL)
+            b->data[start] = '\0';
+    }
+    return rc;
 }
 
 static int put_value(jx__buf *b, const json_t *v, int depth);
@@ -103,7 +156,7 @@ static int put_object(jx__buf *b, const json_t *v, int depth)
     const char *sep = "{";
 
     json_object_foreach((json_t *)v, key, item) {
-        if (jx__buf_puts(b, sep) || put_string(b, key, strlen(key)) ||
+        if (jx__buf_puts(b, sep) || put_string(b, key, strlen(key), 0) ||
             jx__buf_append(b, ":", 1) || put_value(b, item, depth + 1))
             return -1;
         sep = ",";
@@ -142,7 +195,7 @@ static int put_value(jx__buf *b, const json_t *v, int depth)
     case JSON_ARRAY:
         return put_array(b, v, depth);
     case JSON_STRING:
-        return put_string(b, json_string_value(v), json_string_length(v));
+        return put_string(b, json_string_value(v), json_string_length(v), 0);
     case JSON_INTEGER:
         return jx__buf_put_i64(b, (int64_t)json_integer_value(v));
     case JSON_TRUE:
@@ -170,50 +223,9 @@ int jx__buf_put_json(jx__buf *b, const json_t *v)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t start = b->len;
-
-    for (size_t i = 0, step; i < len; i += step)
-        if ((step = utf8_seq(u + i, len - i)) == 0)
-            return JX__BUF_NOT_UTF8;
-    if (put_string(b, s, len) != 0) {
-        b->len = start;
-        if (b->data != NULL)
-            b->data[start] = '\0';
-        return -1;
-    }
-    return 0;
+    return put_string(b, s, len, 1);
 }
 
 /* Text from plugins (error messages, a runner's stderr) may be any bytes;
@@ -221,24 +233,33 @@ int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len)
 int jx__buf_put_json_string(jx__buf *b, const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0, step;
-    jx__buf clean = {0};
+    size_t n = strlen(s), i = 0, len = 0, step;
+    char *clean;
     int rc;
 
     while (i < n && (step = utf8_seq(u + i, n - i)) != 0)
         i += step;
     if (i == n)
-        return put_string(b, s, n);
-    rc = jx__buf_append(&clean, s, i);
-    while (rc == 0 && i < n) {
+        return put_string(b, s, n, 0);
+    /* Each bad byte becomes the three bytes of U+FFFD. */
+    if (n > (SIZE_MAX - 1) / 3 || (clean = malloc(3 * n + 1)) == NULL)
+        return -1;
+    memcpy(clean, s, i);
+    len = i;
+    while (i < n) {
         step = utf8_seq(u + i, n - i);
-        rc = step != 0 ? jx__buf_append(&clean, s + i, step)
-                       : jx__buf_append(&clean, "\xef\xbf\xbd", 3);
-        i += step != 0 ? step : 1;
+        if (step != 0) {
+            memcpy(clean + len, s + i, step);
+            len += step;
+            i += step;
+        } else {
+            memcpy(clean + len, "\xef\xbf\xbd", 3);
+            len += 3;
+            i++;
+        }
     }
-    if (rc == 0)
-        rc = put_string(b, clean.data, clean.len);
-    jx__buf_free(&clean);
+    rc = put_string(b, clean, len, 0);
+    free(clean);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -19,8 +20,25 @@ typedef struct jx__buf {
 
 /* Appenders return 0, or -1 when out of memory (the buffer is unchanged
  * but may have grown). */
-int jx__buf_append(jx__buf *b, const char *data, size_t len);
-int jx__buf_puts(jx__buf *b, const char *s);
+int jx__buf_grow(jx__buf *b, size_t len); /* room for len more bytes */
+
+/* Inline: records are built from many short pieces, and a call per piece
+ * (with strlen of a literal done at run time) costs more than the copy. */
+static inline int jx__buf_append(jx__buf *b, const char *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap && jx__buf_grow(b, len) != 0)
+        return -1;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static inline int jx__buf_puts(jx__buf *b, const char *s)
+{
+    return jx__buf_append(b, s, strlen(s));
+}
+
 int jx__buf_put_i64(jx__buf *b, int64_t v);
 /* Any JSON value, compact, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
  * writes it.  On failure nothing is appended. */

@@ -130,6 +130,45 @@ static void test_invalid_utf8_replaced(void **state)
     }
 }
 
+/* jx__buf_put_utf8: what jansson writes for a string it accepts; for
+ * one it refuses (json_string() returns NULL), JX__BUF_NOT_UTF8 and the
+ * buffer as it was. */
+static void test_put_utf8_agrees_with_jansson(void **state)
+{
+    static const char *const texts[] = {
+        "", "plain", "q\"b\\s/", "\b\f\n\r\t\x01\x1f\x7f",
+        "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",  /* 2, 3, 4 bytes */
+        "\xc0\xaf",         /* overlong */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "\xe2\x82",         /* cut short */
+        "ok\x80",           /* a lone continuation byte */
+        "\xff",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        jx__buf b = {0};
+        json_t *v = json_string(texts[i]);
+        int rc;
+
+        assert_int_equal(jx__buf_append(&b, "[", 1), 0);
+        rc = jx__buf_put_utf8(&b, texts[i], strlen(texts[i]));
+        if (v == NULL) {
+            assert_int_equal(rc, JX__BUF_NOT_UTF8);
+            assert_string_equal(b.data, "[");
+        } else {
+            char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+            assert_int_equal(rc, 0);
+            assert_non_null(want);
+            assert_string_equal(b.data + 1, want);
+            free(want);
+        }
+        json_decref(v);
+        jx__buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_containers),
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_invalid_utf8_replaced),
+        cmocka_unit_test(test_put_utf8_agrees_with_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
