@@ -762,7 +762,6 @@ static void run_step(job *j, const jx__step *st)
     char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
     const binding *b = find_binding(j->ex, st->type);
     outcome oc = {0};
-    int built;
 
     jx__iso_now(started_at);
     if (emit_step_started(j, st, started_at) != 0)
@@ -801,10 +800,14 @@ static void run_step(job *j, const jx__step *st)
                    oc.error != NULL ? oc.error : "out of memory");
         j->stopped = 1; /* EXEC-003 */
     }
-    built = build_step_result(j, st, &oc, started_at, completed_at) == 0;
-    if (built)
-        jx__doc_step(&j->doc, j->step.data, j->step.len);
-    emit_step_finished(j, st, &oc, built);
+    /* The step's JSON is for the document and the records: without them,
+     * the counts and the reason above are the whole result. */
+    if (j->doc.fp != NULL || jx__chain_has_sinks(&j->chain)) {
+        int built = build_step_result(j, st, &oc, started_at, completed_at) == 0;
+        if (built)
+            jx__doc_step(&j->doc, j->step.data, j->step.len);
+        emit_step_finished(j, st, &oc, built);
+    }
     jx__output_clear(&oc.out);
     free(oc.error);
     free(oc.stderr_text);
