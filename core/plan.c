@@ -59,12 +59,28 @@ static int get_uuid(const jx__node *n, const char *name, const char *what,
 
 static int index_params(jx__step *st, jx_error *err);
 
-static int read_params(const jx__node *n, const char *name, jx__step *st,
+/* What a step without parameters points at: nothing of its own. */
+static char no_params_json[] = "{}";
+static const char *no_param_keys[] = {NULL};
+
+/* The plan's shared empty parameters, made on first use; a new
+ * reference, or NULL when out of memory. */
+static json_t *shared_no_params(jx_plan *plan)
+{
+    if (plan->no_params == NULL)
+        plan->no_params = json_object();
+    return json_incref(plan->no_params);
+}
+
+static int read_params(const jx__node *n, jx_plan *plan, jx__step *st,
                        jx_error *err)
 {
+    const char *name = plan->name;
+
     if (n == NULL || (n->kind == JX_NODE_SCALAR && !n->quoted &&
-                      n->text_len == 0)) {
-        st->params = json_object();
+                      n->text_len == 0) ||
+        (n->kind == JX_NODE_MAP && n->n_items == 0)) {
+        st->params = shared_no_params(plan);
     } else {
         if (n->kind != JX_NODE_MAP)
             return at(err, name, n, "%s", "parameters must be a mapping");
@@ -83,6 +99,11 @@ static int index_params(jx__step *st, jx_error *err)
     if (st->params == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     st->n_params = json_object_size(st->params);
+    if (st->n_params == 0) {
+        st->params_json = no_params_json;
+        st->param_keys = no_param_keys;
+        return 0;
+    }
     st->param_keys = malloc((st->n_params + 1) * sizeof *st->param_keys);
     st->params_json = json_dumps(st->params, JSON_COMPACT);
     if (st->param_keys == NULL || st->params_json == NULL)
@@ -103,9 +124,10 @@ static char *json_literal(const char *text)
     return out;
 }
 
-static int read_step(const jx__node *n, const char *name, jx__step *st,
+static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
                      const jx__step *prev, jx_error *err)
 {
+    const char *name = plan->name;
     static const char *const keys[] = {"step_index", "step_type", "target",
                                        "parameters", "timeout_seconds",
                                        "secret_parameters", NULL};
@@ -160,7 +182,7 @@ static int read_step(const jx__node *n, const char *name, jx__step *st,
     if ((st->type_json = json_literal(st->type)) == NULL ||
         (st->target_json = json_literal(st->target)) == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    return read_params(jx__map_get(n, "parameters"), name, st, err);
+    return read_params(jx__map_get(n, "parameters"), plan, st, err);
 }
 
 /* Adds a secret value to the plan's list, which stays sorted longest
@@ -253,7 +275,7 @@ static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
     }
     memset(&plan->steps[plan->n_steps], 0, sizeof *plan->steps);
     plan->n_steps++; /* counted first, so jx_plan_free frees a partial one */
-    rc = read_step(item, plan->name, &plan->steps[plan->n_steps - 1],
+    rc = read_step(item, plan, &plan->steps[plan->n_steps - 1],
                    plan->n_steps > 1 ? &plan->steps[plan->n_steps - 2] : NULL,
                    &r->error);
     if (rc == 0)
@@ -355,6 +377,13 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
                                err);
     if (rc == 0)
         rc = read_root(root, plan, &steps, err);
+    if (rc == 0 && steps.cap > plan->n_steps && plan->n_steps > 0) {
+        /* Give back what doubling reserved: up to half the array. */
+        jx__step *fit = realloc(plan->steps,
+                                plan->n_steps * sizeof *plan->steps);
+        if (fit != NULL)
+            plan->steps = fit;
+    }
     if (rc == 0 && jx__redact_plan(plan) != 0)
         rc = jx__fail(err, JX_ENOMEM, "out of memory");
     jx__node_free(root);
@@ -400,10 +429,13 @@ void jx_plan_free(jx_plan *plan)
         free(st->type_json);
         free(st->target_json);
         json_decref(st->params);
-        free(st->params_json);
-        free(st->param_keys);
+        if (st->params_json != no_params_json)
+            free(st->params_json);
+        if (st->param_keys != no_param_keys)
+            free(st->param_keys);
     }
     free(plan->steps);
+    json_decref(plan->no_params);
     for (size_t i = 0; i < plan->n_secrets; i++)
         free(plan->secrets[i]);
     free(plan->secrets);

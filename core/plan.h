@@ -43,6 +43,9 @@ struct jx_plan {
      * the executor writes (redact.h). */
     char **secrets;
     size_t n_secrets;
+    /* The parameters of every step that has none: one shared empty
+     * object, so that a long plan does not hold one per step. */
+    json_t *no_params;
 };
 
 /* What the runner receives of a step the core has already checked. */
