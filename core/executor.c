@@ -803,7 +803,8 @@ static void run_step(job *j, const jx__step *st)
     /* The step's JSON is for the document and the records: without them,
      * the counts and the reason above are the whole result. */
     if (j->doc.fp != NULL || jx__chain_has_sinks(&j->chain)) {
-        int built = build_step_result(j, st, &oc, started_at, completed_at) == 0;
+        int built = build_step_result(j, st, &oc, started_at,
+                                      completed_at) == 0;
         if (built)
             jx__doc_step(&j->doc, j->step.data, j->step.len);
         emit_step_finished(j, st, &oc, built);

@@ -245,7 +245,8 @@ int jx__output_put(jx__buf *b, const jx_output *out)
            jx__buf_append(b, "}", 1);
 }
 
-/* Turns a text output into its jansson object; 0, or -1 out of memory. */
+/* Turns a text output into its jansson object; 0, or -1 (and the output
+ * marked as failed) when out of memory. */
 static int to_object(jx_output *out)
 {
     jx__buf text = {NULL, 0, 0};
@@ -255,8 +256,10 @@ static int to_object(jx_output *out)
     if (jx__output_put(&text, out) == 0)
         out->object = json_loadb(text.data, text.len, 0, NULL);
     jx__buf_free(&text);
-    if (out->object == NULL)
+    if (out->object == NULL) {
+        out->failed_alloc = 1;
         return -1;
+    }
     out->members.len = 0;
     out->n_keys = 0;
     return 0;
