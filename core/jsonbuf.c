@@ -105,6 +105,25 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Bytes of a 64-bit word, each set to c. */
+#define EVERY_BYTE(c) (UINT64_C(0x0101010101010101) * (uint64_t)(c))
+
+/* Whether some byte of w is below n (n <= 0x80): exact for the word as a
+ * whole, which is all that is asked here. */
+static inline uint64_t any_byte_below(uint64_t w, unsigned n)
+{
+    return (w - EVERY_BYTE(n)) & ~w & EVERY_BYTE(0x80);
+}
+
+/* Whether any of 8 bytes is not plain ASCII: a control character, the
+ * quote, the backslash, or a byte of a multi-byte character. */
+static inline int word_needs_look(uint64_t w)
+{
+    return ((w & EVERY_BYTE(0x80)) | any_byte_below(w, 0x20) |
+            any_byte_below(w ^ EVERY_BYTE('"'), 1) |
+            any_byte_below(w ^ EVERY_BYTE('\\'), 1)) != 0;
+}
+
 /* The string as a JSON literal, escaped exactly as jansson's compact dump
  * does (short escapes, \u00XX for other control characters, UTF-8 and DEL
  * as they are), so that the fast path changes no byte of the evidence.
@@ -119,7 +138,16 @@ static int put_string(jx__buf *b, const char *s, size_t len, int check_utf8)
     while (rc == 0 && i < len) {
         char esc[6];
         size_t step;
+        uint64_t w;
 
+        /* Eight plain ASCII bytes at a time: the common case. */
+        if (len - i >= 8) {
+            memcpy(&w, u + i, 8);
+            if (!word_needs_look(w)) {
+                i += 8;
+                continue;
+            }
+        }
         if (u[i] >= 0x80 && check_utf8) {
             if ((step = utf8_seq(u + i, len - i)) == 0)
                 rc = JX__BUF_NOT_UTF8;

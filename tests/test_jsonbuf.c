@@ -130,9 +130,32 @@ static void test_invalid_utf8_replaced(void **state)
     }
 }
 
-/* jx__buf_put_utf8: what jansson writes for a string it accepts; for
- * one it refuses (json_string() returns NULL), JX__BUF_NOT_UTF8 and the
- * buffer as it was. */
+/* jx__buf_put_utf8 after a "[": what jansson writes for a string it
+ * accepts; for one it refuses (json_string() returns NULL),
+ * JX__BUF_NOT_UTF8 and the buffer as it was. */
+static void utf8_same_as_jansson(const char *text)
+{
+    jx__buf b = {0};
+    json_t *v = json_string(text);
+    int rc;
+
+    assert_int_equal(jx__buf_append(&b, "[", 1), 0);
+    rc = jx__buf_put_utf8(&b, text, strlen(text));
+    if (v == NULL) {
+        assert_int_equal(rc, JX__BUF_NOT_UTF8);
+        assert_string_equal(b.data, "[");
+    } else {
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+        assert_int_equal(rc, 0);
+        assert_non_null(want);
+        assert_string_equal(b.data + 1, want);
+        free(want);
+    }
+    json_decref(v);
+    jx__buf_free(&b);
+}
+
 static void test_put_utf8_agrees_with_jansson(void **state)
 {
     static const char *const texts[] = {
@@ -144,29 +167,32 @@ static void test_put_utf8_agrees_with_jansson(void **state)
         "\xe2\x82",         /* cut short */
         "ok\x80",           /* a lone continuation byte */
         "\xff",
+        "twelve bytes\xff", /* past the first word */
     };
     (void)state;
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        jx__buf b = {0};
-        json_t *v = json_string(texts[i]);
-        int rc;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        utf8_same_as_jansson(texts[i]);
+}
 
-        assert_int_equal(jx__buf_append(&b, "[", 1), 0);
-        rc = jx__buf_put_utf8(&b, texts[i], strlen(texts[i]));
-        if (v == NULL) {
-            assert_int_equal(rc, JX__BUF_NOT_UTF8);
-            assert_string_equal(b.data, "[");
-        } else {
-            char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+/* Strings are scanned eight bytes at a time: a byte that needs escaping
+ * (or is part of a multi-byte character) at every place of a word, in
+ * strings longer than one word, reads as jansson writes it. */
+static void test_special_byte_at_every_place(void **state)
+{
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01",
+                                           "\x1f", "\x7f", " ", "~",
+                                           "\xc3\xa9", "\xe2\x82\xac"};
+    (void)state;
+    for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++)
+        for (size_t at = 0; at < 20; at++) {
+            char text[32];
 
-            assert_int_equal(rc, 0);
-            assert_non_null(want);
-            assert_string_equal(b.data + 1, want);
-            free(want);
+            memset(text, 'a', 24);
+            text[24] = '\0';
+            memcpy(text + at, specials[k], strlen(specials[k]));
+            same_as_jansson(json_string(text));
+            utf8_same_as_jansson(text);
         }
-        json_decref(v);
-        jx__buf_free(&b);
-    }
 }
 
 int main(void)
@@ -178,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_put_utf8_agrees_with_jansson),
+        cmocka_unit_test(test_special_byte_at_every_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
