@@ -308,7 +308,7 @@ static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
     static const char *const keys[] = {
         "path", "user", "group", "max_output_bytes", "max_stderr_bytes",
         "max_address_space_mb", "max_cpu_seconds", "max_open_files",
-        "kill_grace_ms", NULL};
+        "kill_grace_ms", "max_per_plugin", NULL};
     const char *name = cfg->name;
     jx__runner_conf *rc_ = &cfg->runner;
     const jx__node *v;
@@ -344,7 +344,9 @@ static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
         (rc = read_limit(sec, "max_open_files", name, 1LL << 20,
                          &rc_->max_open_files, err)) ||
         (rc = read_limit(sec, "kill_grace_ms", name, 60000,
-                         &rc_->kill_grace_ms, err)))
+                         &rc_->kill_grace_ms, err)) ||
+        (rc = read_limit(sec, "max_per_plugin", name, 256,
+                         &rc_->max_per_plugin, err)))
         return rc;
     return 0;
 }
@@ -480,6 +482,7 @@ void jx__runner_conf_defaults(jx__runner_conf *rc)
     rc->max_cpu_seconds = 3600;
     rc->max_open_files = 1024;
     rc->kill_grace_ms = 500;
+    rc->max_per_plugin = 1;
 }
 
 void jx__runner_conf_clear(jx__runner_conf *rc)

@@ -33,6 +33,7 @@ typedef struct jx__runner_conf {
     uint64_t max_cpu_seconds;      /* RLIMIT_CPU, per runner process */
     uint64_t max_open_files;       /* RLIMIT_NOFILE */
     uint64_t kill_grace_ms;        /* SIGTERM to SIGKILL */
+    uint64_t max_per_plugin;       /* runner processes serving one plugin */
 } jx__runner_conf;
 
 void jx__runner_conf_defaults(jx__runner_conf *rc);

@@ -413,10 +413,12 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
 /* ---- calling plugins ---------------------------------------------------- */
 
 /* Calls into a plugin that is not thread-safe are serialised on its lock.
- * Returns whether the lock was taken, for plugin_leave(). */
+ * An isolated plugin's proxy queues its own calls: each runner process
+ * serves one step at a time.  Returns whether the lock was taken, for
+ * plugin_leave(). */
 static int plugin_enter(jx__plugin *p, uint32_t flags)
 {
-    int locked = (flags & JX_HANDLER_THREAD_SAFE) == 0;
+    int locked = !p->isolated && (flags & JX_HANDLER_THREAD_SAFE) == 0;
     if (locked)
         pthread_mutex_lock(&p->lock);
     return locked;

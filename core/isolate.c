@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
@@ -45,8 +46,12 @@
 #define SMALL_FRAME (64 * 1024)   /* LOG, PROG, HELO, FAIL, VRES */
 #define FINI_TIMEOUT_S 5.0
 
-typedef struct runner {
-    /* What every (re)start needs. */
+/*
+ * One isolated plugin: what every runner of it needs, and its runners.
+ * Up to runner.max_per_plugin runner processes serve its steps at once,
+ * each one step at a time; they start when first needed and stay warm.
+ */
+typedef struct pool {
     char *program;
     jx__runner_conf limits; /* scalars only; strings not kept */
     int drop;               /* switch to uid/gid: the executor is root */
@@ -54,6 +59,22 @@ typedef struct runner {
     gid_t gid;
     char *load;             /* the LOAD frame's payload */
     char *cgroup_parent;    /* where runner cgroups are made, or NULL */
+    /* What the plugin said about itself (from its first HELO). */
+    step_handler_v1 desc;
+    char *name, *version;
+    char **types;
+    int has_validate;
+    /* The runners, made as steps need them.  busy and n_runners are
+     * guarded by lock; a runner's process belongs to whoever took it. */
+    pthread_mutex_t lock;
+    pthread_cond_t given_back;
+    struct runner **runners; /* room for limits.max_per_plugin */
+    size_t n_runners;
+} pool;
+
+typedef struct runner {
+    pool *pool;
+    int busy;               /* taken by a step or a validate */
     unsigned serial;        /* for cgroup names */
     /* The running process, when pid > 0. */
     pid_t pid;
@@ -62,11 +83,6 @@ typedef struct runner {
     char *cgroup;
     jx__buf err_text;       /* the current step's stderr, bounded */
     size_t err_dropped;
-    /* What the plugin said about itself (from its first HELO). */
-    step_handler_v1 desc;
-    char *name, *version;
-    char **types;
-    int has_validate;
 } runner;
 
 static void sleep_ms(long ms)
@@ -113,8 +129,8 @@ static char *find_cgroup_parent(void)
 
 static void cgroup_make(runner *r)
 {
-    if (r->cgroup_parent == NULL ||
-        asprintf(&r->cgroup, "%s/jobexec-%ld-%p-%u", r->cgroup_parent,
+    if (r->pool->cgroup_parent == NULL ||
+        asprintf(&r->cgroup, "%s/jobexec-%ld-%p-%u", r->pool->cgroup_parent,
                  (long)getpid(), (void *)r, ++r->serial) < 0) {
         r->cgroup = NULL;
         return;
@@ -222,7 +238,7 @@ static void kill_runner(runner *r)
     if (r->pid <= 0)
         return;
     kill(-r->pid, SIGTERM);
-    if (!reap_within(r->pid, (long)r->limits.kill_grace_ms, &status)) {
+    if (!reap_within(r->pid, (long)r->pool->limits.kill_grace_ms, &status)) {
         kill(-r->pid, SIGKILL);
         if (r->cgroup != NULL)
             cgroup_write(r->cgroup, "cgroup.kill", "1");
@@ -237,7 +253,7 @@ static void kill_runner(runner *r)
 static int spawn_process(runner *r, jx_error *err)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1}, child_chan = -1, child_err = -1;
-    char *const argv[] = {r->program, NULL};
+    char *const argv[] = {r->pool->program, NULL};
     char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
 #if defined(__SANITIZE_ADDRESS__)
                     /* ASan reserves terabytes of address space and would
@@ -278,7 +294,7 @@ static int spawn_process(runner *r, jx_error *err)
                                       POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
     cgroup_make(r);
-    rc = posix_spawn(&r->pid, r->program, &fa, &at, argv, envp);
+    rc = posix_spawn(&r->pid, r->pool->program, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(child_chan);
@@ -289,7 +305,7 @@ static int spawn_process(runner *r, jx_error *err)
         r->pid = 0;
         cgroup_end(r);
         return jx__fail(err, JX_ELOAD, "cannot start the runner '%s': %s",
-                        r->program, strerror(rc));
+                        r->pool->program, strerror(rc));
     }
     r->chan = sv[0];
     r->err_fd = ep[0];
@@ -328,9 +344,8 @@ static void drain_stderr(runner *r)
     ssize_t n;
 
     while (r->err_fd >= 0 && (n = read(r->err_fd, buf, sizeof buf)) > 0) {
-        size_t room = r->limits.max_stderr_bytes > r->err_text.len
-                          ? (size_t)r->limits.max_stderr_bytes - r->err_text.len
-                          : 0;
+        size_t max = (size_t)r->pool->limits.max_stderr_bytes;
+        size_t room = max > r->err_text.len ? max - r->err_text.len : 0;
         size_t keep = (size_t)n < room ? (size_t)n : room;
         if (keep > 0 && jx__buf_append(&r->err_text, buf, keep) != 0)
             keep = 0;
@@ -393,7 +408,7 @@ static void describe_exit(runner *r, char *why, size_t len)
         kill_runner(r);
         return;
     }
-    end_group(r->pid, (long)r->limits.kill_grace_ms);
+    end_group(r->pid, (long)r->pool->limits.kill_grace_ms);
     close_process(r);
     if (WIFSIGNALED(status))
         snprintf(why, len, "handler crashed: signal %d (SIG%s: %s)",
@@ -458,7 +473,7 @@ static int read_channel(waiting *w, jx__frame_reader *fr)
             snprintf(w->why, sizeof w->why,
                      "output too large: %" PRIu32 " bytes, more than the "
                      "limit of %" PRIu64 " (runner.max_output_bytes)",
-                     fr->len, w->r->limits.max_output_bytes);
+                     fr->len, w->r->pool->limits.max_output_bytes);
         else
             snprintf(w->why, sizeof w->why,
                      "protocol error: frame '%s' of %" PRIu32 " bytes", name,
@@ -507,7 +522,8 @@ static void cancel_step(waiting *w)
         return;
     w->cancelled = 1;
     kill(w->r->pid, SIGUSR1);
-    w->deadline = jx__monotonic() + (double)w->r->limits.kill_grace_ms / 1e3;
+    w->deadline = jx__monotonic() +
+                  (double)w->r->pool->limits.kill_grace_ms / 1e3;
 }
 
 /* Waits for w->want, serving LOG and PROG frames and stderr meanwhile.
@@ -533,7 +549,8 @@ static int wait_for(waiting *w)
             if (w->cancelled)
                 snprintf(w->why, sizeof w->why,
                          "cancelled (the handler did not stop within %" PRIu64
-                         " ms and was killed)", w->r->limits.kill_grace_ms);
+                         " ms and was killed)",
+                         w->r->pool->limits.kill_grace_ms);
             w->timed_out = !w->cancelled;
             kill_runner(w->r);
             jx__frame_reset(&fr);
@@ -563,7 +580,7 @@ static int wait_for(waiting *w)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static int read_hello(runner *r, const char *data, int first, jx_error *err)
+static int read_hello(pool *p, const char *data, int first, jx_error *err)
 {
     json_t *v = json_loads(data, 0, NULL);
     const char *name = json_string_value(json_object_get(v, "name"));
@@ -576,23 +593,23 @@ static int read_hello(runner *r, const char *data, int first, jx_error *err)
     if (name == NULL || version == NULL || !json_is_array(types)) {
         rc = jx__fail(err, JX_ELOAD, "protocol error: malformed HELO");
     } else if (!first) {
-        if (strcmp(name, r->name) != 0)
+        if (strcmp(name, p->name) != 0)
             rc = jx__fail(err, JX_ELOAD, "the plugin changed its name from "
-                                         "'%s' to '%s'", r->name, name);
-    } else if ((r->name = strdup(name)) == NULL ||
-               (r->version = strdup(version)) == NULL ||
-               (r->types = calloc(n + 1, sizeof *r->types)) == NULL) {
+                                         "'%s' to '%s'", p->name, name);
+    } else if ((p->name = strdup(name)) == NULL ||
+               (p->version = strdup(version)) == NULL ||
+               (p->types = calloc(n + 1, sizeof *p->types)) == NULL) {
         rc = jx__fail(err, JX_ENOMEM, "out of memory");
     } else {
         json_array_foreach(types, i, t) {
             if (!json_is_string(t) ||
-                (r->types[i] = strdup(json_string_value(t))) == NULL) {
+                (p->types[i] = strdup(json_string_value(t))) == NULL) {
                 rc = jx__fail(err, JX_ELOAD, "protocol error: malformed "
                                              "step_types");
                 break;
             }
         }
-        r->has_validate = json_is_true(json_object_get(v, "validate"));
+        p->has_validate = json_is_true(json_object_get(v, "validate"));
     }
     json_decref(v);
     return rc;
@@ -621,8 +638,8 @@ static int start(runner *r, int first, jx_error *err)
     if ((rc = spawn_process(r, err)) != 0)
         return rc;
     w.deadline = jx__monotonic() + START_TIMEOUT_S;
-    if (jx__frame_write(r->chan, JX_FRAME_LOAD, r->load, strlen(r->load)) !=
-            0 ||
+    if (jx__frame_write(r->chan, JX_FRAME_LOAD, r->pool->load,
+                        strlen(r->pool->load)) != 0 ||
         wait_for(&w) != 0) {
         size_t dropped;
         char *text;
@@ -637,7 +654,7 @@ static int start(runner *r, int first, jx_error *err)
         free(text);
         return rc;
     }
-    rc = w.got == JX_FRAME_HELO ? read_hello(r, w.data, first, err)
+    rc = w.got == JX_FRAME_HELO ? read_hello(r->pool, w.data, first, err)
                                 : read_fail(w.data, err);
     free(w.data);
     if (rc != 0)
@@ -725,11 +742,91 @@ static int read_done(runner *r, const char *data, jx_output *out)
     return rc;
 }
 
-static int proxy_execute(void *state, const jx_host_v1 *host,
-                         const jx_context *ctx, const jx_step *step,
-                         jx_output *out)
+/* ---- the pool ----------------------------------------------------------- */
+
+static runner *runner_new(pool *p)
 {
-    runner *r = state;
+    runner *r = calloc(1, sizeof *r);
+
+    if (r != NULL) {
+        r->pool = p;
+        r->chan = r->err_fd = -1;
+    }
+    return r;
+}
+
+/* An idle runner (one whose process is up, if any is), or a new one
+ * while the pool has room; NULL when there is none free (the caller
+ * waits) or no memory (*oom set).  Under p->lock. */
+static runner *idle_runner(pool *p, int *oom)
+{
+    runner *r = NULL;
+
+    for (size_t i = 0; i < p->n_runners; i++)
+        if (!p->runners[i]->busy && (r == NULL || p->runners[i]->pid > 0))
+            r = p->runners[i];
+    if (r == NULL && p->n_runners < p->limits.max_per_plugin) {
+        if ((r = runner_new(p)) == NULL)
+            *oom = 1;
+        else
+            p->runners[p->n_runners++] = r;
+    }
+    return r;
+}
+
+/* Takes a runner for one call, waiting while all are busy: until one is
+ * given back, the deadline passes (monotonic seconds; 0: none) or the job
+ * is cancelled.  NULL with *why ("timed out", "cancelled", "out of
+ * memory") when none came. */
+static runner *take_runner(pool *p, double deadline,
+                           const atomic_int *cancelled, const char **why)
+{
+    runner *r = NULL;
+    int oom = 0;
+
+    pthread_mutex_lock(&p->lock);
+    while ((r = idle_runner(p, &oom)) == NULL && !oom) {
+        struct timespec until;
+        double now = jx__monotonic(), wake = now + 0.05;
+
+        if (cancelled != NULL && atomic_load(cancelled)) {
+            *why = "cancelled";
+            break;
+        }
+        if (deadline > 0 && now >= deadline) {
+            *why = "timed out";
+            break;
+        }
+        /* Given-back wakes the wait; the pauses are for the cancel flag
+         * and the deadline, which nothing signals. */
+        if (deadline > 0 && deadline < wake)
+            wake = deadline;
+        until.tv_sec = (time_t)wake;
+        until.tv_nsec = (long)((wake - (double)until.tv_sec) * 1e9);
+        pthread_cond_timedwait(&p->given_back, &p->lock, &until);
+    }
+    if (r != NULL)
+        r->busy = 1;
+    else if (oom)
+        *why = "out of memory";
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
+static void give_back(pool *p, runner *r)
+{
+    pthread_mutex_lock(&p->lock);
+    r->busy = 0;
+    pthread_cond_signal(&p->given_back);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- the proxy's handler ----------------------------------------------- */
+
+/* One step on runner r, which the caller has taken. */
+static int execute_on(runner *r, const jx_context *ctx, const jx_step *step,
+                      jx_output *out)
+{
     waiting w = {.r = r, .ctx = ctx, .cancel_fd = ctx->cancel_fd,
                  .want = JX_FRAME_DONE, .deadline = ctx->deadline};
     jx__buf req = {0};
@@ -737,8 +834,7 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     int cancelled = ctx->cancelled != NULL && atomic_load(ctx->cancelled);
     int rc;
 
-    (void)host;
-    w.want_max = (size_t)r->limits.max_output_bytes;
+    w.want_max = (size_t)r->pool->limits.max_output_bytes;
     if (ensure_running(r, out) != 0)
         return JX_STEP_FAILED;
     if (build_exec(&req, ctx, step->step, cancelled) != 0) {
@@ -751,7 +847,7 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     if (cancelled) {
         w.cancelled = 1;
         w.deadline = jx__monotonic() +
-                     (double)r->limits.kill_grace_ms / 1e3;
+                     (double)r->pool->limits.kill_grace_ms / 1e3;
     }
     rc = jx__frame_write(r->chan, JX_FRAME_EXEC, req.data, req.len);
     jx__buf_free(&req);
@@ -782,10 +878,37 @@ static int proxy_execute(void *state, const jx_host_v1 *host,
     return JX_STEP_FAILED;
 }
 
-static int proxy_validate(void *state, const jx_host_v1 *host,
-                          const jx_step *step, char *why, size_t why_len)
+static int proxy_execute(void *state, const jx_host_v1 *host,
+                         const jx_context *ctx, const jx_step *step,
+                         jx_output *out)
 {
-    runner *r = state;
+    pool *p = state;
+    const char *why = "";
+    runner *r = take_runner(p, ctx->deadline, ctx->cancelled, &why);
+    int rc;
+
+    (void)host;
+    if (r == NULL) {
+        /* Waiting for a free runner counts against the step's time. */
+        if (strcmp(why, "timed out") == 0)
+            rc = asprintf(&out->error, "timed out after %" PRId64
+                          " s (waiting for a free runner)",
+                          step->step->timeout_seconds);
+        else
+            rc = asprintf(&out->error, "%s", why);
+        if (rc < 0)
+            out->error = NULL;
+        return JX_STEP_FAILED;
+    }
+    rc = execute_on(r, ctx, step, out);
+    give_back(p, r);
+    return rc;
+}
+
+/* validate on runner r, which the caller has taken. */
+static int validate_on(runner *r, const jx_step *step, char *why,
+                       size_t why_len)
+{
     jx_context ctx = {0};
     waiting w = {.r = r, .cancel_fd = -1, .want = JX_FRAME_VRES,
                  .want_max = SMALL_FRAME};
@@ -794,9 +917,6 @@ static int proxy_validate(void *state, const jx_host_v1 *host,
     json_t *v;
     int rc;
 
-    (void)host;
-    if (!r->has_validate)
-        return 0;
     if (ensure_running(r, &out) != 0) {
         snprintf(why, why_len, "%s", out.error ? out.error : "out of memory");
         free(out.error);
@@ -832,38 +952,71 @@ static int proxy_validate(void *state, const jx_host_v1 *host,
     return rc;
 }
 
-static void runner_free(runner *r)
+static int proxy_validate(void *state, const jx_host_v1 *host,
+                          const jx_step *step, char *why, size_t why_len)
 {
-    free(r->program);
-    free(r->load);
-    free(r->cgroup_parent);
-    jx__buf_free(&r->err_text);
-    free(r->name);
-    free(r->version);
-    for (size_t i = 0; r->types != NULL && r->types[i] != NULL; i++)
-        free(r->types[i]);
-    free(r->types);
-    free(r);
+    pool *p = state;
+    const char *failed = "";
+    runner *r;
+    int rc;
+
+    (void)host;
+    if (!p->has_validate)
+        return 0;
+    if ((r = take_runner(p, jx__monotonic() + START_TIMEOUT_S, NULL,
+                         &failed)) == NULL) {
+        snprintf(why, why_len, "validate %s (waiting for a free runner)",
+                 failed);
+        return -1;
+    }
+    rc = validate_on(r, step, why, why_len);
+    give_back(p, r);
+    return rc;
 }
 
 /* fini runs in the runner: ask it to finish, then make sure it has. */
-static void proxy_fini(void *state)
+static void runner_end(runner *r)
 {
-    runner *r = state;
     int status;
 
+    if (r == NULL)
+        return;
     if (r->pid > 0 && jx__frame_write(r->chan, JX_FRAME_QUIT, "", 0) == 0 &&
         reap_within(r->pid, (long)(FINI_TIMEOUT_S * 1000), &status)) {
         kill(-r->pid, SIGKILL);
         close_process(r);
     }
     kill_runner(r);
-    runner_free(r);
+    jx__buf_free(&r->err_text);
+    free(r);
+}
+
+static void pool_free(pool *p)
+{
+    for (size_t i = 0; p->runners != NULL && i < p->n_runners; i++)
+        runner_end(p->runners[i]);
+    free(p->runners);
+    free(p->program);
+    free(p->load);
+    free(p->cgroup_parent);
+    free(p->name);
+    free(p->version);
+    for (size_t i = 0; p->types != NULL && p->types[i] != NULL; i++)
+        free(p->types[i]);
+    free(p->types);
+    pthread_cond_destroy(&p->given_back);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static void proxy_fini(void *state)
+{
+    pool_free(state);
 }
 
 /* ---- opening ----------------------------------------------------------- */
 
-static int resolve_user(runner *r, const jx__runner_conf *c, jx_error *err)
+static int resolve_user(pool *p, const jx__runner_conf *c, jx_error *err)
 {
     const char *user = c->user != NULL ? c->user : "nobody";
     const char *group = c->group != NULL ? c->group : "nogroup";
@@ -882,13 +1035,13 @@ static int resolve_user(runner *r, const jx__runner_conf *c, jx_error *err)
         return jx__fail(err, JX_ECONFIG, "isolated plugins never run as "
                                          "root: runner.user and runner.group "
                                          "must be unprivileged");
-    r->drop = 1;
-    r->uid = pw->pw_uid;
-    r->gid = gr->gr_gid;
+    p->drop = 1;
+    p->uid = pw->pw_uid;
+    p->gid = gr->gr_gid;
     return 0;
 }
 
-static char *load_payload(const runner *r, const jx__plugin_conf *pc,
+static char *load_payload(const pool *p, const jx__plugin_conf *pc,
                           const jx_config *cfg)
 {
     json_t *v = json_pack(
@@ -896,10 +1049,10 @@ static char *load_payload(const runner *r, const jx__plugin_conf *pc,
         "path", pc->path, "written", pc->path_written, "config", pc->config,
         "config_name", cfg->name, "line", (int)pc->line, "col", (int)pc->col,
         "limits", "address_space_mb",
-        (json_int_t)r->limits.max_address_space_mb, "cpu_seconds",
-        (json_int_t)r->limits.max_cpu_seconds, "open_files",
-        (json_int_t)r->limits.max_open_files, "drop", r->drop, "uid",
-        (json_int_t)r->uid, "gid", (json_int_t)r->gid);
+        (json_int_t)p->limits.max_address_space_mb, "cpu_seconds",
+        (json_int_t)p->limits.max_cpu_seconds, "open_files",
+        (json_int_t)p->limits.max_open_files, "drop", p->drop, "uid",
+        (json_int_t)p->uid, "gid", (json_int_t)p->gid);
     char *text = v != NULL ? json_dumps(v, JSON_COMPACT) : NULL;
 
     json_decref(v);
@@ -922,51 +1075,72 @@ static int at_plugin(jx_error *err, int code, const jx_config *cfg,
                     pc->line, pc->col, pc->path, why);
 }
 
+/* A pool for the plugin, without runners; NULL when out of memory. */
+static pool *pool_new(const jx_config *cfg)
+{
+    pool *p = calloc(1, sizeof *p);
+    pthread_condattr_t ca;
+
+    if (p == NULL)
+        return NULL;
+    p->limits = cfg->runner;
+    p->limits.path = p->limits.user = p->limits.group = NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    /* take_runner's timed waits are on the monotonic clock. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->given_back, &ca);
+    pthread_condattr_destroy(&ca);
+    p->program = strdup(cfg->runner.path ? cfg->runner.path : JX_RUNNER);
+    p->runners = calloc((size_t)p->limits.max_per_plugin, sizeof *p->runners);
+    if (p->program == NULL || p->runners == NULL) {
+        pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
 int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
                      jx__plugin **out, jx_error *err)
 {
-    runner *r;
+    pool *p;
+    runner *first;
     int rc;
 
     *out = NULL;
     if ((rc = jx__plugin_check_path(pc, cfg->name, err)) != 0)
         return rc;
-    if ((r = calloc(1, sizeof *r)) == NULL)
+    if ((p = pool_new(cfg)) == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    r->chan = r->err_fd = -1;
-    r->limits = cfg->runner;
-    r->limits.path = r->limits.user = r->limits.group = NULL;
-    r->program = strdup(cfg->runner.path ? cfg->runner.path : JX_RUNNER);
-    if (r->program == NULL) {
-        runner_free(r);
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    }
-    if ((rc = resolve_user(r, &cfg->runner, err)) != 0) {
-        runner_free(r);
+    if ((rc = resolve_user(p, &cfg->runner, err)) != 0) {
+        pool_free(p);
         return at_plugin(err, rc, cfg, pc);
     }
-    if ((r->load = load_payload(r, pc, cfg)) == NULL) {
-        runner_free(r);
+    if ((p->load = load_payload(p, pc, cfg)) == NULL ||
+        (first = runner_new(p)) == NULL) {
+        pool_free(p);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
-    r->cgroup_parent = find_cgroup_parent();
-    if ((rc = start(r, 1, err)) != 0) {
-        runner_free(r);
+    p->runners[p->n_runners++] = first;
+    p->cgroup_parent = find_cgroup_parent();
+    /* The first runner tells what the plugin is; more start on demand. */
+    if ((rc = start(first, 1, err)) != 0) {
+        pool_free(p);
         return at_plugin(err, rc, cfg, pc);
     }
-    r->desc = (step_handler_v1){
+    p->desc = (step_handler_v1){
         .magic = JX_STEP_HANDLER_MAGIC,
         .abi_version = JX_ABI_VERSION,
         .struct_size = sizeof(step_handler_v1),
-        .name = r->name,
-        .version = r->version,
-        .step_types = (const char *const *)r->types,
+        .name = p->name,
+        .version = p->version,
+        .step_types = (const char *const *)p->types,
         .flags = 0, /* one step at a time per runner */
         .execute = proxy_execute,
         .validate = proxy_validate,
         .fini = proxy_fini,
     };
-    if ((rc = jx__plugin_proxy(pc, &r->desc, r, out, err)) != 0)
-        proxy_fini(r);
+    if ((rc = jx__plugin_proxy(pc, &p->desc, p, out, err)) != 0)
+        pool_free(p);
     return rc;
 }

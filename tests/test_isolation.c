@@ -1195,6 +1195,150 @@ static void test_cancel_by_sigterm(void **state)
 
 /* ---- in-process --------------------------------------------------------- */
 
+/* ---- several runners per plugin ---------------------------------------- */
+
+/* One job on its own thread: a one-step plan of its own job_id. */
+typedef struct side_job {
+    jx_executor *ex;
+    char job_id[40];
+    char step[512]; /* the step, a YAML flow mapping */
+    jx_job_status status;
+    char reason[512];
+    pthread_t thread;
+} side_job;
+
+static void *run_side_job(void *arg)
+{
+    side_job *j = arg;
+    char *text = NULL;
+    jx_plan *plan = NULL;
+    jx_result *res = NULL;
+    jx_error err;
+
+    snprintf(j->reason, sizeof j->reason, "did not run");
+    if (asprintf(&text, "job_id: %s\ncontract_id: " CONTRACT "\nsteps:\n"
+                        "  - %s\n", j->job_id, j->step) < 0 ||
+        jx_plan_parse(text, strlen(text), "side.yaml", &plan, &err) != 0 ||
+        jx_executor_run(j->ex, plan, NULL, &res, &err) != 0) {
+        free(text);
+        jx_plan_free(plan);
+        return NULL;
+    }
+    j->status = jx_result_status(res);
+    snprintf(j->reason, sizeof j->reason, "%s", jx_result_reason(res));
+    jx_result_free(res);
+    jx_plan_free(plan);
+    free(text);
+    return NULL;
+}
+
+static void start_side_job(side_job *j, jx_executor *ex, const char *job_id,
+                           const char *step)
+{
+    memset(j, 0, sizeof *j);
+    j->ex = ex;
+    snprintf(j->job_id, sizeof j->job_id, "%s", job_id);
+    snprintf(j->step, sizeof j->step, "%s", step);
+    assert_int_equal(pthread_create(&j->thread, NULL, run_side_job, j), 0);
+}
+
+/* A step of type meet: creates mine, waits up to ms for other (both in
+ * the folder the runner may write to). */
+static const char *meet_step(fixture *f, char *buf, size_t len,
+                             const char *mine, const char *other, int ms,
+                             int timeout)
+{
+    snprintf(buf, len,
+             "{step_index: 0, step_type: meet, timeout_seconds: %d, "
+             "parameters: {mine: \"%s/%s\", other: \"%s/%s\", ms: %d}}",
+             timeout, f->shared, mine, f->shared, other, ms);
+    return buf;
+}
+
+#define JOB_A "a0000000-0000-4000-8000-000000000001"
+#define JOB_B "b0000000-0000-4000-8000-000000000002"
+#define JOB_C "c0000000-0000-4000-8000-000000000003"
+
+/* With runner.max_per_plugin: 2, two jobs' steps run at the same time,
+ * each in a runner of its own: they meet. */
+static void test_runners_serve_steps_at_once(void **state)
+{
+    fixture *f = *state;
+    side_job a, b;
+    char sa[512], sb[512];
+
+    make_executor(f, "", "  max_per_plugin: 2\n", "");
+    start_side_job(&a, f->ex, JOB_A, meet_step(f, sa, sizeof sa, "a", "b",
+                                                20000, 60));
+    start_side_job(&b, f->ex, JOB_B, meet_step(f, sb, sizeof sb, "b", "a",
+                                                20000, 60));
+    pthread_join(a.thread, NULL);
+    pthread_join(b.thread, NULL);
+    assert_string_equal(a.reason, "All steps completed successfully");
+    assert_string_equal(b.reason, "All steps completed successfully");
+}
+
+/* By default one runner serves a plugin: the second step waits for the
+ * first, which therefore never meets it. */
+static void test_one_runner_by_default(void **state)
+{
+    fixture *f = *state;
+    side_job a, b;
+    char sa[512], sb[512];
+
+    make_executor(f, "", "", "");
+    start_side_job(&a, f->ex, JOB_A, meet_step(f, sa, sizeof sa, "a", "b",
+                                                300, 60));
+    start_side_job(&b, f->ex, JOB_B, meet_step(f, sb, sizeof sb, "b", "a",
+                                                300, 60));
+    pthread_join(a.thread, NULL);
+    pthread_join(b.thread, NULL);
+    /* Whichever ran first waited alone; the other found it had been. */
+    assert_int_equal((a.status == JX_JOB_FAILED) + (b.status == JX_JOB_FAILED),
+                     1);
+    assert_string_equal(a.status == JX_JOB_FAILED ? a.reason : b.reason,
+                        "Step 0 failed: alone");
+    assert_string_equal(a.status == JX_JOB_FAILED ? b.reason : a.reason,
+                        "All steps completed successfully");
+}
+
+/* Waiting for a free runner counts against the step's timeout, and a
+ * cancelled job stops waiting. */
+static void test_waiting_for_a_runner(void **state)
+{
+    fixture *f = *state;
+    side_job a, c;
+    char sa[512], path[600];
+    double t0;
+
+    make_executor(f, "", "", "");
+    start_side_job(&a, f->ex, JOB_A, meet_step(f, sa, sizeof sa, "a", "none",
+                                                60000, 120));
+    snprintf(path, sizeof path, "%s/a", f->shared);
+    for (t0 = now_s(); access(path, F_OK) != 0 && now_s() - t0 < 20;)
+        sleep_ms(2);
+    assert_int_equal(access(path, F_OK), 0); /* A holds the only runner */
+
+    t0 = now_s();
+    run_type(f, "well", 1, NULL);
+    assert_outcome(f, JX_JOB_FAILED, "Step 0 failed: timed out after 1 s "
+                                     "(waiting for a free runner)");
+    assert_true(now_s() - t0 < 10);
+
+    start_side_job(&c, f->ex, JOB_C,
+                   "{step_index: 0, step_type: well, timeout_seconds: 60}");
+    sleep_ms(100);
+    assert_int_equal(jx_executor_cancel(f->ex, JOB_C), 1);
+    pthread_join(c.thread, NULL);
+    assert_int_equal(c.status, JX_JOB_CANCELLED);
+    assert_string_equal(c.reason, "Cancelled during step 0: cancelled");
+
+    assert_int_equal(jx_executor_cancel(f->ex, JOB_A), 1);
+    pthread_join(a.thread, NULL);
+    assert_string_equal(a.reason, "Cancelled during step 0: cancelled");
+    well_pid(f); /* the runner serves the next step */
+}
+
 static void test_inproc_overrun(void **state)
 {
     fixture *f = *state;
@@ -1298,6 +1442,16 @@ static void test_config_max_open_files_zero(void **state)
                         "between 1 and 1048576, found 0");
 }
 
+static void test_config_max_per_plugin_zero(void **state)
+{
+    (void)state;
+    assert_config_error("runner:\n"
+                        "  max_per_plugin: 0\n",
+                        JX_ECONFIG,
+                        "test.yaml:2:19: runner.max_per_plugin must be "
+                        "between 1 and 256, found 0");
+}
+
 static void test_runner_missing(void **state)
 {
     fixture *f = *state;
@@ -1383,6 +1537,10 @@ int main(void)
         T(test_setsid_grandchild_killed),
         T(test_thousand_jobs_leak_nothing),
         T(test_runner_confinement),
+        T(test_runners_serve_steps_at_once),
+        T(test_one_runner_by_default),
+        T(test_waiting_for_a_runner),
+        T(test_config_max_per_plugin_zero),
         T(test_runner_outlives_spawning_thread),
         T(test_runner_dies_with_worker),
         T(test_cancel_cooperative_sleep),

@@ -17,6 +17,10 @@
  *   sleep        sleeps "ms" milliseconds (default forever), checking
  *                ctx_cancelled and stopping with "stopped: cancelled"
  *   well         succeeds with {"pid": <its process id>}
+ *   meet         creates the file "mine", then waits up to "ms" for the file
+ *                "other" (checking ctx_cancelled): succeeds with its pid
+ *                when it appears, fails with "alone" when it does not; two
+ *                such steps only meet when they run at the same time
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +36,7 @@
 static const char *const types[] = {
     "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
-    "well", NULL};
+    "well", "meet", NULL};
 
 static void nap_ms(long ms)
 {
@@ -139,6 +143,33 @@ static int sleep_step(const jx_host_v1 *host, const jx_context *ctx,
     return JX_STEP_OK;
 }
 
+static int meet(const jx_host_v1 *host, const jx_context *ctx,
+                const jx_step *step, jx_output *out)
+{
+    const char *mine = host->param_string(step, "mine");
+    const char *other = host->param_string(step, "other");
+    int64_t ms = 5000;
+    int fd;
+
+    host->param_int(step, "ms", &ms);
+    if (mine == NULL || other == NULL) {
+        host->out_error(out, "meet needs 'mine' and 'other'");
+        return JX_STEP_FAILED;
+    }
+    if ((fd = open(mine, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return fail_with(host, out, mine);
+    close(fd);
+    for (int64_t waited = 0; access(other, F_OK) != 0; waited += 2) {
+        if (waited >= ms || host->ctx_cancelled(ctx)) {
+            host->out_error(out, "alone");
+            return JX_STEP_FAILED;
+        }
+        nap_ms(2);
+    }
+    host->out_int(out, "pid", (int64_t)getpid());
+    return JX_STEP_OK;
+}
+
 static int misbehave_execute(void *state, const jx_host_v1 *host,
                              const jx_context *ctx, const jx_step *step,
                              jx_output *out)
@@ -181,6 +212,8 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
     }
     if (strcmp(type, "sleep") == 0)
         return sleep_step(host, ctx, step, out);
+    if (strcmp(type, "meet") == 0)
+        return meet(host, ctx, step, out);
     host->out_int(out, "pid", (int64_t)getpid());
     return JX_STEP_OK;
 }
