@@ -446,9 +446,13 @@ static json_t *observe_health(jx_executor *ex)
     rc = p->observer->observe(p->observer_state, &jx__host, &out, why,
                               sizeof why);
     plugin_leave(p, locked);
-    if (rc != 0 || out.failed_alloc) {
+    if (rc != 0 || out.failed_alloc || out.not_utf8) {
         why[sizeof why - 1] = '\0';
-        jx__log(NULL, JX_LOG_WARNING, rc != 0 ? why : "out of memory");
+        jx__log(NULL, JX_LOG_WARNING,
+                rc != 0           ? why
+                : out.failed_alloc ? "out of memory"
+                                   : "the snapshot has a string that is not "
+                                     "valid UTF-8");
         jx__output_clear(&out);
         return json_null();
     }
@@ -629,6 +633,9 @@ static void call_handler(job *j, const jx__step *st, jx__plugin *p,
     } else if (out->failed_alloc) {
         oc->error = strdup("the handler's output could not be recorded: out "
                            "of memory");
+    } else if (out->not_utf8) {
+        oc->error = strdup("the handler's output could not be recorded: a "
+                           "string is not valid UTF-8");
     } else if (rc == JX_STEP_OK) {
         oc->completed = 1;
     } else if (out->error != NULL && out->error[0] != '\0') {

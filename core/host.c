@@ -336,7 +336,8 @@ static int text_key(jx_output *out, const char *key, size_t *mark)
 }
 
 /* Ends the text member text_key() started: rc is what writing its value
- * returned; on failure the member is taken back. */
+ * returned; on failure the member is taken back and the output marked:
+ * a value that was asked for and not kept fails the step. */
 static int text_value_done(jx_output *out, size_t mark, int rc)
 {
     if (rc == 0)
@@ -344,9 +345,10 @@ static int text_value_done(jx_output *out, size_t mark, int rc)
     out->n_keys--;
     out->members.len = mark;
     out->members.data[mark] = '\0';
-    /* json_string() refuses text that is not UTF-8, and out_set() records
-     * that as an output that could not be built. */
-    out->failed_alloc = 1;
+    if (rc == JX__BUF_NOT_UTF8)
+        out->not_utf8 = 1;
+    else
+        out->failed_alloc = 1;
     return -1;
 }
 
@@ -363,6 +365,10 @@ static int out_string(jx_output *out, const char *key, const char *value)
                           : jx__buf_append(&out->members, "null", 4));
     if (rc < 0)
         return -1;
+    if (value != NULL && !jx__utf8_valid(value)) {
+        out->not_utf8 = 1;
+        return -1;
+    }
     return out_set(out, key, value != NULL ? json_string(value) : json_null());
 }
 static int out_int(jx_output *out, const char *key, int64_t value)

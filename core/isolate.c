@@ -738,6 +738,7 @@ static int read_done(runner *r, const char *data, jx_output *out)
     if (error != NULL && (out->error = strdup(error)) == NULL)
         out->failed_alloc = 1;
     out->failed_alloc |= json_is_true(json_object_get(v, "failed_alloc"));
+    out->not_utf8 |= json_is_true(json_object_get(v, "not_utf8"));
     json_decref(v);
     return rc;
 }

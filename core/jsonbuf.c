@@ -251,6 +251,17 @@ int jx__buf_put_json(jx__buf *b, const json_t *v)
     return 0;
 }
 
+int jx__utf8_valid(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+
+    for (size_t i = 0, step; i < n; i += step)
+        if ((step = utf8_seq(u + i, n - i)) == 0)
+            return 0;
+    return 1;
+}
+
 int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len)
 {
     return put_string(b, s, len, 1);

@@ -48,6 +48,8 @@ int jx__buf_put_json(jx__buf *b, const json_t *v);
  * jansson refuses too. */
 #define JX__BUF_NOT_UTF8 (-2)
 int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len);
+/* Whether s is valid UTF-8, as jansson judges strings. */
+int jx__utf8_valid(const char *s);
 /* A string as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
 int jx__buf_put_json_string(jx__buf *b, const char *s);
 /* The same for the text of s followed by that of tail (ASCII). */

@@ -268,6 +268,7 @@ static void send_done(int rc, const jx_output *out)
     if (jx__buf_puts(&b, "{\"rc\":") || jx__buf_put_i64(&b, rc) ||
         jx__buf_puts(&b, out->failed_alloc ? ",\"failed_alloc\":true"
                                            : "") ||
+        jx__buf_puts(&b, out->not_utf8 ? ",\"not_utf8\":true" : "") ||
         jx__buf_puts(&b, ",\"output\":") || jx__output_put(&b, out))
         _exit(3);
     send_with_text(JX_FRAME_DONE, &b, "error", out->error, "}");

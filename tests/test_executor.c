@@ -196,13 +196,18 @@ static int inproc_execute(void *state, const jx_host_v1 *host,
         seen.out_rc[0] = host->out_string(out, "v", "\xc3\x28");
         return JX_STEP_OK;
     }
+    if (strcmp(type, "bad_utf8_late") == 0) { /* after a real: an object */
+        seen.out_rc[0] = host->out_double(out, "d", 1.5);
+        seen.out_rc[1] = host->out_string(out, "v", "ok\xff");
+        return JX_STEP_OK;
+    }
     host->out_int(out, "seen_index", host->step_index(step));
     return JX_STEP_OK;
 }
 
 static const char *const inproc_types[] = {
     "rec", "fail_once", "fail_silent", "return7", "probe", "progress",
-    "typed", "text_edges", "bad_utf8", NULL};
+    "typed", "text_edges", "bad_utf8", "bad_utf8_late", NULL};
 
 static const step_handler_v1 inproc_handler = {
     JX_STEP_HANDLER_HEADER,
@@ -975,7 +980,8 @@ static void test_output_text_matches_jansson(void **state)
         assert_int_equal(seen.out_rc[i], i == 3 ? -1 : 0);
 }
 
-/* A string that is not UTF-8 cannot be recorded: the step fails. */
+/* A string that is not UTF-8 cannot be recorded: the step fails, saying
+ * why. */
 static void test_output_not_utf8_fails_step(void **state)
 {
     fixture *f = *state;
@@ -985,7 +991,15 @@ static void test_output_not_utf8_fails_step(void **state)
     assert_int_equal(seen.out_rc[0], -1);
     assert_final(f, JX_JOB_FAILED, "FAILED",
                  "Step 0 failed: the handler's output could not be "
-                 "recorded: out of memory");
+                 "recorded: a string is not valid UTF-8");
+
+    drop_run(f);
+    run_plan(f, HEAD "steps:\n  - {step_index: 0, step_type: bad_utf8_late}\n");
+    assert_int_equal(seen.out_rc[0], 0);
+    assert_int_equal(seen.out_rc[1], -1);
+    assert_final(f, JX_JOB_FAILED, "FAILED",
+                 "Step 0 failed: the handler's output could not be "
+                 "recorded: a string is not valid UTF-8");
 }
 
 /* ---- EXEC-005: the plan is not mutated ------------------------------------ */

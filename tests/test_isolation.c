@@ -561,6 +561,19 @@ static void test_max_output_bytes_configured(void **state)
     check_big_output(f, 4096);
 }
 
+/* What the runner could not record fails the step as in-process. */
+static void test_output_not_utf8(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, "", "", "");
+    run_type(f, "bad_utf8", 30, NULL);
+    assert_outcome(f, JX_JOB_FAILED, "Step 0 failed: the handler's output "
+                                     "could not be recorded: a string is not "
+                                     "valid UTF-8");
+    well_pid(f);
+}
+
 static void test_garbage(void **state)
 {
     fixture *f = *state;
@@ -1537,6 +1550,7 @@ int main(void)
         T(test_setsid_grandchild_killed),
         T(test_thousand_jobs_leak_nothing),
         T(test_runner_confinement),
+        T(test_output_not_utf8),
         T(test_runners_serve_steps_at_once),
         T(test_one_runner_by_default),
         T(test_waiting_for_a_runner),

@@ -134,7 +134,9 @@ typedef struct jx_host_v1 {
     /* Add one key to the step's output object (or the health snapshot).
      * Keys and values are copied.  A repeated key replaces the earlier
      * value.  Each returns 0, or -1 when out of memory, when the key is
-     * not valid UTF-8, or (out_json) when the text is not one JSON value. */
+     * not valid UTF-8, or (out_json) when the text is not one JSON value.
+     * A value that is lost (out of memory, or an out_string value that is
+     * not valid UTF-8) fails the step: evidence is never partial. */
     int (*out_string)(jx_output *out, const char *key, const char *value);
     int (*out_int)(jx_output *out, const char *key, int64_t value);
     int (*out_bool)(jx_output *out, const char *key, int value);

@@ -17,6 +17,7 @@
  *   sleep        sleeps "ms" milliseconds (default forever), checking
  *                ctx_cancelled and stopping with "stopped: cancelled"
  *   well         succeeds with {"pid": <its process id>}
+ *   bad_utf8     succeeds with an output string that is not UTF-8
  *   meet         creates the file "mine", then waits up to "ms" for the file
  *                "other" (checking ctx_cancelled): succeeds with its pid
  *                when it appears, fails with "alone" when it does not; two
@@ -36,7 +37,7 @@
 static const char *const types[] = {
     "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
-    "well", "meet", NULL};
+    "well", "meet", "bad_utf8", NULL};
 
 static void nap_ms(long ms)
 {
@@ -214,6 +215,10 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
         return sleep_step(host, ctx, step, out);
     if (strcmp(type, "meet") == 0)
         return meet(host, ctx, step, out);
+    if (strcmp(type, "bad_utf8") == 0) {
+        host->out_string(out, "v", "\xc3\x28");
+        return JX_STEP_OK;
+    }
     host->out_int(out, "pid", (int64_t)getpid());
     return JX_STEP_OK;
 }
