@@ -84,8 +84,10 @@ static void usage_check(FILE *fp)
             "Usage: %s check [--config FILE] [PLAN|-]\n"
             "Load the config and every plugin it names, and, given a plan, "
             "check that\nevery step has a handler and that each handler's "
-            "validate accepts it.\nNothing runs.  Exit status: 0 valid, 2 "
-            "invalid, 3 internal error.\n",
+            "validate accepts it.\nNothing runs, and the evidence log is "
+            "only checked, never created or changed.\nExit status: 0 valid, "
+            "2 invalid, 3 internal error (an evidence log that\ncannot be "
+            "opened among them).\n",
             prog);
 }
 
