@@ -84,6 +84,9 @@ void jx__log(const jx_context *ctx, int level, const char *message)
     jx__log_cut(ctx, level, message, 0);
 }
 
+static void host_log(const jx_context *ctx, int level, const char *fmt, ...)
+    JX__PRINTF(3, 4);
+
 /* Formatted whole, then redacted: cutting first could split a secret. */
 static void host_log(const jx_context *ctx, int level, const char *fmt, ...)
 {

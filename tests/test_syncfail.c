@@ -121,8 +121,8 @@ static jx_result *run_steps(fixture *f, int n)
 {
     char text[4096];
     size_t off;
-    jx_plan *plan;
-    jx_result *res;
+    jx_plan *plan = NULL;
+    jx_result *res = NULL;
     jx_error err;
 
     off = (size_t)snprintf(text, sizeof text,

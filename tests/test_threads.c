@@ -184,6 +184,9 @@ static void job_id_of(unsigned thread, size_t job, char out[37])
 }
 
 static void problem(worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void problem(worker *w, const char *fmt, ...)
 {
     va_list ap;
 
