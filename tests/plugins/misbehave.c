@@ -79,13 +79,14 @@ static int setsid_child(const jx_host_v1 *host, const jx_step *step,
 static int alloc_10g(const jx_host_v1 *host, jx_output *out)
 {
     size_t size = (size_t)10 << 30;
-    char *p = malloc(size);
+    /* volatile: a compiler may drop an allocation nobody reads back. */
+    volatile char *p = malloc(size);
 
     if (p == NULL)
         return fail_with(host, out, "cannot allocate 10 GiB");
     for (size_t i = 0; i < size; i += 4096)
         p[i] = 1;
-    free(p);
+    free((void *)p);
     host->out_string(out, "allocated", "10 GiB");
     return JX_STEP_OK;
 }
