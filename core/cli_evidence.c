@@ -20,7 +20,8 @@ void jx_cli_usage_evidence(FILE *fp)
             "       %s evidence show FILE [--job ID]\n"
             "\n"
             "verify checks every job's hash chain in the evidence log FILE "
-            "and its seal,\nand prints one verdict per job:\n"
+            "and its seal,\nand prints one verdict per job (per run, for a "
+            "job that ran more than once):\n"
             "  valid       sealed, and no record changed, dropped, reordered "
             "or spliced\n"
             "  incomplete  no seal: the job was interrupted, or the log's "
@@ -73,10 +74,20 @@ int jx_cli_keygen(const options *o)
 
 static int print_report(const jx_job_report *r, void *user)
 {
-    (void)user;
+    size_t *distinct_jobs = user;
+    char who[96];
+
+    if (r->run == 1)
+        ++*distinct_jobs;
+    /* A job that ran more than once into the log: each run is named. */
+    if (r->runs > 1)
+        snprintf(who, sizeof who, "%s (run %u of %u)", r->job_id, r->run,
+                 r->runs);
+    else
+        snprintf(who, sizeof who, "%s", r->job_id);
     switch (r->verdict) {
     case JX_VERDICT_VALID:
-        printf("%s: valid (%llu records, %s)\n", r->job_id,
+        printf("%s: valid (%llu records, %s)\n", who,
                (unsigned long long)r->records,
                r->signature_checked ? "signature checked"
                : r->signed_seal     ? "signed; signature not checked: no "
@@ -84,13 +95,12 @@ static int print_report(const jx_job_report *r, void *user)
                                     : "unsigned seal");
         break;
     case JX_VERDICT_INCOMPLETE:
-        printf("%s: incomplete%s: %s (%llu records from line %lu)\n",
-               r->job_id, r->torn ? " (torn)" : "", r->reason,
+        printf("%s: incomplete%s: %s (%llu records from line %lu)\n", who,
+               r->torn ? " (torn)" : "", r->reason,
                (unsigned long long)r->records, r->first_line);
         break;
     default:
-        printf("%s: tampered: line %lu: %s\n", r->job_id, r->bad_line,
-               r->reason);
+        printf("%s: tampered: line %lu: %s\n", who, r->bad_line, r->reason);
         break;
     }
     return 0;
@@ -98,7 +108,8 @@ static int print_report(const jx_job_report *r, void *user)
 
 static int cmd_verify(const options *o)
 {
-    jx_verify_options vo = {o->pubkey, o->job, print_report, NULL};
+    size_t distinct_jobs = 0;
+    jx_verify_options vo = {o->pubkey, o->job, print_report, &distinct_jobs};
     jx_verify_summary sum;
     jx_error err = {0, ""};
 
@@ -113,8 +124,13 @@ static int cmd_verify(const options *o)
     if (sum.torn_tail)
         printf("%s: ends in a torn line: a write was interrupted\n",
                o->operand2);
-    printf("%zu job%s: %zu valid, %zu incomplete, %zu tampered\n", sum.jobs,
-           sum.jobs == 1 ? "" : "s", sum.valid, sum.incomplete, sum.tampered);
+    if (sum.jobs == distinct_jobs)
+        printf("%zu job%s: ", sum.jobs, sum.jobs == 1 ? "" : "s");
+    else
+        printf("%zu runs of %zu job%s: ", sum.jobs, distinct_jobs,
+               distinct_jobs == 1 ? "" : "s");
+    printf("%zu valid, %zu incomplete, %zu tampered\n", sum.valid,
+           sum.incomplete, sum.tampered);
     if (sum.tampered > 0 || (sum.stray_lines > 0 && o->job == NULL))
         return EXIT_TAMPERED;
     /* A torn tail that names no job is still an interrupted write. */

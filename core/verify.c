@@ -23,8 +23,14 @@
 #define UUID_LEN 36
 #define REASON_SIZE 256
 
+/* One run of a job: its chain from job_started on.  A job_id may start
+ * again in the same file (a queue that delivered the job twice); each run
+ * is a chain of its own, and runs of one job may interleave. */
 typedef struct vjob {
     char job_id[UUID_LEN + 1];
+    size_t earlier;   /* index + 1 of the job's previous run; 0: none */
+    unsigned run;     /* 1 for the job's first run in the file, ... */
+    unsigned char first[JX_SHA256_LEN]; /* SHA-256 of its job_started */
     uint64_t next_seq;
     unsigned char prev[JX_SHA256_LEN]; /* what the next record's prev must be */
     unsigned long first_line, last_line;
@@ -39,9 +45,10 @@ typedef struct verifier {
     int have_key;
     unsigned char pk[JX_SEAL_PUBLIC_LEN];
     char key_id[JX_SEAL_KEY_ID_HEX + 1];
-    vjob *jobs;       /* in order of first record */
+    vjob *jobs;       /* runs, in order of first record */
     size_t n_jobs, cap_jobs;
-    size_t *slots;    /* open addressing: index + 1 into jobs; 0 is empty */
+    size_t *slots;    /* open addressing: index + 1 of a job's latest run
+                         in jobs; 0 is empty */
     size_t n_slots;
     jx_verify_summary *sum;
     unsigned long line_no;
@@ -64,11 +71,15 @@ static int grow_slots(verifier *v)
 
     if (slots == NULL)
         return -1;
-    for (size_t i = 0; i < v->n_jobs; i++) {
-        size_t s = hash_id(v->jobs[i].job_id) & (n - 1);
+    for (size_t i = 0; i < v->n_slots; i++) {
+        size_t s;
+
+        if (v->slots[i] == 0)
+            continue;
+        s = hash_id(v->jobs[v->slots[i] - 1].job_id) & (n - 1);
         while (slots[s] != 0)
             s = (s + 1) & (n - 1);
-        slots[s] = i + 1;
+        slots[s] = v->slots[i];
     }
     free(v->slots);
     v->slots = slots;
@@ -76,26 +87,35 @@ static int grow_slots(verifier *v)
     return 0;
 }
 
-static vjob *find_job(const verifier *v, const char *id)
+/* The slot of job id, or of the empty place where it would go. */
+static size_t *slot_of(const verifier *v, const char *id)
 {
-    if (v->n_slots == 0)
-        return NULL;
-    for (size_t s = hash_id(id) & (v->n_slots - 1); v->slots[s] != 0;
-         s = (s + 1) & (v->n_slots - 1))
-        if (memcmp(v->jobs[v->slots[s] - 1].job_id, id, UUID_LEN) == 0)
-            return &v->jobs[v->slots[s] - 1];
-    return NULL;
+    size_t s = hash_id(id) & (v->n_slots - 1);
+
+    while (v->slots[s] != 0 &&
+           memcmp(v->jobs[v->slots[s] - 1].job_id, id, UUID_LEN) != 0)
+        s = (s + 1) & (v->n_slots - 1);
+    return &v->slots[s];
 }
 
+/* The job's latest run, or NULL. */
+static vjob *find_job(const verifier *v, const char *id)
+{
+    size_t *slot = v->n_slots != 0 ? slot_of(v, id) : NULL;
+
+    return slot != NULL && *slot != 0 ? &v->jobs[*slot - 1] : NULL;
+}
+
+/* Starts a run of job id: its first, or another after the latest. */
 static vjob *add_job(verifier *v, const char *id)
 {
     static const char domain[] = "jobexec:chain:v1:";
     vjob *j;
-    size_t s;
+    size_t *slot;
 
     if (2 * (v->n_jobs + 1) > v->n_slots && grow_slots(v) != 0)
         return NULL;
-    if (v->n_jobs == v->cap_jobs) {
+    if (v->jobs == NULL || v->n_jobs == v->cap_jobs) {
         size_t cap = v->cap_jobs ? v->cap_jobs * 2 : 16;
         vjob *jobs = realloc(v->jobs, cap * sizeof *jobs);
         if (jobs == NULL)
@@ -103,17 +123,22 @@ static vjob *add_job(verifier *v, const char *id)
         v->jobs = jobs;
         v->cap_jobs = cap;
     }
+    slot = slot_of(v, id);
     j = &v->jobs[v->n_jobs];
     memset(j, 0, sizeof *j);
     memcpy(j->job_id, id, UUID_LEN);
+    j->earlier = *slot;
+    j->run = *slot != 0 ? v->jobs[*slot - 1].run + 1 : 1;
     j->first_line = v->line_no;
     if (jx__sha256_2(domain, sizeof domain - 1, id, UUID_LEN, j->prev) != 0)
         return NULL;
-    for (s = hash_id(id) & (v->n_slots - 1); v->slots[s] != 0;
-         s = (s + 1) & (v->n_slots - 1))
-        ;
-    v->slots[s] = ++v->n_jobs;
+    *slot = ++v->n_jobs;
     return j;
+}
+
+static vjob *earlier_run(verifier *v, const vjob *j)
+{
+    return j->earlier != 0 ? &v->jobs[j->earlier - 1] : NULL;
 }
 
 /* ---- verdicts ---------------------------------------------------------- */
@@ -278,15 +303,8 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
     }
     seq = (uint64_t)json_integer_value(jseq);
     if (j->sealed) {
-        if (ev == 0)
-            tampered(j, v->line_no, "job_started again after the job's seal "
-                                    "(line %lu): a job_id runs once per log; "
-                                    "the line was copied, or the same plan "
-                                    "was run twice into this log",
-                     j->last_line);
-        else
-            tampered(j, v->line_no, "a record after the job's seal (line "
-                                    "%lu)", j->last_line);
+        tampered(j, v->line_no, "a record after the job's seal (line %lu)",
+                 j->last_line);
         return;
     }
     if (seq != j->next_seq) {
@@ -324,8 +342,76 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
     }
     if (jx__sha256(line, len, j->prev) != 0)
         tampered(j, v->line_no, "SHA-256 failed");
+    if (seq == 0)
+        memcpy(j->first, j->prev, sizeof j->first);
     j->next_seq++;
     j->last_line = v->line_no;
+}
+
+/* Whether rec opens a run: job_started at seq 0. */
+static int opens_run(json_t *rec)
+{
+    json_t *seq = json_object_get(rec, "seq");
+    const char *event = json_string_value(json_object_get(rec, "event"));
+
+    return json_is_integer(seq) && json_integer_value(seq) == 0 &&
+           event != NULL && strcmp(event, "job_started") == 0;
+}
+
+/* A job_started of a job already in the file: another run, unless it is
+ * a copy of an earlier run's first line.  Returns the run to check the
+ * line against, or NULL when the line is settled (a copy: the job's
+ * latest run is tampered) or memory ran out (*oom). */
+static vjob *another_run(verifier *v, vjob *latest, const char *line,
+                         size_t len, int *oom)
+{
+    unsigned char digest[JX_SHA256_LEN];
+
+    /* A job whose first line was not a good job_started has not started:
+     * this one is that run's, out of place. */
+    if (latest->next_seq == 0)
+        return latest;
+    if (jx__sha256(line, len, digest) != 0) {
+        *oom = 1;
+        return NULL;
+    }
+    for (vjob *r = latest; r != NULL; r = earlier_run(v, r))
+        if (r->next_seq > 0 && memcmp(r->first, digest, sizeof digest) == 0) {
+            tampered(latest, v->line_no, "a copy of line %lu, the "
+                                         "job_started of run %u of this "
+                                         "job: the line was copied",
+                     r->first_line, r->run);
+            return NULL;
+        }
+    if ((latest = add_job(v, latest->job_id)) == NULL)
+        *oom = 1;
+    return latest;
+}
+
+/* The run a record continues: the open run whose chain it extends (runs
+ * of one job may interleave).  When none does, the record is judged
+ * against a run already found broken, else the latest. */
+static vjob *continued_run(verifier *v, vjob *latest, json_t *rec)
+{
+    json_t *jseq = json_object_get(rec, "seq");
+    const char *prev = json_string_value(json_object_get(rec, "prev"));
+    char head[2 * JX_SHA256_LEN + 1];
+    vjob *broken = NULL;
+
+    if (latest->earlier == 0)
+        return latest;
+    for (vjob *r = latest; r != NULL; r = earlier_run(v, r)) {
+        if (r->bad_line != 0) {
+            broken = broken != NULL ? broken : r;
+            continue;
+        }
+        jx__hex(r->prev, sizeof r->prev, head);
+        if (!r->sealed && json_is_integer(jseq) &&
+            (uint64_t)json_integer_value(jseq) == r->next_seq &&
+            prev != NULL && strcmp(prev, head) == 0)
+            return r;
+    }
+    return broken != NULL ? broken : latest;
 }
 
 static int check_line(verifier *v, const char *line, size_t len)
@@ -334,6 +420,7 @@ static int check_line(verifier *v, const char *line, size_t len)
     json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     const char *id = json_string_value(json_object_get(rec, "job_id"));
     vjob *j;
+    int oom = 0;
 
     if (id == NULL || !is_uuid(id)) {
         /* A damaged line that still names its job breaks that job; one
@@ -348,14 +435,16 @@ static int check_line(verifier *v, const char *line, size_t len)
         return 0;
     }
     j = find_job(v, id);
-    if (j == NULL && (j = add_job(v, id)) == NULL) {
-        json_decref(rec);
-        return -1;
-    }
-    if (j->bad_line == 0)
+    if (j == NULL)
+        oom = (j = add_job(v, id)) == NULL;
+    else if (opens_run(rec))
+        j = another_run(v, j, line, len, &oom);
+    else
+        j = continued_run(v, j, rec);
+    if (j != NULL && j->bad_line == 0)
         check_chain(v, j, line, len, rec);
     json_decref(rec);
-    return 0;
+    return oom ? -1 : 0;
 }
 
 /* A last line without its newline: what a crash mid-append leaves. */
@@ -378,6 +467,8 @@ static int report(verifier *v, vjob *j)
 {
     jx_job_report r = {
         .job_id = j->job_id,
+        .run = j->run,
+        .runs = find_job(v, j->job_id)->run,
         .records = j->next_seq,
         .first_line = j->first_line,
         .bad_line = j->bad_line,
@@ -414,7 +505,7 @@ static int report_all(verifier *v, const char *path, jx_error *err)
     const char *only = v->opts->job_id;
     int found = 0;
 
-    for (size_t i = 0; i < v->n_jobs; i++) {
+    for (size_t i = 0; v->jobs != NULL && i < v->n_jobs; i++) {
         if (only != NULL && strcmp(only, v->jobs[i].job_id) != 0)
             continue;
         found = 1;

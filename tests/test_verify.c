@@ -122,7 +122,10 @@ static jx_executor *make_executor(const char *log, const char *key)
 
 /* Runs a plan of n_steps without a job_id (each run gets a fresh one) and
  * copies the job's id to id. */
-static void run_job(jx_executor *ex, size_t n_steps, char id[ID_LEN + 1])
+/* Runs a job of n_steps (as job_id, or a new one when NULL); id gets the
+ * job_id it ran as. */
+static void run_job_as(jx_executor *ex, size_t n_steps, const char *job_id,
+                       char id[ID_LEN + 1])
 {
     char text[2048];
     size_t len;
@@ -131,7 +134,9 @@ static void run_job(jx_executor *ex, size_t n_steps, char id[ID_LEN + 1])
     jx_error err = {0, ""};
 
     len = (size_t)snprintf(text, sizeof text,
-                           "contract_id: " CONTRACT "\nsteps:\n");
+                           "%s%s%scontract_id: " CONTRACT "\nsteps:\n",
+                           job_id ? "job_id: " : "", job_id ? job_id : "",
+                           job_id ? "\n" : "");
     for (size_t i = 0; i < n_steps; i++)
         len += (size_t)snprintf(text + len, sizeof text - len,
                                 "  - {step_index: %zu, step_type: %s, "
@@ -151,6 +156,11 @@ static void run_job(jx_executor *ex, size_t n_steps, char id[ID_LEN + 1])
     memcpy(id, jx_result_job_id(res), ID_LEN + 1);
     jx_result_free(res);
     jx_plan_free(plan);
+}
+
+static void run_job(jx_executor *ex, size_t n_steps, char id[ID_LEN + 1])
+{
+    run_job_as(ex, n_steps, NULL, id);
 }
 
 /* Writes n_jobs jobs of n_steps each, one after the other, to log. */
@@ -237,6 +247,7 @@ typedef struct report {
     int torn, signed_seal, signature_checked;
     int has_final;
     char final_status[32];
+    unsigned run, runs;
 } report;
 
 typedef struct reports {
@@ -264,6 +275,8 @@ static int collect(const jx_job_report *r, void *user)
     o->has_final = r->final_status != NULL;
     snprintf(o->final_status, sizeof o->final_status, "%s",
              r->final_status != NULL ? r->final_status : "");
+    o->run = r->run;
+    o->runs = r->runs;
     return 0;
 }
 
@@ -895,12 +908,150 @@ static void test_duplicated_line(void **state)
         write_order(f->copy, &l, order);
         verify(f->copy, f->pub, NULL, &g, &sum);
         assert_counts(&sum, 1, 0, 0, 1);
-        /* The copy, line k + 1, repeats seq k - 1. */
-        why = k == l.n ? fmt("a record after the job's seal (line %zu)", k)
-                       : seq_reason(k - 1, k);
+        /* The copy, line k + 1, repeats seq k - 1; a copied job_started
+         * would open another run, and is named for what it is. */
+        why = k == 1 ? fmt("a copy of line 1, the job_started of run 1 of "
+                           "this job: the line was copied")
+              : k == l.n ? fmt("a record after the job's seal (line %zu)", k)
+                         : seq_reason(k - 1, k);
         assert_tampered(&g.r[0], ids[0], k + 1, why);
         free(why);
     }
+    free_lines(&l);
+}
+
+/* ---- a job that ran more than once --------------------------------------- */
+
+#define RERUN "2d7e9c41-5a3b-4f6e-8d1c-7b9a0e3f5c28"
+
+/* A queue that delivers a job twice: two runs of one job_id, each a
+ * chain of its own, each valid. */
+static void test_job_run_twice(void **state)
+{
+    fixture *f = *state;
+    char id[ID_LEN + 1];
+    jx_executor *ex = make_executor(f->log, f->key);
+    reports g;
+    jx_verify_summary sum;
+    char *out;
+
+    run_job_as(ex, 2, RERUN, id);
+    run_job_as(ex, 2, RERUN, id);
+    jx_executor_free(ex);
+    verify(f->log, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 2, 2, 0, 0);
+    assert_valid(&g.r[0], RERUN, 6, 1, 1);
+    assert_valid(&g.r[1], RERUN, 6, 7, 1);
+    assert_int_equal(g.r[0].run, 1);
+    assert_int_equal(g.r[1].run, 2);
+    assert_int_equal(g.r[0].runs, 2);
+    assert_int_equal(g.r[1].runs, 2);
+    out = fmt(RERUN " (run 1 of 2): valid (6 records, signature checked)\n"
+              RERUN " (run 2 of 2): valid (6 records, signature checked)\n"
+              "2 runs of 1 job: 2 valid, 0 incomplete, 0 tampered\n");
+    cli_expect("verify", f->log, f->pub, NULL, 0, out);
+    cli_expect("verify", f->log, f->pub, RERUN, 0, out);
+    free(out);
+}
+
+/* Two workers running the same job at once: their runs interleave in the
+ * file, and each record is placed by the chain it extends. */
+static void test_runs_interleaved(void **state)
+{
+    fixture *f = *state;
+    char id[ID_LEN + 1];
+    char *log_b = path_in(f->dir, "b.jsonl");
+    jx_executor *ex = make_executor(f->log, f->key);
+    lines la, lb;
+    reports g;
+    jx_verify_summary sum;
+    FILE *fp;
+
+    run_job_as(ex, 2, RERUN, id);
+    jx_executor_free(ex);
+    ex = make_executor(log_b, f->key);
+    run_job_as(ex, 2, RERUN, id);
+    jx_executor_free(ex);
+    read_lines(f->log, &la);
+    read_lines(log_b, &lb);
+    fp = fopen(f->copy, "wb");
+    assert_non_null(fp);
+    for (size_t i = 0; i < la.n; i++) {
+        fwrite(la.v[i], 1, la.len[i], fp);
+        fwrite(lb.v[i], 1, lb.len[i], fp);
+    }
+    assert_int_equal(fclose(fp), 0);
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 2, 2, 0, 0);
+    assert_valid(&g.r[0], RERUN, 6, 1, 1);
+    assert_valid(&g.r[1], RERUN, 6, 2, 1);
+
+    /* One record of the second run dropped: only that run is broken. */
+    fp = fopen(f->copy, "wb");
+    assert_non_null(fp);
+    for (size_t i = 0; i < la.n; i++) {
+        fwrite(la.v[i], 1, la.len[i], fp);
+        if (i != 2)
+            fwrite(lb.v[i], 1, lb.len[i], fp);
+    }
+    assert_int_equal(fclose(fp), 0);
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 2, 1, 0, 1);
+    assert_valid(&g.r[0], RERUN, 6, 1, 1);
+    assert_int_equal(g.r[1].verdict, JX_VERDICT_TAMPERED);
+    assert_int_equal(g.r[1].run, 2);
+    free_lines(&la);
+    free_lines(&lb);
+    free(log_b);
+}
+
+/* A run cut short (a crash), then the job delivered again: the first run
+ * is incomplete, the second valid. */
+static void test_interrupted_run_then_another(void **state)
+{
+    fixture *f = *state;
+    char id[ID_LEN + 1];
+    jx_executor *ex = make_executor(f->log, f->key);
+    size_t order[] = {1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 0};
+    reports g;
+    jx_verify_summary sum;
+    lines l;
+
+    run_job_as(ex, 2, RERUN, id);
+    run_job_as(ex, 2, RERUN, id);
+    jx_executor_free(ex);
+    read_lines(f->log, &l);
+    write_order(f->copy, &l, order); /* without run 1's job_finished */
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 2, 1, 1, 0);
+    assert_int_equal(g.r[0].verdict, JX_VERDICT_INCOMPLETE);
+    assert_string_equal(g.r[0].reason, INTERRUPTED);
+    assert_int_equal(g.r[0].records, 5);
+    assert_valid(&g.r[1], RERUN, 6, 6, 1);
+    free_lines(&l);
+}
+
+/* A whole sealed run copied to the end of the file is not a second run:
+ * its job_started is byte for byte the first one's. */
+static void test_whole_run_copied(void **state)
+{
+    fixture *f = *state;
+    char id[ID_LEN + 1];
+    jx_executor *ex = make_executor(f->log, f->key);
+    size_t order[] = {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0};
+    reports g;
+    jx_verify_summary sum;
+    lines l;
+
+    run_job_as(ex, 2, RERUN, id);
+    jx_executor_free(ex);
+    read_lines(f->log, &l);
+    write_order(f->copy, &l, order);
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 1, 0, 0, 1);
+    assert_tampered(&g.r[0], RERUN, 7,
+                    "a copy of line 1, the job_started of run 1 of this "
+                    "job: the line was copied");
     free_lines(&l);
 }
 
@@ -1500,6 +1651,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicated_line, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spliced_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_run_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_interleaved, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_run_then_another,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whole_run_copied, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_truncated_sealed_job, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),

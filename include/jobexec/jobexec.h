@@ -302,6 +302,10 @@ typedef struct jx_job_report {
     int signed_seal;         /* the seal carries a signature */
     int signature_checked;   /* ... and it was checked against a key */
     const char *final_status; /* from job_finished; NULL when absent */
+    /* A job may run more than once into one log (a queue that delivered
+     * it twice): each run is a chain of its own and has its own report.
+     * run counts from 1 in file order; runs is how many the file holds. */
+    unsigned run, runs;
 } jx_job_report;
 
 typedef int (*jx_job_report_cb)(const jx_job_report *r, void *user);
@@ -310,8 +314,9 @@ typedef struct jx_verify_options {
     const char *pubkey_path; /* NULL: signatures are not checked, and an
                                 unsigned seal is accepted */
     const char *job_id;      /* NULL: every job */
-    jx_job_report_cb on_job; /* called per job, in order of first record;
-                                non-zero stops the verification */
+    jx_job_report_cb on_job; /* called per job (per run of a job that
+                                ran more than once), in order of first
+                                record; non-zero stops the verification */
     void *user;
 } jx_verify_options;
 
