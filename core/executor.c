@@ -519,6 +519,7 @@ typedef struct job {
     jx__document doc;
     jx__buf text; /* members of the record being built, reused */
     jx__buf step; /* the step result being built, reused */
+    jx__buf output; /* lent to each step's output as its text, reused */
     char started_at[JX_ISO_TIME_SIZE];
     double t0;
     json_t *health_before;
@@ -772,6 +773,10 @@ static void run_step(job *j, const jx__step *st)
     const binding *b = find_binding(j->ex, st->type);
     outcome oc = {0};
 
+    /* The job's buffer, lent to the step's output: j->output stays its
+     * owner (the early returns below leave it so) and takes it back, as
+     * the output may have grown it, at the end. */
+    oc.out.members = j->output;
     jx__iso_now(started_at);
     if (emit_step_started(j, st, started_at) != 0)
         return; /* the step never started */
@@ -818,6 +823,9 @@ static void run_step(job *j, const jx__step *st)
             jx__doc_step(&j->doc, j->step.data, j->step.len);
         emit_step_finished(j, st, &oc, built);
     }
+    j->output = oc.out.members;
+    j->output.len = 0;
+    oc.out.members = (jx__buf){NULL, 0, 0};
     jx__output_clear(&oc.out);
     free(oc.error);
     free(oc.stderr_text);
@@ -1001,6 +1009,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     jx__chain_fini(&j.chain);
     jx__buf_free(&j.text);
     jx__buf_free(&j.step);
+    jx__buf_free(&j.output);
     if (j.res->reason == NULL) {
         jx_result_free(j.res);
         return jx__fail(err, JX_ENOMEM, "out of memory");
