@@ -366,6 +366,7 @@ static vjob *another_run(verifier *v, vjob *latest, const char *line,
                          size_t len, int *oom)
 {
     unsigned char digest[JX_SHA256_LEN];
+    char id[UUID_LEN + 1]; /* add_job may move the runs, latest with them */
 
     /* A job whose first line was not a good job_started has not started:
      * this one is that run's, out of place. */
@@ -383,7 +384,8 @@ static vjob *another_run(verifier *v, vjob *latest, const char *line,
                      r->first_line, r->run);
             return NULL;
         }
-    if ((latest = add_job(v, latest->job_id)) == NULL)
+    memcpy(id, latest->job_id, sizeof id);
+    if ((latest = add_job(v, id)) == NULL)
         *oom = 1;
     return latest;
 }

@@ -31,7 +31,7 @@
 #define UNKNOWN_JOB "00000000-0000-4000-8000-000000000000"
 #define ALL_DONE "All steps completed successfully"
 #define ID_LEN 36
-#define MAX_REPORTS 16
+#define MAX_REPORTS 32
 
 /* A job of n steps writes job_started, step_started and step_finished per
  * step, and job_finished. */
@@ -954,6 +954,32 @@ static void test_job_run_twice(void **state)
     free(out);
 }
 
+/* Many runs of one job, among other jobs: more runs than the verifier
+ * first makes room for. */
+static void test_many_runs(void **state)
+{
+    fixture *f = *state;
+    char id[ID_LEN + 1];
+    jx_executor *ex = make_executor(f->log, f->key);
+    reports g;
+    jx_verify_summary sum;
+
+    for (int i = 0; i < 12; i++) {
+        run_job_as(ex, 1, RERUN, id);
+        run_job(ex, 1, id);
+    }
+    jx_executor_free(ex);
+    verify(f->log, f->pub, RERUN, &g, &sum);
+    assert_counts(&sum, 12, 12, 0, 0);
+    for (unsigned i = 0; i < 12; i++) {
+        assert_valid(&g.r[i], RERUN, 4, 1 + 8 * i, 1);
+        assert_int_equal(g.r[i].run, i + 1);
+        assert_int_equal(g.r[i].runs, 12);
+    }
+    verify(f->log, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 24, 24, 0, 0);
+}
+
 /* Two workers running the same job at once: their runs interleave in the
  * file, and each record is placed by the chain it extends. */
 static void test_runs_interleaved(void **state)
@@ -1652,6 +1678,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spliced_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_run_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_interleaved, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_run_then_another,
