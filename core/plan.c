@@ -127,10 +127,10 @@ static char *json_literal(const char *text)
 static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
                      const jx__step *prev, jx_error *err)
 {
-    const char *name = plan->name;
     static const char *const keys[] = {"step_index", "step_type", "target",
                                        "parameters", "timeout_seconds",
                                        "secret_parameters", NULL};
+    const char *name = plan->name;
     const jx__node *v;
     long long ll;
     int rc;
