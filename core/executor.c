@@ -435,12 +435,12 @@ static void plugin_leave(jx__plugin *p, int locked)
 static json_t *observe_health(jx_executor *ex)
 {
     jx__plugin *p = ex->observer;
-    jx_output out;
+    jx_output out = {0};
     char why[512] = "";
     int locked, rc;
     json_t *snapshot;
 
-    if (p == NULL || jx__output_init(&out) != 0)
+    if (p == NULL)
         return json_null();
     locked = plugin_enter(p, p->observer->flags);
     rc = p->observer->observe(p->observer_state, &jx__host, &out, why,

@@ -221,12 +221,6 @@ static void ctx_progress(const jx_context *c, double fraction,
 
 /* ---- output ------------------------------------------------------------- */
 
-int jx__output_init(jx_output *out)
-{
-    memset(out, 0, sizeof *out);
-    return 0;
-}
-
 void jx__output_clear(jx_output *out)
 {
     json_decref(out->object);
@@ -355,50 +349,73 @@ static int text_value_done(jx_output *out, size_t mark, int rc)
     return -1;
 }
 
-static int out_string(jx_output *out, const char *key, const char *value)
+/* A string, integer or boolean, as the out_* calls for them are given. */
+typedef struct scalar {
+    enum { SCALAR_STRING, SCALAR_INT, SCALAR_BOOL } kind;
+    const char *string; /* NULL: JSON null */
+    int64_t number;     /* the integer, or the boolean's truth */
+} scalar;
+
+static int put_scalar(jx__buf *b, const scalar *v)
+{
+    switch (v->kind) {
+    case SCALAR_STRING:
+        return v->string != NULL
+                   ? jx__buf_put_utf8(b, v->string, strlen(v->string))
+                   : jx__buf_append(b, "null", 4);
+    case SCALAR_INT:
+        return jx__buf_put_i64(b, v->number);
+    default:
+        return v->number ? jx__buf_append(b, "true", 4)
+                         : jx__buf_append(b, "false", 5);
+    }
+}
+
+static json_t *scalar_json(const scalar *v)
+{
+    switch (v->kind) {
+    case SCALAR_STRING:
+        return v->string != NULL ? json_string(v->string) : json_null();
+    case SCALAR_INT:
+        return json_integer(v->number);
+    default:
+        return json_boolean(v->number);
+    }
+}
+
+/* One member, kept as text while the output can be, else set on its
+ * object. */
+static int out_scalar(jx_output *out, const char *key, const scalar *v)
 {
     size_t mark;
     int rc = key != NULL ? text_key(out, key, &mark) : -1;
 
     if (rc == 0)
-        return text_value_done(
-            out, mark,
-            value != NULL ? jx__buf_put_utf8(&out->members, value,
-                                             strlen(value))
-                          : jx__buf_append(&out->members, "null", 4));
+        return text_value_done(out, mark, put_scalar(&out->members, v));
     if (rc < 0)
         return -1;
-    if (value != NULL && !jx__utf8_valid(value)) {
+    if (v->kind == SCALAR_STRING && v->string != NULL &&
+        !jx__utf8_valid(v->string)) {
         out->not_utf8 = 1;
         return -1;
     }
-    return out_set(out, key, value != NULL ? json_string(value) : json_null());
+    return out_set(out, key, scalar_json(v));
+}
+
+static int out_string(jx_output *out, const char *key, const char *value)
+{
+    scalar v = {SCALAR_STRING, value, 0};
+    return out_scalar(out, key, &v);
 }
 static int out_int(jx_output *out, const char *key, int64_t value)
 {
-    size_t mark;
-    int rc = key != NULL ? text_key(out, key, &mark) : -1;
-
-    if (rc == 0)
-        return text_value_done(out, mark,
-                               jx__buf_put_i64(&out->members, value));
-    if (rc < 0)
-        return -1;
-    return out_set(out, key, json_integer(value));
+    scalar v = {SCALAR_INT, NULL, value};
+    return out_scalar(out, key, &v);
 }
 static int out_bool(jx_output *out, const char *key, int value)
 {
-    size_t mark;
-    int rc = key != NULL ? text_key(out, key, &mark) : -1;
-
-    if (rc == 0)
-        return text_value_done(out, mark,
-                               value ? jx__buf_append(&out->members, "true", 4)
-                                     : jx__buf_append(&out->members, "false",
-                                                      5));
-    if (rc < 0)
-        return -1;
-    return out_set(out, key, json_boolean(value));
+    scalar v = {SCALAR_BOOL, NULL, value != 0};
+    return out_scalar(out, key, &v);
 }
 static int out_double(jx_output *out, const char *key, double value)
 {

@@ -71,8 +71,7 @@ extern const jx_host_v1 jx__host;
 /* Frees what a view's calls formatted. */
 void jx__scratch_free(jx__scratch **list);
 
-/* An output ready for out_* calls; 0 or JX_ENOMEM. */
-int jx__output_init(jx_output *out);
+/* Frees what the output holds and leaves it empty (zero-initialised). */
 void jx__output_clear(jx_output *out);
 /* Appends the output as a JSON object; 0, or -1 when out of memory. */
 int jx__output_put(jx__buf *b, const jx_output *out);

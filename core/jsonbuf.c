@@ -251,15 +251,21 @@ int jx__buf_put_json(jx__buf *b, const json_t *v)
     return 0;
 }
 
+/* Length of the valid UTF-8 that s (n bytes) starts with. */
+static size_t utf8_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0, step;
+
+    while (i < n && (step = utf8_seq(s + i, n - i)) != 0)
+        i += step;
+    return i;
+}
+
 int jx__utf8_valid(const char *s)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s);
 
-    for (size_t i = 0, step; i < n; i += step)
-        if ((step = utf8_seq(u + i, n - i)) == 0)
-            return 0;
-    return 1;
+    return utf8_prefix((const unsigned char *)s, n) == n;
 }
 
 int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len)
@@ -272,12 +278,10 @@ int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len)
 int jx__buf_put_json_string(jx__buf *b, const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0, len = 0, step;
+    size_t n = strlen(s), i = utf8_prefix(u, n), len;
     char *clean;
     int rc;
 
-    while (i < n && (step = utf8_seq(u + i, n - i)) != 0)
-        i += step;
     if (i == n)
         return put_string(b, s, n, 0);
     /* Each bad byte becomes the three bytes of U+FFFD. */
@@ -286,7 +290,7 @@ int jx__buf_put_json_string(jx__buf *b, const char *s)
     memcpy(clean, s, i);
     len = i;
     while (i < n) {
-        step = utf8_seq(u + i, n - i);
+        size_t step = utf8_seq(u + i, n - i);
         if (step != 0) {
             memcpy(clean + len, s + i, step);
             len += step;

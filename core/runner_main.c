@@ -279,10 +279,9 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
     jx_plan *plan;
     json_t *req;
     jx_error err = {0, ""};
-    jx_output out;
+    jx_output out = {0};
 
-    if (read_request(data, len, &plan, &req, &err) != 0 ||
-        jx__output_init(&out) != 0) {
+    if (read_request(data, len, &plan, &req, &err) != 0) {
         jx__buf b = {0};
         if (jx__buf_puts(&b, "{\"rc\":1,\"output\":null"))
             _exit(3);
