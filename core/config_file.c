@@ -159,12 +159,31 @@ static int read_isolation(const jx__node *v, const char *name,
     return 0;
 }
 
+/* Where a plugin entry's runner count is written, so that the executor
+ * can refuse it for a plugin that turns out to run in-process. */
+static int read_runners(const jx__node *v, const char *name,
+                        jx__plugin_conf *pc, jx_error *err)
+{
+    long long ll;
+    int rc;
+
+    if ((rc = jx__node_int(v, name, "runners", &ll, err)) != 0)
+        return as_config_error(err, rc);
+    if (ll < 1 || ll > JX__MAX_RUNNERS)
+        return at(err, name, v, "runners must be between 1 and %d, found %s",
+                  JX__MAX_RUNNERS, v->text);
+    pc->runners = (uint64_t)ll;
+    pc->runners_line = v->line;
+    pc->runners_col = v->col;
+    return 0;
+}
+
 static int read_plugin(const jx__node *n, const char *name,
                        const char *plugin_dir, const char *default_plugin_dir,
                        jx__plugin_conf *pc, jx_error *err)
 {
     static const char *const keys[] = {"path", "step_types", "config",
-                                       "isolation", NULL};
+                                       "isolation", "runners", NULL};
     const jx__node *v;
     int rc;
 
@@ -192,6 +211,9 @@ static int read_plugin(const jx__node *n, const char *name,
                                                            : JX_ISOLATION_PROCESS;
     if ((v = jx__map_get(n, "isolation")) != NULL &&
         (rc = read_isolation(v, name, pc, err)) != 0)
+        return rc;
+    if ((v = jx__map_get(n, "runners")) != NULL &&
+        (rc = read_runners(v, name, pc, err)) != 0)
         return rc;
     if ((v = jx__map_get(n, "config")) != NULL) {
         if (v->kind == JX_NODE_SCALAR && !v->quoted && v->text_len == 0)
@@ -345,7 +367,7 @@ static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
                          &rc_->max_open_files, err)) ||
         (rc = read_limit(sec, "kill_grace_ms", name, 60000,
                          &rc_->kill_grace_ms, err)) ||
-        (rc = read_limit(sec, "max_per_plugin", name, 256,
+        (rc = read_limit(sec, "max_per_plugin", name, JX__MAX_RUNNERS,
                          &rc_->max_per_plugin, err)))
         return rc;
     return 0;

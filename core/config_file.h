@@ -23,6 +23,9 @@ typedef enum jx__isolation {
     JX_ISOLATION_PROCESS = 1
 } jx__isolation;
 
+/* Runner processes that may serve one plugin at once. */
+#define JX__MAX_RUNNERS 256
+
 /* The runner section: how isolated plugins are run. */
 typedef struct jx__runner_conf {
     char *path;                    /* NULL: the installed jobexec-runner */
@@ -48,6 +51,8 @@ typedef struct jx__plugin_conf {
     unsigned line, col;  /* where the entry stands */
     jx__isolation isolation;
     int isolation_set;   /* written in the config, not the default */
+    uint64_t runners;    /* its own runner count; 0: runner.max_per_plugin */
+    unsigned runners_line, runners_col;
 } jx__plugin_conf;
 
 struct jx_config {

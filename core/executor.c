@@ -219,6 +219,14 @@ static int load_plugin(jx_executor *ex, const jx_config *cfg,
                    (pc->isolation_set ||
                     !jx__plugin_is_preloaded(pc->path_written));
 
+    /* Silently ignoring it would leave ops believing steps run in
+     * parallel processes. */
+    if (!isolated && pc->runners != 0)
+        return jx__fail(err, JX_ECONFIG,
+                        "%s:%u:%u: plugin '%s' runs in-process; runners "
+                        "applies only to isolation: process",
+                        cfg->name, pc->runners_line, pc->runners_col,
+                        pc->path_written);
     rc = isolated ? jx__isolate_open(pc, cfg, &p, err)
                   : jx__plugin_open(pc, cfg->name, &p, err);
     if (rc != 0)

@@ -48,8 +48,9 @@
 
 /*
  * One isolated plugin: what every runner of it needs, and its runners.
- * Up to runner.max_per_plugin runner processes serve its steps at once,
- * each one step at a time; they start when first needed and stay warm.
+ * Up to its entry's runners (else runner.max_per_plugin) runner processes
+ * serve its steps at once, each one step at a time; they start when first
+ * needed and stay warm.
  */
 typedef struct pool {
     char *program;
@@ -1077,7 +1078,7 @@ static int at_plugin(jx_error *err, int code, const jx_config *cfg,
 }
 
 /* A pool for the plugin, without runners; NULL when out of memory. */
-static pool *pool_new(const jx_config *cfg)
+static pool *pool_new(const jx__plugin_conf *pc, const jx_config *cfg)
 {
     pool *p = calloc(1, sizeof *p);
     pthread_condattr_t ca;
@@ -1086,6 +1087,8 @@ static pool *pool_new(const jx_config *cfg)
         return NULL;
     p->limits = cfg->runner;
     p->limits.path = p->limits.user = p->limits.group = NULL;
+    if (pc->runners != 0)
+        p->limits.max_per_plugin = pc->runners;
     pthread_mutex_init(&p->lock, NULL);
     /* take_runner's timed waits are on the monotonic clock. */
     pthread_condattr_init(&ca);
@@ -1111,7 +1114,7 @@ int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
     *out = NULL;
     if ((rc = jx__plugin_check_path(pc, cfg->name, err)) != 0)
         return rc;
-    if ((p = pool_new(cfg)) == NULL)
+    if ((p = pool_new(pc, cfg)) == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     if ((rc = resolve_user(p, &cfg->runner, err)) != 0) {
         pool_free(p);

@@ -12,9 +12,9 @@
  * opens and initialises the plugin itself, and returns a plugin whose
  * handler is a proxy to it.  Start-up errors read like in-process ones
  * ("CONFIG:LINE:COL: plugin 'PATH': ...").  The runner stays warm between
- * steps and jobs and is replaced after any failure; with
- * runner.max_per_plugin above 1, more runners start as steps from other
- * threads need them.
+ * steps and jobs and is replaced after any failure; when the plugin's
+ * runners (or runner.max_per_plugin) is above 1, more runners start as
+ * steps from other threads need them.
  */
 int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
                      jx__plugin **out, jx_error *err);

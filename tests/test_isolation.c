@@ -1315,6 +1315,62 @@ static void test_one_runner_by_default(void **state)
                         "All steps completed successfully");
 }
 
+/* A plugin entry's runners wins over the runner section, both ways. */
+static void test_plugin_runners_override(void **state)
+{
+    fixture *f = *state;
+    side_job a, b;
+    char sa[512], sb[512];
+
+    make_executor(f, "    runners: 2\n", "", "");
+    start_side_job(&a, f->ex, JOB_A, meet_step(f, sa, sizeof sa, "a", "b",
+                                                20000, 60));
+    start_side_job(&b, f->ex, JOB_B, meet_step(f, sb, sizeof sb, "b", "a",
+                                                20000, 60));
+    pthread_join(a.thread, NULL);
+    pthread_join(b.thread, NULL);
+    assert_string_equal(a.reason, "All steps completed successfully");
+    assert_string_equal(b.reason, "All steps completed successfully");
+}
+
+static void test_plugin_runners_one(void **state)
+{
+    fixture *f = *state;
+    side_job a, b;
+    char sa[512], sb[512];
+
+    make_executor(f, "    runners: 1\n", "  max_per_plugin: 4\n", "");
+    start_side_job(&a, f->ex, JOB_A, meet_step(f, sa, sizeof sa, "a", "b",
+                                                300, 60));
+    start_side_job(&b, f->ex, JOB_B, meet_step(f, sb, sizeof sb, "b", "a",
+                                                300, 60));
+    pthread_join(a.thread, NULL);
+    pthread_join(b.thread, NULL);
+    assert_int_equal((a.status == JX_JOB_FAILED) + (b.status == JX_JOB_FAILED),
+                     1);
+    assert_string_equal(a.status == JX_JOB_FAILED ? a.reason : b.reason,
+                        "Step 0 failed: alone");
+}
+
+/* runners on a plugin that runs in-process would promise parallel
+ * runners that never start. */
+static void test_plugin_runners_inproc(void **state)
+{
+    fixture *f = *state;
+    char *text = config_text("    isolation: inproc\n    runners: 2\n", "",
+                             "");
+    jx_config *cfg = parse_config(text, &f->err);
+
+    assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_ECONFIG);
+    assert_null(f->ex);
+    assert_string_equal(f->err.message,
+                        "test.yaml:4:14: plugin '" MISBEHAVE "' runs "
+                        "in-process; runners applies only to isolation: "
+                        "process");
+    jx_config_free(cfg);
+    free(text);
+}
+
 /* Waiting for a free runner counts against the step's timeout, and a
  * cancelled job stops waiting. */
 static void test_waiting_for_a_runner(void **state)
@@ -1465,6 +1521,23 @@ static void test_config_max_per_plugin_zero(void **state)
                         "between 1 and 256, found 0");
 }
 
+static void test_config_plugin_runners_range(void **state)
+{
+    (void)state;
+    assert_config_error("plugins:\n"
+                        "  - path: " MISBEHAVE "\n"
+                        "    runners: 257\n",
+                        JX_ECONFIG,
+                        "test.yaml:3:14: runners must be between 1 and 256, "
+                        "found 257");
+    assert_config_error("plugins:\n"
+                        "  - path: " MISBEHAVE "\n"
+                        "    runners: 0\n",
+                        JX_ECONFIG,
+                        "test.yaml:3:14: runners must be between 1 and 256, "
+                        "found 0");
+}
+
 static void test_runner_missing(void **state)
 {
     fixture *f = *state;
@@ -1553,8 +1626,12 @@ int main(void)
         T(test_output_not_utf8),
         T(test_runners_serve_steps_at_once),
         T(test_one_runner_by_default),
+        T(test_plugin_runners_override),
+        T(test_plugin_runners_one),
+        T(test_plugin_runners_inproc),
         T(test_waiting_for_a_runner),
         T(test_config_max_per_plugin_zero),
+        T(test_config_plugin_runners_range),
         T(test_runner_outlives_spawning_thread),
         T(test_runner_dies_with_worker),
         T(test_cancel_cooperative_sleep),
