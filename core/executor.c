@@ -297,6 +297,14 @@ static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
                           err);
 }
 
+static int has_isolated(const jx_executor *ex)
+{
+    for (size_t i = 0; i < ex->n_plugins; i++)
+        if (ex->plugins[i]->isolated)
+            return 1;
+    return 0;
+}
+
 int jx_executor_new(const jx_config *cfg, jx_executor **out, jx_error *err)
 {
     return jx_executor_open(cfg, 0, out, err);
@@ -328,6 +336,8 @@ int jx_executor_open(const jx_config *cfg, unsigned flags, jx_executor **out,
         rc = setup_observer(ex, cfg, err);
     if (rc == 0 && cfg != NULL && cfg->evidence_log != NULL)
         rc = open_evidence(ex, cfg, err);
+    if (rc == 0 && !ex->check_only && has_isolated(ex))
+        jx__isolate_sweep_cgroups();
     if (rc != 0) {
         /* All or nothing: never run with part of the configured handlers. */
         jx_executor_free(ex);

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -155,17 +156,50 @@ static int cgroup_write(const char *dir, const char *file, const char *text)
     return ok ? 0 : -1;
 }
 
-/* Kills everything in the runner's cgroup and removes it. */
+/* Kills everything in a runner cgroup and removes it. */
+static void cgroup_remove(const char *dir)
+{
+    cgroup_write(dir, "cgroup.kill", "1");
+    /* cgroup.kill is asynchronous: the folder empties within moments. */
+    for (int i = 0; i < 200 && rmdir(dir) != 0 && errno == EBUSY; i++)
+        sleep_ms(5);
+}
+
 static void cgroup_end(runner *r)
 {
     if (r->cgroup == NULL)
         return;
-    cgroup_write(r->cgroup, "cgroup.kill", "1");
-    /* cgroup.kill is asynchronous: the folder empties within moments. */
-    for (int i = 0; i < 200 && rmdir(r->cgroup) != 0 && errno == EBUSY; i++)
-        sleep_ms(5);
+    cgroup_remove(r->cgroup);
     free(r->cgroup);
     r->cgroup = NULL;
+}
+
+void jx__isolate_sweep_cgroups(void)
+{
+    char *parent = find_cgroup_parent();
+    DIR *d = parent != NULL ? opendir(parent) : NULL;
+    const struct dirent *e;
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        long pid;
+        int end = 0;
+        char *dir;
+
+        /* jobexec-PID-..., as cgroup_make names them. */
+        if (sscanf(e->d_name, "jobexec-%ld-%n", &pid, &end) != 1 ||
+            end == 0 || pid <= 0 || pid == (long)getpid())
+            continue;
+        /* EPERM: alive, another user's. */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (asprintf(&dir, "%s/%s", parent, e->d_name) >= 0) {
+            cgroup_remove(dir);
+            free(dir);
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+    free(parent);
 }
 
 /* ---- the process ------------------------------------------------------- */

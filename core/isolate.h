@@ -19,4 +19,13 @@
 int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
                      jx__plugin **out, jx_error *err);
 
+/*
+ * Removes the runner cgroups (and kills what is left in them) of workers
+ * that are no longer running: one killed outright leaves its runners'
+ * folders behind, with any process that escaped its runner's process
+ * group.  Folders are told apart by the PID in their name, so this assumes
+ * the workers sharing a cgroup share a PID namespace too.
+ */
+void jx__isolate_sweep_cgroups(void);
+
 #endif

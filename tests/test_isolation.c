@@ -726,6 +726,98 @@ static void test_setsid_grandchild_killed(void **state)
     free(pid_file);
 }
 
+/* A child that waits to be killed; returns its pid. */
+static pid_t start_sleeper(void)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    if (pid < 0)
+        fail_msg("fork: %s", strerror(errno));
+    return pid;
+}
+
+static void make_cgroup(char *path, size_t len, const char *parent, long pid)
+{
+    snprintf(path, len, "%s/jobexec-%ld-0x1-1", parent, pid);
+    if (mkdir(path, 0700) != 0)
+        fail_msg("mkdir %s: %s", path, strerror(errno));
+}
+
+/* A worker killed outright leaves its runners' cgroups, and whatever
+ * escaped into them, behind.  The next executor that runs isolated
+ * plugins removes those of dead workers and leaves live ones' alone;
+ * one opened only to check runs nothing and removes nothing.  What is
+ * seen is asserted only after the sleepers are gone, so a failure does
+ * not leave them behind. */
+static void test_stale_cgroups_swept(void **state)
+{
+    fixture *f = *state;
+    char parent[4096], why[512], dead_cg[4200], live_cg[4200], procs[4300];
+    char text[32];
+    pid_t dead = fork(), live, leftover, reaped = 0;
+    jx_executor *checker = NULL;
+    jx_config *cfg;
+    char *cfg_text;
+    int status = 0, fd, kept_by_check, swept, live_kept;
+    double give_up;
+
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    if (!cgroup_parent(parent, sizeof parent, why, sizeof why)) {
+        print_message("skipped: %s: there are no runner cgroups\n", why);
+        skip();
+    }
+    live = start_sleeper();
+    leftover = start_sleeper();
+    make_cgroup(dead_cg, sizeof dead_cg, parent, (long)dead);
+    make_cgroup(live_cg, sizeof live_cg, parent, (long)live);
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dead_cg);
+    snprintf(text, sizeof text, "%ld", (long)leftover);
+    if ((fd = open(procs, O_WRONLY | O_CLOEXEC)) < 0 ||
+        write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        fail_msg("cannot move %ld into %s: %s", (long)leftover, dead_cg,
+                 strerror(errno));
+    close(fd);
+
+    cfg_text = config_text("", "", "");
+    cfg = parse_config(cfg_text, &f->err);
+    if (jx_executor_open(cfg, JX_EXECUTOR_CHECK_ONLY, &checker, &f->err) != 0)
+        fail_msg("executor: %s", f->err.message);
+    jx_executor_free(checker);
+    jx_config_free(cfg);
+    free(cfg_text);
+    kept_by_check = access(dead_cg, F_OK) == 0;
+
+    make_executor(f, "", "", "");
+    swept = access(dead_cg, F_OK) != 0 && errno == ENOENT;
+    live_kept = access(live_cg, F_OK) == 0;
+    /* An emptied cgroup can be removed a moment before its last process
+     * can be waited for. */
+    for (give_up = now_s() + 5; reaped == 0 && now_s() < give_up;
+         sleep_ms(5))
+        reaped = waitpid(leftover, &status, WNOHANG);
+
+    kill(live, SIGKILL);
+    waitpid(live, NULL, 0);
+    rmdir(live_cg);
+    if (reaped == 0) {
+        kill(leftover, SIGKILL);
+        waitpid(leftover, NULL, 0);
+        rmdir(dead_cg);
+    }
+    assert_true(kept_by_check);
+    assert_true(swept);
+    assert_true(live_kept);
+    assert_int_equal(reaped, leftover);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
 /* ---- descriptors and zombies over many jobs ----------------------------- */
 
 static void test_thousand_jobs_leak_nothing(void **state)
@@ -1621,6 +1713,7 @@ int main(void)
         T(test_max_output_bytes_configured),
         T(test_garbage),
         T(test_setsid_grandchild_killed),
+        T(test_stale_cgroups_swept),
         T(test_thousand_jobs_leak_nothing),
         T(test_runner_confinement),
         T(test_output_not_utf8),
