@@ -376,7 +376,7 @@ fail_errno:
 static void drain_stderr(runner *r)
 {
     char buf[4096];
-    ssize_t n;
+    ssize_t n = -1;
 
     while (r->err_fd >= 0 && (n = read(r->err_fd, buf, sizeof buf)) > 0) {
         size_t max = (size_t)r->pool->limits.max_stderr_bytes;
@@ -386,10 +386,18 @@ static void drain_stderr(runner *r)
             keep = 0;
         r->err_dropped += (size_t)n - keep;
     }
+    /* A plugin that closed its stderr: the pipe would report POLLHUP to
+     * every poll for as long as the runner lives. */
+    if (r->err_fd >= 0 && n == 0) {
+        close(r->err_fd);
+        r->err_fd = -1;
+    }
 }
 
 /* The step's stderr so far (NULL when none); *dropped gets how many
- * bytes were beyond the limit. */
+ * bytes were beyond the limit.  Also called to drop what came between
+ * steps: text written after one step ended must not reach the next,
+ * which may be another job's, redacted against another plan. */
 static char *take_stderr(runner *r, size_t *dropped)
 {
     char *text = NULL;
@@ -885,6 +893,7 @@ static int execute_on(runner *r, const jx_context *ctx, const jx_step *step,
         w.deadline = jx__monotonic() +
                      (double)r->pool->limits.kill_grace_ms / 1e3;
     }
+    free(take_stderr(r, &out->stderr_dropped));
     rc = jx__frame_write(r->chan, JX_FRAME_EXEC, req.data, req.len);
     jx__buf_free(&req);
     if (rc != 0) {
@@ -951,6 +960,7 @@ static int validate_on(runner *r, const jx_step *step, char *why,
     jx_output out = {0};
     jx__buf req = {0};
     json_t *v;
+    size_t dropped;
     int rc;
 
     if (ensure_running(r, &out) != 0) {
@@ -971,7 +981,9 @@ static int validate_on(runner *r, const jx_step *step, char *why,
         return -1;
     }
     jx__buf_free(&req);
-    if (wait_for(&w) != 0) {
+    rc = wait_for(&w);
+    free(take_stderr(r, &dropped)); /* validate has nowhere to show it */
+    if (rc != 0) {
         snprintf(why, why_len, "%s", w.timed_out ? "validate timed out"
                                                  : w.why);
         return -1;

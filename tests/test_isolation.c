@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1407,6 +1408,62 @@ static void test_one_runner_by_default(void **state)
                         "All steps completed successfully");
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A plugin that closes its stderr must not turn the wait for its step
+ * into a busy loop: a second of waiting costs a second of CPU then. */
+static void test_closed_stderr_costs_no_cpu(void **state)
+{
+    fixture *f = *state;
+    double cpu;
+
+    make_executor(f, "", "", "");
+    well_pid(f); /* the runner is up: its start-up is not counted */
+    cpu = cpu_seconds();
+    run_type(f, "no_stderr", 30, "{ms: 1000}");
+    cpu = cpu_seconds() - cpu;
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    if (cpu > 0.5)
+        fail_msg("waiting 1 s for the step took %.2f s of CPU", cpu);
+    well_pid(f);
+}
+
+/* What a runner writes to stderr between steps belongs to no step: it
+ * must not turn up in the next one, which may be another job's. */
+static void test_stderr_between_steps_dropped(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, "", "", "");
+    run_type(f, "late_stderr", 30, "{said: \"late words\", ms: 100}");
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    assert_null(json_object_get(f->step, "stderr"));
+    sleep_ms(400);
+    well_pid(f);
+    assert_null(json_object_get(f->step, "stderr"));
+}
+
+/* Nor what a plugin's validate wrote while a plan was checked. */
+static void test_validate_stderr_dropped(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, "", "", "");
+    parse_plan(f, "  - {step_index: 0, step_type: chatter, parameters: "
+                  "{said: \"validate words\"}}\n");
+    assert_int_equal(jx_executor_check(f->ex, f->plan, &f->err), 0);
+    drop_run(f);
+    well_pid(f);
+    assert_null(json_object_get(f->step, "stderr"));
+}
+
 /* A plugin entry's runners wins over the runner section, both ways. */
 static void test_plugin_runners_override(void **state)
 {
@@ -1719,6 +1776,9 @@ int main(void)
         T(test_output_not_utf8),
         T(test_runners_serve_steps_at_once),
         T(test_one_runner_by_default),
+        T(test_closed_stderr_costs_no_cpu),
+        T(test_stderr_between_steps_dropped),
+        T(test_validate_stderr_dropped),
         T(test_plugin_runners_override),
         T(test_plugin_runners_one),
         T(test_plugin_runners_inproc),

@@ -22,6 +22,11 @@
  *                "other" (checking ctx_cancelled): succeeds with its pid
  *                when it appears, fails with "alone" when it does not; two
  *                such steps only meet when they run at the same time
+ *   no_stderr    closes its stderr, sleeps "ms" milliseconds, succeeds
+ *   late_stderr  succeeds at once, leaving a child that writes "said"
+ *                to the shared stderr "ms" milliseconds later
+ *   chatter      validate writes "said" to stderr and accepts; execute
+ *                succeeds
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +42,7 @@
 static const char *const types[] = {
     "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
-    "well", "meet", "bad_utf8", NULL};
+    "well", "meet", "bad_utf8", "no_stderr", "late_stderr", "chatter", NULL};
 
 static void nap_ms(long ms)
 {
@@ -172,6 +177,49 @@ static int meet(const jx_host_v1 *host, const jx_context *ctx,
     return JX_STEP_OK;
 }
 
+static int64_t param_ms(const jx_host_v1 *host, const jx_step *step)
+{
+    int64_t ms = 0;
+
+    host->param_int(step, "ms", &ms);
+    return ms;
+}
+
+static void say_to_stderr(const jx_host_v1 *host, const jx_step *step)
+{
+    const char *said = host->param_string(step, "said");
+
+    if (said != NULL && write(2, said, strlen(said)) < 0)
+        return;
+}
+
+static int late_stderr(const jx_host_v1 *host, const jx_step *step,
+                       jx_output *out)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return fail_with(host, out, "fork");
+    if (pid == 0) {
+        nap_ms((long)param_ms(host, step));
+        say_to_stderr(host, step);
+        _exit(0);
+    }
+    host->out_int(out, "pid", (int64_t)getpid());
+    return JX_STEP_OK;
+}
+
+static int misbehave_validate(void *state, const jx_host_v1 *host,
+                              const jx_step *step, char *why, size_t why_len)
+{
+    (void)state;
+    (void)why;
+    (void)why_len;
+    if (strcmp(host->step_type(step), "chatter") == 0)
+        say_to_stderr(host, step);
+    return 0;
+}
+
 static int misbehave_execute(void *state, const jx_host_v1 *host,
                              const jx_context *ctx, const jx_step *step,
                              jx_output *out)
@@ -216,6 +264,14 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
         return sleep_step(host, ctx, step, out);
     if (strcmp(type, "meet") == 0)
         return meet(host, ctx, step, out);
+    if (strcmp(type, "no_stderr") == 0) {
+        close(2);
+        nap_ms((long)param_ms(host, step));
+        host->out_string(out, "stderr", "closed");
+        return JX_STEP_OK;
+    }
+    if (strcmp(type, "late_stderr") == 0)
+        return late_stderr(host, step, out);
     if (strcmp(type, "bad_utf8") == 0) {
         host->out_string(out, "v", "\xc3\x28");
         return JX_STEP_OK;
@@ -231,4 +287,5 @@ JX_STEP_HANDLER(misbehave) = {
     .step_types = types,
     .flags = JX_HANDLER_THREAD_SAFE,
     .execute = misbehave_execute,
+    .validate = misbehave_validate,
 };
