@@ -204,19 +204,27 @@ static int ctx_cancelled(const jx_context *c)
 {
     return c->cancelled != NULL && atomic_load(c->cancelled) != 0;
 }
-static void ctx_progress(const jx_context *c, double fraction,
-                         const char *message)
+void jx__progress_cut(const jx_context *c, double fraction,
+                      const char *message, int cut)
 {
-    int oom;
-    char *clean;
+    int oom = 0;
+    char *clean = NULL;
 
     if (c->on_progress == NULL)
         return;
-    clean = jx__redact_text(c->plan, message, &oom);
+    if (message != NULL)
+        clean = cut ? jx__redact_cut(c->plan, message, &oom)
+                    : jx__redact_text(c->plan, message, &oom);
     c->on_progress(c->plan->job_id, c->step_index,
                    fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
                    clean != NULL ? clean : oom ? NULL : message, c->user);
     free(clean);
+}
+
+static void ctx_progress(const jx_context *c, double fraction,
+                         const char *message)
+{
+    jx__progress_cut(c, fraction, message, 0);
 }
 
 /* ---- output ------------------------------------------------------------- */

@@ -86,5 +86,9 @@ void jx__output_set(jx_output *out, json_t *object);
 void jx__log(const jx_context *ctx, int level, const char *message);
 void jx__log_cut(const jx_context *ctx, int level, const char *message,
                  int cut);
+/* Reports progress as ctx_progress does; cut: message was cut short (its
+ * ending is redacted as a possible start of a secret). */
+void jx__progress_cut(const jx_context *ctx, double fraction,
+                      const char *message, int cut);
 
 #endif

@@ -470,14 +470,19 @@ static void on_side_frame(waiting *w, uint32_t type, const char *data,
     json_t *v = json_loadb(data, len, 0, NULL);
     const char *msg = json_string_value(json_object_get(v, "message"));
 
-    if (w->ctx != NULL && type == JX_FRAME_LOG && msg != NULL) {
+    /* Logs from init and fini concern no plan: they go out unredacted,
+     * as in-process ones do.  validate's are dropped: they concern a plan
+     * this wait has no context for. */
+    if ((w->ctx != NULL || w->want != JX_FRAME_VRES) &&
+        type == JX_FRAME_LOG && msg != NULL) {
         json_int_t level = json_integer_value(json_object_get(v, "level"));
         jx__log_cut(w->ctx, level < 0 || level > JX_LOG_DEBUG ? JX_LOG_DEBUG
                                                               : (int)level,
                     msg, json_is_true(json_object_get(v, "cut")));
     } else if (w->ctx != NULL && type == JX_FRAME_PROG) {
-        jx__host.ctx_progress(
-            w->ctx, json_number_value(json_object_get(v, "fraction")), msg);
+        jx__progress_cut(w->ctx,
+                         json_number_value(json_object_get(v, "fraction")),
+                         msg, json_is_true(json_object_get(v, "cut")));
     }
     json_decref(v);
 }

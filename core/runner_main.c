@@ -33,7 +33,10 @@
 #include "plan.h"
 
 #define CHAN 3
-#define LOG_MAX (16 * 1024) /* bytes of one log message sent to the core */
+/* Bytes of one log or progress message sent to the core.  The core takes
+ * frames of up to 64 KiB, and escaping can make a message six times
+ * longer ("\u0001" for each control byte). */
+#define TEXT_MAX (10 * 1024)
 #define MAX_REQUEST (256u * 1024 * 1024) /* a step as big as a plan allows */
 
 static atomic_int cancelled;
@@ -90,25 +93,32 @@ static void send_fail(const jx_error *err)
     send_with_text(JX_FRAME_FAIL, &b, "message", err->message, "}");
 }
 
+/* Sends b (its head written) with message, cut to TEXT_MAX; the core
+ * redacts a cut message's ending as a possible start of a secret. */
+static void send_message(uint32_t type, jx__buf *b, const char *message)
+{
+    size_t len = message != NULL ? strlen(message) : 0;
+    int cut = len > TEXT_MAX;
+    char *text = cut ? strndup(message, TEXT_MAX) : NULL;
+
+    if (cut && text == NULL)
+        _exit(3);
+    send_with_text(type, b, "message", cut ? text : message,
+                   cut ? ",\"cut\":true}" : "}");
+    free(text);
+}
+
 static void forward_log(int level, const char *job_id, int64_t step_index,
                         const char *message, void *user)
 {
-    /* The core takes log frames of up to 64 KiB; it redacts a cut
-     * message's ending as a possible start of a secret. */
-    size_t len = strlen(message);
-    int cut = len > LOG_MAX;
-    char *text = strndup(message, cut ? LOG_MAX : len);
     jx__buf b = {0};
 
     (void)job_id;
     (void)step_index;
     (void)user;
-    if (text == NULL || jx__buf_puts(&b, "{\"level\":") ||
-        jx__buf_put_i64(&b, level))
+    if (jx__buf_puts(&b, "{\"level\":") || jx__buf_put_i64(&b, level))
         _exit(3);
-    send_with_text(JX_FRAME_LOG, &b, "message", text,
-                   cut ? ",\"cut\":true}" : "}");
-    free(text);
+    send_message(JX_FRAME_LOG, &b, message);
 }
 
 static void forward_progress(const char *job_id, int64_t step_index,
@@ -123,7 +133,7 @@ static void forward_progress(const char *job_id, int64_t step_index,
     snprintf(head, sizeof head, "{\"fraction\":%.6f", fraction);
     if (jx__buf_puts(&b, head))
         _exit(3);
-    send_with_text(JX_FRAME_PROG, &b, "message", message, "}");
+    send_message(JX_FRAME_PROG, &b, message);
 }
 
 /* ---- confinement ------------------------------------------------------- */

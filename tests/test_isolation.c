@@ -1464,6 +1464,97 @@ static void test_validate_stderr_dropped(void **state)
     assert_null(json_object_get(f->step, "stderr"));
 }
 
+/* The last message logged, and progress reported, by any plugin. */
+static struct {
+    int level;
+    int had_job; /* it came with a job_id */
+    char *text;
+} last_log, last_progress;
+
+static void keep_log(int level, const char *job_id, int64_t step_index,
+                     const char *message, void *user)
+{
+    (void)step_index;
+    (void)user;
+    free(last_log.text);
+    last_log.level = level;
+    last_log.had_job = job_id != NULL;
+    last_log.text = strdup(message);
+}
+
+static void keep_progress(const char *job_id, int64_t step_index,
+                          double fraction, const char *message, void *user)
+{
+    (void)step_index;
+    (void)fraction;
+    (void)user;
+    free(last_progress.text);
+    last_progress.had_job = job_id != NULL;
+    last_progress.text = message != NULL ? strdup(message) : NULL;
+}
+
+static void forget_messages(void)
+{
+    jx_set_log_handler(NULL, NULL);
+    free(last_log.text);
+    free(last_progress.text);
+    memset(&last_log, 0, sizeof last_log);
+    memset(&last_progress, 0, sizeof last_progress);
+}
+
+/* How many leading bytes of s are c. */
+static size_t run_of(const char *s, char c)
+{
+    size_t n = 0;
+
+    while (s != NULL && s[n] == c)
+        n++;
+    return n;
+}
+
+/* Long log and progress messages are cut to 10 KiB by the runner, not
+ * refused by the core as an oversized frame: escaped, 12,000 control
+ * bytes would be 72,000. */
+static void test_long_messages_cut(void **state)
+{
+    fixture *f = *state;
+    jx_run_options opts = {NULL, keep_progress, NULL, NULL};
+
+    jx_set_log_handler(keep_log, NULL);
+    make_executor(f, "", "", "");
+    run_type(f, "big_log", 30, "{bytes: 12000}");
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    assert_int_equal(last_log.level, JX_LOG_WARNING);
+    assert_int_equal(run_of(last_log.text, '\x01'), 10 * 1024);
+
+    drop_run(f);
+    parse_plan(f, "  - {step_index: 0, step_type: big_progress, "
+                  "parameters: {bytes: 70000}}\n");
+    assert_int_equal(jx_executor_run(f->ex, f->plan, &opts, &f->res,
+                                     &f->err),
+                     0);
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    assert_true(last_progress.had_job);
+    assert_int_equal(run_of(last_progress.text, 'p'), 10 * 1024);
+    forget_messages();
+}
+
+/* What an isolated plugin logs from init reaches the log handler, as it
+ * would in-process. */
+static void test_init_log_reaches_handler(void **state)
+{
+    fixture *f = *state;
+
+    jx_set_log_handler(keep_log, NULL);
+    make_executor(f, "    config: {init_log: \"hello from init\"}\n", "",
+                  "");
+    assert_non_null(last_log.text);
+    assert_string_equal(last_log.text, "hello from init");
+    assert_int_equal(last_log.level, JX_LOG_WARNING);
+    assert_false(last_log.had_job);
+    forget_messages();
+}
+
 /* A plugin entry's runners wins over the runner section, both ways. */
 static void test_plugin_runners_override(void **state)
 {
@@ -1779,6 +1870,8 @@ int main(void)
         T(test_closed_stderr_costs_no_cpu),
         T(test_stderr_between_steps_dropped),
         T(test_validate_stderr_dropped),
+        T(test_long_messages_cut),
+        T(test_init_log_reaches_handler),
         T(test_plugin_runners_override),
         T(test_plugin_runners_one),
         T(test_plugin_runners_inproc),

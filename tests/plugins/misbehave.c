@@ -27,6 +27,10 @@
  *                to the shared stderr "ms" milliseconds later
  *   chatter      validate writes "said" to stderr and accepts; execute
  *                succeeds
+ *   big_log      logs a warning of "bytes" bytes of \x01, then succeeds
+ *   big_progress reports progress with a message of "bytes" bytes of 'p'
+ *
+ * With "init_log" in its config, init logs that text as a warning.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +46,8 @@
 static const char *const types[] = {
     "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
-    "well", "meet", "bad_utf8", "no_stderr", "late_stderr", "chatter", NULL};
+    "well", "meet", "bad_utf8", "no_stderr", "late_stderr", "chatter",
+    "big_log", "big_progress", NULL};
 
 static void nap_ms(long ms)
 {
@@ -209,6 +214,41 @@ static int late_stderr(const jx_host_v1 *host, const jx_step *step,
     return JX_STEP_OK;
 }
 
+/* A message of "bytes" copies of c, sent as a log or as progress. */
+static int big_message(const jx_host_v1 *host, const jx_context *ctx,
+                       const jx_step *step, jx_output *out, char c)
+{
+    int64_t bytes = 0;
+    char *text;
+
+    host->param_int(step, "bytes", &bytes);
+    if (bytes < 0 || (text = malloc((size_t)bytes + 1)) == NULL)
+        return fail_with(host, out, "malloc");
+    memset(text, c, (size_t)bytes);
+    text[bytes] = '\0';
+    if (c == 'p')
+        host->ctx_progress(ctx, 0.5, text);
+    else
+        host->log(ctx, JX_LOG_WARNING, "%s", text);
+    free(text);
+    host->out_int(out, "bytes", bytes);
+    return JX_STEP_OK;
+}
+
+static int misbehave_init(const jx_host_v1 *host,
+                          const jx_plugin_config *config, void **state,
+                          char *errbuf, size_t errbuf_len)
+{
+    const char *say = host->config_string(config, "init_log");
+
+    (void)errbuf;
+    (void)errbuf_len;
+    if (say != NULL)
+        host->log(NULL, JX_LOG_WARNING, "%s", say);
+    *state = NULL;
+    return 0;
+}
+
 static int misbehave_validate(void *state, const jx_host_v1 *host,
                               const jx_step *step, char *why, size_t why_len)
 {
@@ -272,6 +312,10 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
     }
     if (strcmp(type, "late_stderr") == 0)
         return late_stderr(host, step, out);
+    if (strcmp(type, "big_log") == 0)
+        return big_message(host, ctx, step, out, '\x01');
+    if (strcmp(type, "big_progress") == 0)
+        return big_message(host, ctx, step, out, 'p');
     if (strcmp(type, "bad_utf8") == 0) {
         host->out_string(out, "v", "\xc3\x28");
         return JX_STEP_OK;
@@ -286,6 +330,7 @@ JX_STEP_HANDLER(misbehave) = {
     .version = "1.0.0",
     .step_types = types,
     .flags = JX_HANDLER_THREAD_SAFE,
+    .init = misbehave_init,
     .execute = misbehave_execute,
     .validate = misbehave_validate,
 };
