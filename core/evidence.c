@@ -402,7 +402,9 @@ int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
 int jx__chain_emit_sealed(jx__chain *c, const char *members,
                           size_t members_len)
 {
-    if (!jx__chain_has_sinks(c))
+    /* seq 0: no record of the job was kept (a sink refused job_started),
+     * and a job_finished alone would not verify. */
+    if (!jx__chain_has_sinks(c) || c->seq == 0)
         return 0;
     if (build_line(c, JX_RECORD_JOB_FINISHED, members, members_len) != 0 ||
         add_seal(c) != 0) {

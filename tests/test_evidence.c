@@ -51,6 +51,7 @@ static struct {
     seen_record records[MAX_RECORDS];
     size_t n_records;
     int refuse_at_step_started; /* refuse the Nth step_started (1-based) */
+    int refuse_job_started;
     size_t n_step_started;
     int64_t calls[MAX_RECORDS]; /* step_index of each execute */
     size_t n_calls;
@@ -77,6 +78,10 @@ static int on_record(const jx_record *rec, void *user)
         r->json[rec->json_len] = '\0';
     }
     r->accepted = 1;
+    if (rec->kind == JX_RECORD_JOB_STARTED && seen.refuse_job_started) {
+        r->accepted = 0;
+        return -1;
+    }
     if (rec->kind == JX_RECORD_STEP_STARTED &&
         ++seen.n_step_started == (size_t)seen.refuse_at_step_started) {
         r->accepted = 0;
@@ -694,6 +699,27 @@ static void test_refusing_first_step_started_runs_nothing(void **state)
                         "step_started #1");
 }
 
+/* Nothing of the job was kept, so there is nothing to seal: a lone
+ * job_finished would be a job that verify must call tampered. */
+static void test_refused_job_started_leaves_no_record(void **state)
+{
+    fixture *f = *state;
+    char *lines[MAX_RECORDS];
+
+    seen.refuse_job_started = 1;
+    make_executor(f, f->log_path);
+    parse_plan(f, JOB, 2, -1);
+    run(f, 1);
+    assert_int_equal(jx_result_status(f->res), JX_JOB_FAILED);
+    assert_string_equal(jx_result_reason(f->res),
+                        "evidence write failed: the record sink refused "
+                        "job_started #0");
+    assert_int_equal(seen.n_calls, 0);
+    assert_int_equal(seen.n_records, 1);
+    assert_int_equal(seen.records[0].kind, JX_RECORD_JOB_STARTED);
+    assert_int_equal(read_log(f, lines, MAX_RECORDS), 0);
+}
+
 /* ---- sharing the file; checking without touching it --------------------- */
 
 /* The head of a record whose append is still going on. */
@@ -838,6 +864,7 @@ int main(void)
         T(test_unwritable_log_stops_job),
         T(test_refusing_callback_stops_job),
         T(test_refused_record_keeps_log_chain),
+        T(test_refused_job_started_leaves_no_record),
         T(test_refusing_first_step_started_runs_nothing),
         T(test_live_writers_last_line_is_left_alone),
         T(test_check_only_creates_no_log),
