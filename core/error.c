@@ -50,7 +50,7 @@ int jx__read_file(const char *path, size_t max_bytes, char **out,
                   size_t *out_len, jx_error *err)
 {
     int is_stdin = strcmp(path, "-") == 0;
-    FILE *fp = is_stdin ? stdin : fopen(path, "rb");
+    FILE *fp = is_stdin ? stdin : fopen(path, "rbe");
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = 0;

@@ -479,6 +479,23 @@ static json_t *observe_health(jx_executor *ex)
     return snapshot != NULL ? snapshot : json_null();
 }
 
+/* The type is redacted: a run's reason for the same step is. */
+static int no_handler(const jx_plan *plan, const jx__step *st, jx_error *err)
+{
+    int oom = 0;
+    char *clean = jx__redact_text(plan, st->type, &oom);
+    int rc = jx__fail(err, JX_EREFUSED,
+                      "%s:%u:%u: step %" PRId64
+                      ": No handler registered for step type: %s",
+                      plan->name, st->line, st->col, st->index,
+                      clean != NULL ? clean
+                      : oom         ? "(withheld: out of memory)"
+                                    : st->type);
+
+    free(clean);
+    return rc;
+}
+
 int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
 {
     for (size_t i = 0; i < plan->n_steps; i++) {
@@ -489,11 +506,7 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
         int rc, locked;
 
         if (b == NULL)
-            return jx__fail(err, JX_EREFUSED,
-                            "%s:%u:%u: step %" PRId64
-                            ": No handler registered for step type: %s",
-                            plan->name, st->line, st->col, st->index,
-                            st->type);
+            return no_handler(plan, st, err);
         if (b->plugin->handler->validate == NULL)
             continue;
         locked = plugin_enter(b->plugin, b->plugin->handler->flags);

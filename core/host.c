@@ -291,13 +291,16 @@ void jx__output_set(jx_output *out, json_t *object)
 
 static int out_set(jx_output *out, const char *key, json_t *value)
 {
+    if (key == NULL) {
+        json_decref(value);
+        return -1;
+    }
     if (value != NULL && to_object(out) != 0) {
         json_decref(value);
         value = NULL;
     }
     /* json_object_set_new takes the reference even when it fails. */
-    if (key == NULL || value == NULL ||
-        json_object_set_new(out->object, key, value) != 0) {
+    if (value == NULL || json_object_set_new(out->object, key, value) != 0) {
         if (value == NULL)
             out->failed_alloc = 1;
         return -1;

@@ -192,6 +192,14 @@ static int inproc_execute(void *state, const jx_host_v1 *host,
         rc[7] = host->out_string(out, "k03", "again");
         return JX_STEP_OK;
     }
+    if (strcmp(type, "null_keys") == 0) {
+        int *rc = seen.out_rc;
+        rc[0] = host->out_double(out, NULL, 1.5);
+        rc[1] = host->out_json(out, NULL, "{\"a\":[1]}");
+        rc[2] = host->out_string(out, NULL, "x");
+        rc[3] = host->out_int(out, "kept", 1);
+        return JX_STEP_OK;
+    }
     if (strcmp(type, "bad_utf8") == 0) {
         seen.out_rc[0] = host->out_string(out, "v", "\xc3\x28");
         return JX_STEP_OK;
@@ -207,7 +215,7 @@ static int inproc_execute(void *state, const jx_host_v1 *host,
 
 static const char *const inproc_types[] = {
     "rec", "fail_once", "fail_silent", "return7", "probe", "progress",
-    "typed", "text_edges", "bad_utf8", "bad_utf8_late", NULL};
+    "typed", "text_edges", "bad_utf8", "bad_utf8_late", "null_keys", NULL};
 
 static const step_handler_v1 inproc_handler = {
     JX_STEP_HANDLER_HEADER,
@@ -1002,6 +1010,23 @@ static void test_output_not_utf8_fails_step(void **state)
                  "recorded: a string is not valid UTF-8");
 }
 
+/* A NULL key is refused, and the value made for it is not leaked (the
+ * sanitizer build's leak check sees to that). */
+static void test_output_null_key_refused(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, NULL);
+    run_plan(f, HEAD "steps:\n  - {step_index: 0, step_type: null_keys}\n");
+    assert_final(f, JX_JOB_COMPLETED, "COMPLETED",
+                 "All steps completed successfully");
+    assert_int_equal(seen.out_rc[0], -1);
+    assert_int_equal(seen.out_rc[1], -1);
+    assert_int_equal(seen.out_rc[2], -1);
+    assert_int_equal(seen.out_rc[3], 0);
+    assert_json_text(get(result_at(f, 0), "output"), "{\"kept\":1}");
+}
+
 /* ---- EXEC-005: the plan is not mutated ------------------------------------ */
 
 /* Serialises every field of the plan, down to parameter keys and values,
@@ -1308,6 +1333,7 @@ int main(void)
         T(test_document_fields),
         T(test_output_text_matches_jansson),
         T(test_output_not_utf8_fails_step),
+        T(test_output_null_key_refused),
         T(test_document_of_completed_job),
         T(test_plan_not_mutated),
         T(test_host_accessors),

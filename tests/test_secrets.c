@@ -752,6 +752,24 @@ static void test_check_refusal_is_redacted(void **state)
     assert_int_equal(jx_executor_check(f->ex, f->plan, &f->err), 0);
 }
 
+/* A step type that holds a secret's text is redacted in check's refusal
+ * as it is in a run's reason. */
+static void test_check_missing_handler_is_redacted(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f);
+    parse_plan(f, HEAD "  - step_index: 0\n"
+                       "    step_type: " SECRET "\n"
+                       "    parameters: {password: \"" SECRET "\"}\n"
+                       "    secret_parameters: [password]\n");
+    assert_int_equal(jx_executor_check(f->ex, f->plan, &f->err),
+                     JX_EREFUSED);
+    assert_string_equal(f->err.message,
+                        NAME ":4:5: step 0: No handler registered for step "
+                             "type: " REDACTED);
+}
+
 /* A secret that contains another is replaced whole, not around the
  * shorter one ("ZZ[REDACTED]ZZ"), whatever order the plan names them in.
  * (Upper case and digits that no hash or key of a record can hold.) */
@@ -1106,6 +1124,7 @@ int main(void)
         BOTH(test_run_redacts_everywhere),
         BOTH(test_failing_step_is_redacted),
         BOTH(test_check_refusal_is_redacted),
+        BOTH(test_check_missing_handler_is_redacted),
         BOTH(test_secret_containing_secret_redacted_whole),
         BOTH(test_secret_redacted_inside_text_and_other_steps),
         BOTH(test_redacted_chain_verifies),
