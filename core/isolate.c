@@ -1165,6 +1165,14 @@ int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
     *out = NULL;
     if ((rc = jx__plugin_check_path(pc, cfg->name, err)) != 0)
         return rc;
+    /* The runner is told them in JSON, which carries only UTF-8. */
+    if (!jx__utf8_valid(cfg->name) || !jx__utf8_valid(pc->path) ||
+        !jx__utf8_valid(pc->path_written))
+        return jx__fail(err, JX_ECONFIG,
+                        "%s:%u:%u: plugin '%s': an isolated plugin needs a "
+                        "plugin path and config file name that are valid "
+                        "UTF-8",
+                        cfg->name, pc->line, pc->col, pc->path_written);
     if ((p = pool_new(pc, cfg)) == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     if ((rc = resolve_user(p, &cfg->runner, err)) != 0) {

@@ -215,8 +215,12 @@ static int open_plugin(json_t *load, jx__plugin **out, jx_error *err)
     if ((*out)->handler == NULL)
         return jx__fail(err, JX_EABI, "%s:%u:%u: plugin '%s': exports no "
                                       "step_handler_v1 (an isolated plugin "
-                                      "must handle steps)",
-                        name, pc.line, pc.col, pc.path);
+                                      "must handle steps%s)",
+                        name, pc.line, pc.col, pc.path,
+                        (*out)->observer != NULL
+                            ? "; health observers run in-process: set "
+                              "isolation: inproc to trust it"
+                            : "");
     return jx__plugin_init_handler(*out, &o, err);
 }
 

@@ -1592,6 +1592,47 @@ static void test_plugin_runners_one(void **state)
                         "Step 0 failed: alone");
 }
 
+/* A config file name that is not UTF-8 cannot be told to the runner;
+ * that is said, not reported as "out of memory". */
+static void test_config_name_not_utf8(void **state)
+{
+    fixture *f = *state;
+    char *text = config_text("", "", "");
+    jx_config *cfg = NULL;
+
+    if (jx_config_parse(text, strlen(text), "cfg\xe9.yaml", TU_PLUGINS, &cfg,
+                        &f->err) != 0)
+        fail_msg("config: %s", f->err.message);
+    assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_ECONFIG);
+    assert_string_equal(f->err.message,
+                        "cfg\xe9.yaml:2:11: plugin '" MISBEHAVE "': an "
+                        "isolated plugin needs a plugin path and config file "
+                        "name that are valid UTF-8");
+    jx_config_free(cfg);
+    free(text);
+}
+
+/* An observer-only plugin cannot be isolated; the refusal says what
+ * to write instead. */
+static void test_isolated_observer_refused(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "plugins:\n"
+                               "  - path: " TU_PLUGINS "/health_static.so\n"
+                               "    isolation: process\n"
+                               "runner:\n"
+                               "  path: " RUNNER "\n";
+    jx_config *cfg = parse_config(text, &f->err);
+
+    assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_EABI);
+    assert_string_equal(f->err.message,
+                        "test.yaml:2:11: plugin '" TU_PLUGINS
+                        "/health_static.so': exports no step_handler_v1 (an "
+                        "isolated plugin must handle steps; health observers "
+                        "run in-process: set isolation: inproc to trust it)");
+    jx_config_free(cfg);
+}
+
 /* runners on a plugin that runs in-process would promise parallel
  * runners that never start. */
 static void test_plugin_runners_inproc(void **state)
@@ -1875,6 +1916,8 @@ int main(void)
         T(test_plugin_runners_override),
         T(test_plugin_runners_one),
         T(test_plugin_runners_inproc),
+        T(test_config_name_not_utf8),
+        T(test_isolated_observer_refused),
         T(test_waiting_for_a_runner),
         T(test_config_max_per_plugin_zero),
         T(test_config_plugin_runners_range),
