@@ -465,8 +465,12 @@ int jx_config_load(const char *path, const char *default_plugin_dir,
 
     *out = NULL;
     rc = jx__read_file(path, config_limits.max_bytes, &text, &len, err);
+    /* Unreadable is a config error; too big and out of memory keep
+     * their codes, as jx_config_parse gives them. */
     if (rc != 0)
-        return as_config_error(err, rc == JX_ENOMEM ? rc : JX_EPLAN);
+        return as_config_error(err, rc == JX_ENOMEM || rc == JX_ELIMIT
+                                        ? rc
+                                        : JX_EPLAN);
     rc = jx_config_parse(text, len, path, default_plugin_dir, out, err);
     free(text);
     return rc;

@@ -407,7 +407,7 @@ int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
     *out = NULL;
     rc = jx__read_file(path, plan_limits.max_bytes, &text, &len, err);
     if (rc != 0) {
-        if (rc != JX_ENOMEM)
+        if (rc != JX_ENOMEM && rc != JX_ELIMIT)
             rc = JX_EPLAN;
         if (err != NULL)
             err->code = rc;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -530,6 +531,27 @@ static void test_load_missing_file(void **state)
                         ": cannot open: No such file or directory");
 }
 
+/* Too big a file is JX_ELIMIT, loaded or parsed alike. */
+static void test_load_too_big(void **state)
+{
+    fixture *f = *state;
+    char want[4200];
+    int rc;
+
+    f->dir = tu_mkdtemp();
+    assert_non_null(f->dir);
+    f->path = tu_write(f->dir, "big.yaml", "");
+    assert_non_null(f->path);
+    assert_int_equal(truncate(f->path, 1024 * 1024 + 1), 0);
+    rc = jx_config_load(f->path, DIR, &f->cfg, &f->err);
+    assert_int_equal(rc, JX_ELIMIT);
+    assert_int_equal(f->err.code, JX_ELIMIT);
+    assert_null(f->cfg);
+    snprintf(want, sizeof want, "%s: larger than the limit of 1048576 bytes",
+             f->path);
+    assert_string_equal(f->err.message, want);
+}
+
 static void test_load_folder(void **state)
 {
     fixture *f = *state;
@@ -600,6 +622,7 @@ int main(void)
         T(test_config_depth_limit),
         T(test_load_file),
         T(test_load_missing_file),
+        T(test_load_too_big),
         T(test_load_folder),
         T(test_load_bad_file_names_it),
 #undef T
