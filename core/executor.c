@@ -179,6 +179,18 @@ static int rebuild_bindings(jx_executor *ex, const jx__origin *o,
     return 0;
 }
 
+/* Drops p's bindings in place: taking a plugin back out must not fail
+ * for want of memory and leave bindings to a freed plugin. */
+static void unbind(jx_executor *ex, const jx__plugin *p)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < ex->n_bindings; i++)
+        if (ex->bindings[i].plugin != p)
+            ex->bindings[n++] = ex->bindings[i];
+    ex->n_bindings = n;
+}
+
 void jx_executor_free(jx_executor *ex)
 {
     if (ex == NULL)
@@ -370,9 +382,9 @@ int jx_executor_add_handler(jx_executor *ex, const step_handler_v1 *desc,
         rc = jx__plugin_init_handler(p, &o, err);
     if (rc != 0) {
         /* Take it back out: the executor stays as it was. */
+        unbind(ex, p);
         ex->n_plugins--;
         jx__plugin_free(p);
-        rebuild_bindings(ex, NULL, NULL);
     }
     return rc;
 }

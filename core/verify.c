@@ -247,8 +247,11 @@ static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
                                 "sealing");
         return;
     }
-    if (jx__sha256_2(line, (size_t)(at - line), "}", 1, digest) != 0)
+    /* Never "valid" with the seal unchecked. */
+    if (jx__sha256_2(line, (size_t)(at - line), "}", 1, digest) != 0) {
+        tampered(j, v->line_no, "SHA-256 failed");
         return;
+    }
     jx__hex(digest, sizeof digest, hex);
     if (strcmp(hex, head) != 0) {
         tampered(j, v->line_no, "the seal does not match its record: "

@@ -17,6 +17,7 @@
 
 #include <yaml.h>
 
+#include "jsonbuf.h"
 #include "yamldoc.h"
 
 const jx__doc_limits jx__default_limits = {
@@ -589,8 +590,12 @@ json_t *jx__node_to_json(const jx__node *node, const char *name,
                  : json_array_append_new(out, child);
         if (rc != 0) {
             json_decref(out);
-            jx__fail(err, JX_EPLAN, "%s:%u:%u: key is not valid UTF-8", name,
-                     node->keys[i]->line, node->keys[i]->col);
+            if (node->kind == JX_NODE_MAP &&
+                !jx__utf8_valid(node->keys[i]->text))
+                jx__fail(err, JX_EPLAN, "%s:%u:%u: key is not valid UTF-8",
+                         name, node->keys[i]->line, node->keys[i]->col);
+            else
+                jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
             return NULL;
         }
     }
