@@ -24,6 +24,67 @@
 const char *const jx_cli_prog = "jobexec";
 #define prog jx_cli_prog
 
+/* Writes s with what a terminal would act on spelled out: C0 controls, DEL
+ * and C1 controls (U+0080..U+009F).  Plugin and log text is not ours: a
+ * newline in it would forge a line, an escape sequence could hide text. */
+static void put_escaped(FILE *fp, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p == '\r')
+            fputs("\\r", fp);
+        else if (*p == '\t')
+            fputs("\\t", fp);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(fp, "\\u%04x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            fprintf(fp, "\\u%04x", *++p);
+        else
+            putc(*p, fp);
+    }
+}
+
+/* printf's text as one line, escaped by put_escaped(); -1 when out of
+ * memory, with nothing written. */
+int jx_cli_print_line(FILE *fp, const char *fmt, ...)
+{
+    char *text;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    put_escaped(fp, text);
+    putc('\n', fp);
+    free(text);
+    return 0;
+}
+
+/* The uninstalled binary (run from its build tree) uses the tree's config
+ * and plugins, so that a fresh build works without `make install`. */
+static int running_uninstalled(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t root = strlen(JX_BUILD_TREE);
+
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    return strncmp(exe, JX_BUILD_TREE, root) == 0 && exe[root] == '/';
+}
+
+/* The config read when --config is not given. */
+static const char *default_config(void)
+{
+    return running_uninstalled() ? JX_BUILD_CONFIG
+                                 : JX_SYSCONFDIR "/jobexec.yaml";
+}
+
 static void usage_main(FILE *fp)
 {
     fprintf(fp,
@@ -56,7 +117,7 @@ static void usage_main(FILE *fp)
             "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "
             "usage, config\nor plan (nothing ran), 3 internal error.  "
             "`evidence verify` has its own\n(see its --help).\n",
-            prog, JX_SYSCONFDIR "/jobexec.yaml");
+            prog, default_config());
 }
 
 static void usage_run(FILE *fp)
@@ -123,20 +184,6 @@ static int report(const jx_error *err)
     return exit_for(err->code);
 }
 
-/* The uninstalled binary (run from its build tree) uses the tree's config
- * and plugins, so that a fresh build works without `make install`. */
-static int running_uninstalled(void)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    size_t root = strlen(JX_BUILD_TREE);
-
-    if (n <= 0)
-        return 0;
-    exe[n] = '\0';
-    return strncmp(exe, JX_BUILD_TREE, root) == 0 && exe[root] == '/';
-}
-
 /* flags: JX_EXECUTOR_CHECK_ONLY for the commands that run nothing, so
  * that they never create or change the evidence log. */
 static int load_executor(const options *o, unsigned flags, jx_executor **ex,
@@ -149,9 +196,11 @@ static int load_executor(const options *o, unsigned flags, jx_executor **ex,
     int rc;
 
     if (path == NULL)
-        path = uninstalled ? JX_BUILD_CONFIG : JX_SYSCONFDIR "/jobexec.yaml";
+        path = default_config();
     if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
         return rc;
+    /* Even over the config's runner.path: the public API cannot tell
+     * whether the config set one. */
     if (uninstalled)
         jx_config_set_runner_path(cfg, JX_BUILD_RUNNER);
     rc = jx_executor_open(cfg, flags, ex, err);
@@ -170,10 +219,11 @@ static void log_to_stderr(int level, const char *job_id, int64_t step_index,
     if (level < 0 || level > JX_LOG_DEBUG)
         level = JX_LOG_DEBUG;
     if (job_id != NULL)
-        fprintf(stderr, "%s: %s: job %s step %lld: %s\n", prog, names[level],
-                job_id, (long long)step_index, message);
+        jx_cli_print_line(stderr, "%s: %s: job %s step %lld: %s", prog,
+                          names[level], job_id, (long long)step_index,
+                          message);
     else
-        fprintf(stderr, "%s: %s: %s\n", prog, names[level], message);
+        jx_cli_print_line(stderr, "%s: %s: %s", prog, names[level], message);
 }
 
 /*
@@ -249,11 +299,14 @@ static int cmd_run(const options *o)
         status = jx_result_status(res) == JX_JOB_COMPLETED ? EXIT_COMPLETED
                                                            : EXIT_JOB_FAILED;
         if (isatty(STDERR_FILENO))
-            fprintf(stderr, "%s: job %s %s: %zu/%zu steps succeeded in %.3f s"
-                            " - %s\n",
-                    prog, jx_result_job_id(res), jx_result_status_name(res),
-                    jx_result_steps_succeeded(res), jx_plan_step_count(plan),
-                    jx_result_duration_seconds(res), jx_result_reason(res));
+            jx_cli_print_line(stderr, "%s: job %s %s: %zu/%zu steps "
+                                      "succeeded in %.3f s - %s",
+                              prog, jx_result_job_id(res),
+                              jx_result_status_name(res),
+                              jx_result_steps_succeeded(res),
+                              jx_plan_step_count(plan),
+                              jx_result_duration_seconds(res),
+                              jx_result_reason(res));
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         /* The steps ran: say how the job ended, not only what was lost. */
@@ -386,6 +439,44 @@ static int bad_usage(const command *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* An option that some command has, but not cmd (NULL: before any
+ * command).  form names it: "-c" or "--config". */
+static int not_here(const command *cmd, const char *form)
+{
+    if (cmd == NULL)
+        return bad_usage(cmd, "option '%s' does not apply here", form);
+    return bad_usage(cmd, "option '%s' does not apply to '%s'", form,
+                     cmd->name);
+}
+
+static const struct option *option_of(int val)
+{
+    for (const struct option *lo = longopts; lo->name != NULL; lo++)
+        if (lo->val == val)
+            return lo;
+    return NULL;
+}
+
+/* getopt_long's '?', for arg (argv[optind - 1]): an unknown option, a
+ * value given to a flag, or a short option of another command. */
+static int refuse_option(const command *cmd, const char *arg)
+{
+    const struct option *lo = optopt != 0 ? option_of(optopt) : NULL;
+    char form[3] = {'-', (char)optopt, '\0'};
+
+    /* "--verb=1" comes back as an unknown 'v'.  arg is only this option's
+     * when it is long: a short one may sit inside a cluster. */
+    if (lo != NULL && strncmp(arg, "--", 2) == 0 &&
+        strchr(arg, '=') != NULL &&
+        strncmp(lo->name, arg + 2, strcspn(arg + 2, "=")) == 0)
+        return bad_usage(cmd, "option '--%s' takes no value", lo->name);
+    if (lo != NULL)
+        return not_here(cmd, form);
+    if (optopt != 0)
+        return bad_usage(cmd, "unknown option '%s'", form);
+    return bad_usage(cmd, "unknown option '%s'", arg);
+}
+
 /* Parses options into o.  Returns -1 to go on, or the exit status when an
  * option answered the question (help, version) or was wrong. */
 static int parse_options(int argc, char **argv, const char *optstring,
@@ -398,10 +489,12 @@ static int parse_options(int argc, char **argv, const char *optstring,
         /* getopt_long takes every long option in the table: refuse those
          * that the command does not have. */
         if (c != '?' && c != ':' && strchr(optstring, c) == NULL) {
+            char form[32];
             if (li >= 0)
-                return bad_usage(cmd, "option '--%s' does not apply here",
-                                 longopts[li].name);
-            return bad_usage(cmd, "option '-%c' does not apply here", c);
+                snprintf(form, sizeof form, "--%s", longopts[li].name);
+            else
+                snprintf(form, sizeof form, "-%c", c);
+            return not_here(cmd, form);
         }
         li = -1;
         switch (c) {
@@ -431,9 +524,7 @@ static int parse_options(int argc, char **argv, const char *optstring,
             return bad_usage(cmd, "option '%s' needs a value",
                              argv[optind - 1]);
         default:
-            if (optopt != 0)
-                return bad_usage(cmd, "unknown option '-%c'", optopt);
-            return bad_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+            return refuse_option(cmd, argv[optind - 1]);
         }
     }
     return -1;
@@ -462,6 +553,23 @@ static int finish_stdout(int status)
     return status;
 }
 
+/* jobexec help [TOPIC [EXTRA]]: TOPIC a command, "help", or NULL. */
+static int cmd_help(const char *topic, const char *extra)
+{
+    const command *cmd = NULL;
+
+    if (topic != NULL && strcmp(topic, "help") != 0 &&
+        (cmd = find_command(topic)) == NULL)
+        return bad_usage(NULL, "unknown command '%s'", topic);
+    if (extra != NULL)
+        return bad_usage(NULL, "unexpected argument '%s'", extra);
+    if (cmd != NULL)
+        cmd->usage(stdout);
+    else
+        usage_main(stdout);
+    return EXIT_COMPLETED;
+}
+
 int main(int argc, char **argv)
 {
     options o = {NULL, 0, NULL, NULL, NULL, NULL};
@@ -472,24 +580,14 @@ int main(int argc, char **argv)
 
     /* "+": stop at the first operand (the command), then parse again. */
     if ((rc = parse_options(argc, argv, "+:c:vhV", &o, NULL)) >= 0)
-        return rc;
+        return finish_stdout(rc);
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
                                "evidence, keygen, help)");
-    if (strcmp(argv[optind], "help") == 0) {
-        const char *topic = optind + 1 < argc ? argv[optind + 1] : NULL;
-        if (topic == NULL) {
-            usage_main(stdout);
-            return EXIT_COMPLETED;
-        }
-        if ((cmd = find_command(topic)) == NULL)
-            return bad_usage(NULL, "unknown command '%s'", topic);
-        if (optind + 2 < argc)
-            return bad_usage(NULL, "unexpected argument '%s'",
-                             argv[optind + 2]);
-        cmd->usage(stdout);
-        return EXIT_COMPLETED;
-    }
+    if (strcmp(argv[optind], "help") == 0)
+        return finish_stdout(
+            cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL,
+                     optind + 2 < argc ? argv[optind + 2] : NULL));
     if ((cmd = find_command(argv[optind])) == NULL)
         return bad_usage(NULL, "unknown command '%s'", argv[optind]);
     /* The command's own options, after its name. */
@@ -497,12 +595,11 @@ int main(int argc, char **argv)
     argv += optind;
     optind = 0; /* glibc: start over, permuting operands after options */
     if ((rc = parse_options(argc, argv, cmd->optstring, &o, cmd)) >= 0)
-        return rc;
+        return finish_stdout(rc);
     /* --config/--verbose given before the command name are the command's
      * options too: a command without them refuses them. */
     if (strchr(cmd->optstring, 'c') == NULL && (o.config || o.verbose))
-        return bad_usage(cmd, "option '--%s' does not apply here",
-                         o.config ? "config" : "verbose");
+        return not_here(cmd, o.config ? "--config" : "--verbose");
     if (argc - optind < cmd->min_operands)
         return bad_usage(cmd, "%s", cmd->missing);
     if (argc - optind > cmd->max_operands)

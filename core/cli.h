@@ -19,6 +19,17 @@ typedef struct options {
 
 extern const char *const jx_cli_prog;
 
+/* Prints what fmt makes, then a newline, with every control character in
+ * it escaped (\n, \t, \u001b...): for lines that carry text from plugins
+ * or from an evidence log, which must not start lines of their own or
+ * drive the terminal.  Returns -1, having written nothing, when out of
+ * memory. */
+int jx_cli_print_line(FILE *fp, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* jobexec evidence verify|show FILE, and jobexec keygen FILE. */
 int jx_cli_evidence(const options *o);
 int jx_cli_keygen(const options *o);

@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <jobexec/jobexec.h>
@@ -41,7 +44,7 @@ void jx_cli_usage_evidence(FILE *fp)
             "Exit status of verify: 0 every job valid, 1 some job incomplete "
             "or a torn\nlast line (nothing tampered), 4 some job or line "
             "tampered, 2 bad usage or\nunreadable file or key, 3 internal "
-            "error.\n",
+            "error or output that could not be written.\n",
             jx_cli_prog, jx_cli_prog, jx_cli_prog);
 }
 
@@ -58,9 +61,20 @@ void jx_cli_usage_keygen(FILE *fp)
 
 int jx_cli_keygen(const options *o)
 {
+    const char *path = o->operand;
+    size_t len = strlen(path);
     char key_id[17];
     jx_error err = {0, ""};
+    struct stat st;
 
+    /* jx_keygen would only see that the name exists. */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s: is a directory; name a file in it for the "
+                        "secret key, e.g. %s%sevidence.key\n",
+                jx_cli_prog, path, path,
+                len > 0 && path[len - 1] == '/' ? "" : "/");
+        return EXIT_USAGE;
+    }
     if (jx_keygen(o->operand, key_id, &err) != 0) {
         fprintf(stderr, "%s: %s\n", jx_cli_prog, err.message);
         return err.code == JX_EINTERNAL ? EXIT_INTERNAL : EXIT_USAGE;
@@ -72,19 +86,26 @@ int jx_cli_keygen(const options *o)
 
 /* ---- verify ------------------------------------------------------------ */
 
+typedef struct tally {
+    size_t distinct_jobs;
+    int lost; /* a verdict could not be printed: the summary would lie */
+} tally;
+
 static int print_report(const jx_job_report *r, void *user)
 {
-    size_t *distinct_jobs = user;
+    tally *t = user;
     char who[96];
+    int rc = 0;
 
     if (r->run == 1)
-        ++*distinct_jobs;
+        t->distinct_jobs++;
     /* A job that ran more than once into the log: each run is named. */
     if (r->runs > 1)
         snprintf(who, sizeof who, "%s (run %u of %u)", r->job_id, r->run,
                  r->runs);
     else
         snprintf(who, sizeof who, "%s", r->job_id);
+    /* The reasons may quote the log's bytes (a JSON parser's complaint). */
     switch (r->verdict) {
     case JX_VERDICT_VALID:
         printf("%s: valid (%llu records, %s)\n", who,
@@ -95,21 +116,24 @@ static int print_report(const jx_job_report *r, void *user)
                                     : "unsigned seal");
         break;
     case JX_VERDICT_INCOMPLETE:
-        printf("%s: incomplete%s: %s (%llu records from line %lu)\n", who,
-               r->torn ? " (torn)" : "", r->reason,
-               (unsigned long long)r->records, r->first_line);
+        rc = jx_cli_print_line(stdout, "%s: incomplete%s: %s (%llu records "
+                                       "from line %lu)",
+                               who, r->torn ? " (torn)" : "", r->reason,
+                               (unsigned long long)r->records, r->first_line);
         break;
     default:
-        printf("%s: tampered: line %lu: %s\n", who, r->bad_line, r->reason);
+        rc = jx_cli_print_line(stdout, "%s: tampered: line %lu: %s", who,
+                               r->bad_line, r->reason);
         break;
     }
-    return 0;
+    t->lost = rc != 0;
+    return rc;
 }
 
 static int cmd_verify(const options *o)
 {
-    size_t distinct_jobs = 0;
-    jx_verify_options vo = {o->pubkey, o->job, print_report, &distinct_jobs};
+    tally t = {0, 0};
+    jx_verify_options vo = {o->pubkey, o->job, print_report, &t};
     jx_verify_summary sum;
     jx_error err = {0, ""};
 
@@ -117,18 +141,24 @@ static int cmd_verify(const options *o)
         fprintf(stderr, "%s: %s\n", jx_cli_prog, err.message);
         return err.code == JX_ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
     }
-    if (sum.stray_lines > 0 && o->job == NULL)
-        printf("%s: tampered: line %lu: %s (%lu line%s belong to no job)\n",
-               o->operand2, sum.first_stray_line, sum.stray_reason,
-               sum.stray_lines, sum.stray_lines == 1 ? "" : "s");
+    if (!t.lost && sum.stray_lines > 0 && o->job == NULL)
+        t.lost = jx_cli_print_line(stdout, "%s: tampered: line %lu: %s (%lu "
+                                           "line%s belong to no job)",
+                                   o->operand2, sum.first_stray_line,
+                                   sum.stray_reason, sum.stray_lines,
+                                   sum.stray_lines == 1 ? "" : "s") != 0;
+    if (t.lost) {
+        fprintf(stderr, "%s: out of memory\n", jx_cli_prog);
+        return EXIT_INTERNAL;
+    }
     if (sum.torn_tail)
         printf("%s: ends in a torn line: a write was interrupted\n",
                o->operand2);
-    if (sum.jobs == distinct_jobs)
+    if (sum.jobs == t.distinct_jobs)
         printf("%zu job%s: ", sum.jobs, sum.jobs == 1 ? "" : "s");
     else
-        printf("%zu runs of %zu job%s: ", sum.jobs, distinct_jobs,
-               distinct_jobs == 1 ? "" : "s");
+        printf("%zu runs of %zu job%s: ", sum.jobs, t.distinct_jobs,
+               t.distinct_jobs == 1 ? "" : "s");
     printf("%zu valid, %zu incomplete, %zu tampered\n", sum.valid,
            sum.incomplete, sum.tampered);
     if (sum.tampered > 0 || (sum.stray_lines > 0 && o->job == NULL))
@@ -153,80 +183,125 @@ static char *dump(json_t *v)
                      : strdup("null");
 }
 
-static void show_job_started(json_t *rec)
+/* The *_text functions describe one record, for show_record() to print
+ * after its time and job; NULL when out of memory. */
+
+static char *job_started_text(json_t *rec)
 {
     char *health = dump(json_object_get(rec, "health_before"));
+    char *text;
 
-    printf("job started: contract %s, %lld steps, by %s%s%s; plan sha256 "
-           "%.16s...; jobexec %s; health before: %s\n",
-           str(rec, "contract_id"),
-           (long long)json_integer_value(json_object_get(rec, "steps")),
-           str(rec, "executed_by"),
-           *str(rec, "tenant_id") ? " for tenant " : "",
-           *str(rec, "tenant_id") ? str(rec, "tenant_id") : "",
-           str(rec, "plan_sha256"), str(rec, "executor_version"),
-           health ? health : "?");
+    /* The full job id once per job, for --job; the other lines carry its
+     * first 8 characters. */
+    if (asprintf(&text, "job started: contract %s, %lld steps, by %s%s%s; "
+                        "job id %s; plan sha256 %.16s...; jobexec %s; health "
+                        "before: %s",
+                 str(rec, "contract_id"),
+                 (long long)json_integer_value(json_object_get(rec, "steps")),
+                 str(rec, "executed_by"),
+                 *str(rec, "tenant_id") ? " for tenant " : "",
+                 *str(rec, "tenant_id") ? str(rec, "tenant_id") : "",
+                 str(rec, "job_id"), str(rec, "plan_sha256"),
+                 str(rec, "executor_version"), health ? health : "?") < 0)
+        text = NULL;
     free(health);
+    return text;
 }
 
-static void show_step_finished(json_t *rec)
+static char *step_started_text(json_t *rec)
+{
+    char *text;
+
+    if (asprintf(&text, "step %lld started: %s on '%s' (timeout %lld s)",
+                 (long long)json_integer_value(
+                     json_object_get(rec, "step_index")),
+                 str(rec, "step_type"), str(rec, "target"),
+                 (long long)json_integer_value(
+                     json_object_get(rec, "timeout_seconds"))) < 0)
+        text = NULL;
+    return text;
+}
+
+static char *step_finished_text(json_t *rec)
 {
     json_t *step = json_object_get(rec, "step");
     const char *status = str(step, "status");
     char *detail = strcmp(status, "COMPLETED") == 0
                        ? dump(json_object_get(step, "output"))
                        : strdup(str(step, "error"));
+    char *text;
 
-    printf("step %lld %s: %s\n",
-           (long long)json_integer_value(json_object_get(step, "step_index")),
-           status, detail ? detail : "?");
+    if (detail == NULL ||
+        asprintf(&text, "step %lld %s: %s",
+                 (long long)json_integer_value(
+                     json_object_get(step, "step_index")),
+                 status, detail) < 0)
+        text = NULL;
     free(detail);
+    return text;
 }
 
-static void show_job_finished(json_t *rec)
+static char *job_finished_text(json_t *rec)
 {
     json_t *sum = json_object_get(rec, "execution_summary");
     json_t *seal = json_object_get(rec, "seal");
+    char *text;
 
-    printf("job finished %s: %s (%lld executed, %lld succeeded, %lld "
-           "failed; %.6f s; %s%s)\n",
-           str(rec, "final_status"), str(rec, "final_reason"),
-           (long long)json_integer_value(
-               json_object_get(sum, "steps_executed")),
-           (long long)json_integer_value(
-               json_object_get(sum, "steps_succeeded")),
-           (long long)json_integer_value(json_object_get(sum, "steps_failed")),
-           json_number_value(json_object_get(rec, "duration_seconds")),
-           json_object_get(seal, "sig") ? "sealed and signed by key "
-                                        : "sealed, unsigned",
-           json_object_get(seal, "sig") ? str(seal, "key_id") : "");
+    if (asprintf(&text, "job finished %s: %s (%lld executed, %lld "
+                        "succeeded, %lld failed; %.6f s; %s%s)",
+                 str(rec, "final_status"), str(rec, "final_reason"),
+                 (long long)json_integer_value(
+                     json_object_get(sum, "steps_executed")),
+                 (long long)json_integer_value(
+                     json_object_get(sum, "steps_succeeded")),
+                 (long long)json_integer_value(
+                     json_object_get(sum, "steps_failed")),
+                 json_number_value(json_object_get(rec, "duration_seconds")),
+                 json_object_get(seal, "sig") ? "sealed and signed by key "
+                                              : "sealed, unsigned",
+                 json_object_get(seal, "sig") ? str(seal, "key_id") : "") < 0)
+        text = NULL;
+    return text;
 }
 
-static void show_record(json_t *rec)
+static char *unknown_text(json_t *rec)
+{
+    char *text;
+
+    if (asprintf(&text, "unknown event '%s'", str(rec, "event")) < 0)
+        text = NULL;
+    return text;
+}
+
+/* One timeline line, escaped: every string in it is the log's, and a log
+ * is what an attacker may have written.  -1 when out of memory. */
+static int show_record(json_t *rec)
 {
     const char *event = str(rec, "event");
     const char *when = json_object_get(rec, "started_at")
                            ? str(rec, "started_at")
                            : str(rec, "completed_at");
+    char *text;
+    int rc;
 
     if (strcmp(event, "step_finished") == 0)
         when = str(json_object_get(rec, "step"), "completed_at");
-    printf("%s  %.8s  ", when, str(rec, "job_id"));
     if (strcmp(event, "job_started") == 0)
-        show_job_started(rec);
+        text = job_started_text(rec);
     else if (strcmp(event, "step_started") == 0)
-        printf("step %lld started: %s on '%s' (timeout %lld s)\n",
-               (long long)json_integer_value(
-                   json_object_get(rec, "step_index")),
-               str(rec, "step_type"), str(rec, "target"),
-               (long long)json_integer_value(
-                   json_object_get(rec, "timeout_seconds")));
+        text = step_started_text(rec);
     else if (strcmp(event, "step_finished") == 0)
-        show_step_finished(rec);
+        text = step_finished_text(rec);
     else if (strcmp(event, "job_finished") == 0)
-        show_job_finished(rec);
+        text = job_finished_text(rec);
     else
-        printf("unknown event '%s'\n", event);
+        text = unknown_text(rec);
+    if (text == NULL)
+        return -1;
+    rc = jx_cli_print_line(stdout, "%s  %.8s  %s", when, str(rec, "job_id"),
+                           text);
+    free(text);
+    return rc;
 }
 
 static int cmd_show(const options *o)
@@ -236,13 +311,14 @@ static int cmd_show(const options *o)
     size_t cap = 0;
     unsigned long n = 0, shown = 0;
     ssize_t len;
+    int failed = 0, read_errno;
 
     if (fp == NULL) {
         fprintf(stderr, "%s: %s: cannot open: %m\n", jx_cli_prog,
                 o->operand2);
         return EXIT_USAGE;
     }
-    while ((len = getline(&line, &cap, fp)) > 0) {
+    while (!failed && (len = getline(&line, &cap, fp)) > 0) {
         json_t *rec = json_loadb(line, (size_t)len, 0, NULL);
 
         n++;
@@ -251,13 +327,25 @@ static int cmd_show(const options *o)
                 printf("line %lu: not a record%s\n", n,
                        line[len - 1] != '\n' ? " (torn last line)" : "");
         } else if (o->job == NULL || strcmp(str(rec, "job_id"), o->job) == 0) {
-            show_record(rec);
+            failed = show_record(rec) != 0;
             shown++;
         }
         json_decref(rec);
     }
+    /* A folder opens, then fails at the first read: say so, as verify
+     * does, rather than show an empty log. */
+    read_errno = ferror(fp) ? errno : 0;
     free(line);
     fclose(fp);
+    if (failed) {
+        fprintf(stderr, "%s: out of memory\n", jx_cli_prog);
+        return EXIT_INTERNAL;
+    }
+    if (read_errno != 0) {
+        fprintf(stderr, "%s: %s: cannot read: %s\n", jx_cli_prog,
+                o->operand2, strerror(read_errno));
+        return EXIT_USAGE;
+    }
     if (o->job != NULL && shown == 0) {
         fprintf(stderr, "%s: %s: no record of job %s\n", jx_cli_prog,
                 o->operand2, o->job);
@@ -266,17 +354,34 @@ static int cmd_show(const options *o)
     return EXIT_COMPLETED;
 }
 
+/* Job ids are stored as libuuid writes them, in lower case; an id copied
+ * from elsewhere may be upper case.  Anything but a 36-character id is
+ * left as given, to be reported as not found. */
+static const char *normalise_job(const char *id, char buf[37])
+{
+    if (id == NULL || strlen(id) != 36)
+        return id;
+    for (size_t i = 0; i < 36; i++)
+        buf[i] = (char)tolower((unsigned char)id[i]);
+    buf[36] = '\0';
+    return buf;
+}
+
 int jx_cli_evidence(const options *o)
 {
+    options oj = *o;
+    char job[37];
+
+    oj.job = normalise_job(o->job, job);
     if (strcmp(o->operand, "verify") == 0)
-        return cmd_verify(o);
+        return cmd_verify(&oj);
     if (strcmp(o->operand, "show") == 0) {
         if (o->pubkey != NULL) {
             fprintf(stderr, "%s: evidence show takes no --pubkey (use "
                             "evidence verify)\n", jx_cli_prog);
             return EXIT_USAGE;
         }
-        return cmd_show(o);
+        return cmd_show(&oj);
     }
     fprintf(stderr, "%s: unknown evidence command '%s' (verify, show)\n"
                     "Try '%s evidence --help' for more information.\n",

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -54,7 +55,7 @@ extern char **environ;
     "capability_remove, configuration_change, unknown]"
 
 /* Every test's view of the main help, split around the default config path
- * (which depends on how the build was configured). */
+ * (the build tree's, or the configured sysconfdir's once installed). */
 #define MAIN_USAGE_HEAD                                                      \
     "Usage: jobexec COMMAND [OPTIONS] [ARGS]\n"                              \
     "Run governance jobs: an ordered plan of steps, performed by "           \
@@ -78,7 +79,7 @@ extern char **environ;
     "Options:\n"                                                             \
     "  -c, --config FILE   the config file (default: "
 #define MAIN_USAGE_TAIL                                                      \
-    "/jobexec/jobexec.yaml)\n"                                               \
+    ")\n"                                                                    \
     "  -v, --verbose       show plugin log messages of every level\n"       \
     "  -h, --help          show this help\n"                                 \
     "  -V, --version       show the version\n"                               \
@@ -307,6 +308,67 @@ static void fx_spawn(fixture *f, const char *const *argv, char *const *envp,
     assert_non_null(f->p.out);
 }
 
+/* Opens a pseudo-terminal in raw mode (no "\r" added to newlines): *slave
+ * for the child, the returned master for reading it; -1 on failure. */
+static int open_raw_pty(int *slave)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    struct termios t;
+    const char *name;
+
+    if (m < 0)
+        return -1;
+    if (grantpt(m) != 0 || unlockpt(m) != 0 || (name = ptsname(m)) == NULL ||
+        (*slave = open(name, O_RDWR | O_NOCTTY)) < 0) {
+        close(m);
+        return -1;
+    }
+    if (tcgetattr(*slave, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(*slave, TCSANOW, &t);
+    }
+    return m;
+}
+
+/* Runs argv with standard error a terminal (where `run` prints its
+ * summary) and standard output /dev/null; p->err is what the terminal
+ * received. */
+static void fx_spawn_tty(fixture *f, const char *const *argv)
+{
+    posix_spawn_file_actions_t fa;
+    int slave = -1, m = open_raw_pty(&slave);
+    int fds[2] = {m, -1}, status = 0, rc;
+    char *bufs[2];
+    pid_t pid;
+
+    tu_proc_free(&f->p);
+    f->p.status = -1;
+    assert_true(m >= 0);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, slave, 2);
+    posix_spawn_file_actions_addclose(&fa, slave);
+    posix_spawn_file_actions_addclose(&fa, m);
+    rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(slave);
+    if (rc != 0) {
+        close(m);
+        fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+    }
+    /* The master reads EIO once the child and its own children are gone. */
+    drain_fds(fds, bufs);
+    free(bufs[1]);
+    f->p.err = bufs[0];
+    f->p.out = strdup("");
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    f->p.status = WIFEXITED(status) ? WEXITSTATUS(status)
+                                    : 128 + WTERMSIG(status);
+    assert_non_null(f->p.out);
+}
+
 /* Our environment with LD_LIBRARY_PATH set to libdir.  Free with
  * free_env(). */
 static char **env_with_libdir(const char *libdir)
@@ -363,19 +425,34 @@ static size_t count_lines(const char *s)
     return n;
 }
 
-/* The main help text, whatever the configured default config path. */
-static void assert_main_usage(const char *out)
+/* The config the build tree's jobexec reads by default. */
+#define BUILD_CONFIG TU_SRCDIR "/conf/jobexec.yaml"
+
+/* The main help text naming config as the default, or, with config NULL,
+ * whatever the configured sysconfdir is. */
+static void assert_main_usage(const char *out, const char *config)
 {
     size_t head = strlen(MAIN_USAGE_HEAD);
     const char *tail = strstr(out, MAIN_USAGE_TAIL);
+    static const char installed[] = "/jobexec/jobexec.yaml";
+    size_t n;
 
     assert_true(starts_with(out, MAIN_USAGE_HEAD));
     assert_non_null(tail);
     assert_string_equal(tail, MAIN_USAGE_TAIL);
-    /* Between the two: an absolute sysconfdir, on one line. */
     assert_true(tail > out + head);
+    n = (size_t)(tail - out) - head;
+    if (config != NULL) {
+        assert_int_equal(n, strlen(config));
+        assert_memory_equal(out + head, config, n);
+        return;
+    }
+    /* An absolute sysconfdir, on one line. */
     assert_int_equal(out[head], '/');
-    assert_null(memchr(out + head, '\n', (size_t)(tail - out) - head));
+    assert_null(memchr(out + head, '\n', n));
+    assert_true(n > sizeof installed - 1);
+    assert_memory_equal(tail - (sizeof installed - 1), installed,
+                        sizeof installed - 1);
 }
 
 /* The last run's stdout must be exactly one JSON object (jansson refuses
@@ -538,7 +615,7 @@ static void test_help_main(void **state)
     for (size_t i = 0; i < 3; i++) {
         JOBEXEC(f, NULL, forms[i]);
         assert_int_equal(f->p.status, 0);
-        assert_main_usage(f->p.out);
+        assert_main_usage(f->p.out, BUILD_CONFIG);
         assert_string_equal(f->p.err, "");
     }
 }
@@ -570,6 +647,39 @@ static void test_help_check(void **state)
 static void test_help_plugins(void **state)
 {
     assert_command_help(*state, "plugins", PLUGINS_USAGE);
+}
+
+/* usage lists `help [COMMAND]`: help is one of the topics. */
+static void test_help_help(void **state)
+{
+    fixture *f = *state;
+
+    JOBEXEC(f, NULL, "help", "help");
+    assert_int_equal(f->p.status, 0);
+    assert_main_usage(f->p.out, BUILD_CONFIG);
+    assert_string_equal(f->p.err, "");
+
+    JOBEXEC(f, NULL, "help", "help", "run");
+    assert_usage_error(&f->p, "jobexec: unexpected argument 'run'\n"
+                              TRY_MAIN);
+}
+
+/* Help and version are answers too: a lost write is an error. */
+static void test_help_stdout_full(void **state)
+{
+    static const char *const forms[][3] = {
+        {"--help", NULL}, {"--version", NULL}, {"-V", NULL},
+        {"help", NULL},   {"help", "run"},     {"run", "--help"}};
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        const char *const argv[] = {TU_JOBEXEC, forms[i][0], forms[i][1],
+                                    NULL};
+        fx_spawn(f, argv, NULL, OUT_DEV_FULL);
+        assert_int_equal(f->p.status, 3);
+        assert_string_equal(f->p.err,
+                            "jobexec: cannot write to standard output\n");
+    }
 }
 
 /* --help wins over the rest of the line: nothing is loaded. */
@@ -637,27 +747,73 @@ static void test_unknown_option(void **state)
                               TRY_CMD("check"));
 }
 
-/* An option of another command is named, not mistaken for its value. */
+/* An option of another command is named, not mistaken for its value, in
+ * its long form and its short one alike. */
 static void test_option_of_another_command(void **state)
 {
     fixture *f = *state;
 
     JOBEXEC(f, NULL, "run", "--pubkey", "k.pub", EXAMPLE_PLAN);
     assert_usage_error(&f->p, "jobexec: option '--pubkey' does not apply "
-                              "here\n" TRY_CMD("run"));
+                              "to 'run'\n" TRY_CMD("run"));
+
+    JOBEXEC(f, NULL, "run", "-k", "k.pub", EXAMPLE_PLAN);
+    assert_usage_error(&f->p, "jobexec: option '-k' does not apply "
+                              "to 'run'\n" TRY_CMD("run"));
 
     JOBEXEC(f, NULL, "keygen", "--job=x", "key");
     assert_usage_error(&f->p, "jobexec: option '--job' does not apply "
-                              "here\n" TRY_CMD("keygen"));
+                              "to 'keygen'\n" TRY_CMD("keygen"));
 
     JOBEXEC(f, NULL, "--config", "c.yaml", "evidence", "verify", "log");
     assert_usage_error(&f->p, "jobexec: option '--config' does not apply "
-                              "here\n" TRY_CMD("evidence"));
+                              "to 'evidence'\n" TRY_CMD("evidence"));
+
+    JOBEXEC(f, NULL, "evidence", "verify", "log", "--config", "x");
+    assert_usage_error(&f->p, "jobexec: option '--config' does not apply "
+                              "to 'evidence'\n" TRY_CMD("evidence"));
+
+    JOBEXEC(f, NULL, "evidence", "verify", "log", "-c", "x");
+    assert_usage_error(&f->p, "jobexec: option '-c' does not apply "
+                              "to 'evidence'\n" TRY_CMD("evidence"));
+
+    /* Before any command, only the program's own options apply. */
+    JOBEXEC(f, NULL, "--pubkey", "k.pub", "run", EXAMPLE_PLAN);
+    assert_usage_error(&f->p, "jobexec: option '--pubkey' does not apply "
+                              "here\n" TRY_MAIN);
 
     JOBEXEC(f, NULL, "evidence", "verify");
     assert_usage_error(&f->p, "jobexec: missing what to do and the log: "
                               "evidence verify|show FILE\n"
                               TRY_CMD("evidence"));
+}
+
+/* getopt_long calls "--verbose=1" an unknown 'v': it is a flag given a
+ * value, named in full even when abbreviated. */
+static void test_flag_with_value(void **state)
+{
+    fixture *f = *state;
+
+    JOBEXEC(f, NULL, "run", "--verbose=1", EXAMPLE_PLAN);
+    assert_usage_error(&f->p, "jobexec: option '--verbose' takes no value\n"
+                              TRY_CMD("run"));
+
+    JOBEXEC(f, NULL, "run", "--verb=1", EXAMPLE_PLAN);
+    assert_usage_error(&f->p, "jobexec: option '--verbose' takes no value\n"
+                              TRY_CMD("run"));
+
+    JOBEXEC(f, NULL, "--help=x");
+    assert_usage_error(&f->p, "jobexec: option '--help' takes no value\n"
+                              TRY_MAIN);
+
+    JOBEXEC(f, NULL, "evidence", "show", "log", "--version=2");
+    assert_usage_error(&f->p, "jobexec: option '--version' takes no value\n"
+                              TRY_CMD("evidence"));
+
+    /* A short option after a long one with a value is still short. */
+    JOBEXEC(f, NULL, "evidence", "verify", "log", "--pubkey=k", "-cx");
+    assert_usage_error(&f->p, "jobexec: option '-c' does not apply "
+                              "to 'evidence'\n" TRY_CMD("evidence"));
 }
 
 static void test_option_without_value(void **state)
@@ -1120,6 +1276,231 @@ static void test_plugins_health_and_fail(void **state)
     assert_string_equal(f->p.err, "");
 }
 
+/* ---- evidence and keygen ------------------------------------------------ */
+
+#define PLAN_JOB_UPPER "3F1C2B7A-9D4E-4A8B-8C6D-1E2F3A4B5C6D"
+
+/* Runs plan.yaml (PLAN_JOB, 3 steps) with an evidence log; returns the
+ * log's path. */
+static const char *make_log(fixture *f)
+{
+    const char *log, *cfg = write_log_config(f, &log);
+
+    JOBEXEC(f, NULL, "run", "--config", cfg, E2E "/plan.yaml");
+    assert_completed(f, PLAN_JOB, 3);
+    return log;
+}
+
+/* A folder opens but cannot be read: show says so, as verify does,
+ * instead of showing nothing. */
+static void test_evidence_unreadable(void **state)
+{
+    fixture *f = *state;
+    const char *dir = fx_dir(f);
+    const char *want =
+        fx_printf(f, "jobexec: %s: cannot read: Is a directory\n", dir);
+
+    JOBEXEC(f, NULL, "evidence", "show", dir);
+    assert_usage_error(&f->p, want);
+
+    JOBEXEC(f, NULL, "evidence", "show", dir, "--job", PLAN_JOB);
+    assert_usage_error(&f->p, want);
+
+    JOBEXEC(f, NULL, "evidence", "verify", dir);
+    assert_usage_error(&f->p, want);
+}
+
+/* --job takes the id as stored (lower case) or in upper case. */
+static void test_evidence_job_any_case(void **state)
+{
+    static const char *const ids[] = {PLAN_JOB, PLAN_JOB_UPPER};
+    fixture *f = *state;
+    const char *log = make_log(f);
+
+    for (size_t i = 0; i < 2; i++) {
+        JOBEXEC(f, NULL, "evidence", "verify", log, "--job", ids[i]);
+        assert_int_equal(f->p.status, 0);
+        assert_string_equal(f->p.out,
+                            PLAN_JOB ": valid (8 records, unsigned seal)\n"
+                            "1 job: 1 valid, 0 incomplete, 0 tampered\n");
+        assert_string_equal(f->p.err, "");
+
+        JOBEXEC(f, NULL, "evidence", "show", log, "-j", ids[i]);
+        assert_int_equal(f->p.status, 0);
+        assert_int_equal(count_lines(f->p.out), 8);
+        assert_string_equal(f->p.err, "");
+    }
+
+    /* Not a UUID: left as given, and not found. */
+    JOBEXEC(f, NULL, "evidence", "show", log, "--job", "3F1C2B7A");
+    assert_usage_error(&f->p, fx_printf(f, "jobexec: %s: no record of job "
+                                           "3F1C2B7A\n", log));
+}
+
+/* Each line names the job by its first 8 characters; the job_started
+ * line gives the whole id, for --job. */
+static void test_evidence_show_full_id(void **state)
+{
+    fixture *f = *state;
+    const char *log = make_log(f);
+    char *line, *save = NULL;
+    size_t n = 0;
+
+    JOBEXEC(f, NULL, "evidence", "show", log);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.err, "");
+    for (line = strtok_r(f->p.out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save), n++) {
+        assert_non_null(strstr(line, "+00:00  3f1c2b7a  "));
+        if (n == 0)
+            assert_non_null(strstr(line, "  job started: contract "
+                                         E2E_CONTRACT ", 3 steps, by "
+                                         "e2e-test for tenant e2e; job id "
+                                         PLAN_JOB
+                                         "; plan sha256 "));
+        else
+            assert_null(strstr(line, PLAN_JOB));
+    }
+    assert_int_equal(n, 8);
+}
+
+/* What a log holds is printed with its control characters escaped: a
+ * newline cannot forge a timeline line, nor ESC [8m hide the rest. */
+static void test_evidence_show_escapes(void **state)
+{
+    fixture *f = *state;
+    const char *log = fx_keep(
+        f, tu_write(fx_dir(f), "forged.jsonl",
+                    "{\"event\":\"step_finished\",\"job_id\":\"" PLAN_JOB
+                    "\",\"step\":{\"step_index\":1,\"status\":\"FAILED\","
+                    "\"completed_at\":\"2026-01-01T00:00:01+00:00\","
+                    "\"error\":\"Boom\\n2026-01-01T00:00:02+00:00  "
+                    "3f1c2b7a  job finished COMPLETED\\u001b[8m hidden\\r"
+                    "\\t\\u007f\"}}\n"
+                    "{\"event\":\"job_finished\",\"job_id\":\"" PLAN_JOB
+                    "\",\"completed_at\":\"2026-01-01T00:00:03+00:00\","
+                    "\"final_status\":\"FAILED\",\"final_reason\":"
+                    "\"Step 1 failed: a\\nb\\u001b[8mc\",\"duration_seconds\""
+                    ":1.5,\"execution_summary\":{\"steps_executed\":2,"
+                    "\"steps_succeeded\":1,\"steps_failed\":1},"
+                    "\"seal\":{}}\n"));
+
+    JOBEXEC(f, NULL, "evidence", "show", log);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.err, "");
+    assert_string_equal(
+        f->p.out,
+        "2026-01-01T00:00:01+00:00  3f1c2b7a  step 1 FAILED: Boom\\n"
+        "2026-01-01T00:00:02+00:00  3f1c2b7a  job finished COMPLETED"
+        "\\u001b[8m hidden\\r\\t\\u007f\n"
+        "2026-01-01T00:00:03+00:00  3f1c2b7a  job finished FAILED: Step 1 "
+        "failed: a\\nb\\u001b[8mc (2 executed, 1 succeeded, 1 failed; "
+        "1.500000 s; sealed, unsigned)\n");
+}
+
+/* verify's reasons may quote a damaged line (the JSON parser's "near
+ * '...'"): they are escaped too. */
+static void test_evidence_verify_escapes(void **state)
+{
+    fixture *f = *state;
+    const char *log =
+        fx_keep(f, tu_write(fx_dir(f), "stray.jsonl", "\x1b[8mhidden\n"));
+
+    JOBEXEC(f, NULL, "evidence", "verify", log);
+    assert_int_equal(f->p.status, 4);
+    assert_string_equal(f->p.err, "");
+    assert_null(strchr(f->p.out, '\x1b'));
+    assert_non_null(strstr(f->p.out, "\\u001b"));
+    assert_int_equal(count_lines(f->p.out), 2);
+    assert_true(ends_with(f->p.out, " (1 line belong to no job)\n"
+                                    "0 jobs: 0 valid, 0 incomplete, 0 "
+                                    "tampered\n"));
+}
+
+/* A plugin's text reaches the terminal escaped: its log messages, the
+ * summary line of run, and the error as evidence show prints it. */
+static void test_run_escapes_plugin_text(void **state)
+{
+    fixture *f = *state;
+    const char *dir = fx_dir(f);
+    const char *log = fx_printf(f, "%s/evidence.jsonl", dir);
+    const char *cfg = fx_keep(
+        f, tu_write(dir, "escape.yaml",
+                    fx_printf(f,
+                              "plugins:\n"
+                              "  - path: noop\n"
+                              "    step_types: [capability_enable, "
+                              "capability_disable]\n"
+                              "  - path: fail\n"
+                              "    step_types: [bad]\n"
+                              "    config: {error_message: \"Boom\\nforged"
+                              "\\e[8mhidden\"}\n"
+                              "  - path: " TU_FIXTURES "/echo.so\n"
+                              "evidence:\n"
+                              "  log: %s\n",
+                              log)));
+    const char *plan = fx_keep(
+        f, tu_write(dir, "echo.yaml",
+                    "job_id: " PLAN_JOB "\n"
+                    "contract_id: " E2E_CONTRACT "\n"
+                    "steps:\n"
+                    "  - step_index: 0\n"
+                    "    step_type: echo\n"
+                    "    parameters: {note: \"a\\nb\\e[8mc\"}\n"));
+    const char *const run[] = {TU_JOBEXEC, "run", "-c", cfg,
+                               E2E "/plan-fails.yaml", NULL};
+
+    JOBEXEC(f, NULL, "run", "-c", cfg, plan);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.err, "jobexec: warning: job " PLAN_JOB
+                                  " step 0: param note=a\\nb\\u001b[8mc\n");
+
+    fx_spawn_tty(f, run);
+    assert_int_equal(f->p.status, 1);
+    if (!starts_with(f->p.err, "jobexec: job " FAILS_JOB " FAILED: 1/3 "
+                               "steps succeeded in ") ||
+        !ends_with(f->p.err, " s - Step 1 failed: Boom\\nforged"
+                             "\\u001b[8mhidden\n"))
+        fail_msg("summary line: '%s'", f->p.err);
+    assert_int_equal(count_lines(f->p.err), 1);
+
+    JOBEXEC(f, NULL, "evidence", "show", log, "--job", FAILS_JOB);
+    assert_int_equal(f->p.status, 0);
+    assert_non_null(strstr(f->p.out, "  9b8a7c6d  step 1 FAILED: Boom\\n"
+                                     "forged\\u001b[8mhidden\n"));
+    assert_int_equal(count_lines(f->p.out), 6);
+}
+
+/* A folder is no name for a key: say so, rather than "File exists". */
+static void test_keygen_directory(void **state)
+{
+    fixture *f = *state;
+    const char *dir = fx_dir(f);
+    DIR *d;
+
+    JOBEXEC(f, NULL, "keygen", dir);
+    assert_usage_error(&f->p,
+                       fx_printf(f, "jobexec: %s: is a directory; name a "
+                                    "file in it for the secret key, e.g. "
+                                    "%s/evidence.key\n",
+                                 dir, dir));
+
+    JOBEXEC(f, NULL, "keygen", fx_printf(f, "%s/", dir));
+    assert_usage_error(&f->p,
+                       fx_printf(f, "jobexec: %s/: is a directory; name a "
+                                    "file in it for the secret key, e.g. "
+                                    "%s/evidence.key\n",
+                                 dir, dir));
+
+    /* Nothing was written. */
+    d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            fail_msg("keygen left %s", e->d_name);
+    closedir(d);
+}
+
 /* ---- the installed layout ----------------------------------------------- */
 
 /* `make install DESTDIR=root`, done once for the tests that need it and
@@ -1341,7 +1722,7 @@ static void test_installed_plugins_and_version(void **state)
      * the source tree's. */
     INSTALLED(f, "--help");
     assert_int_equal(f->p.status, 0);
-    assert_main_usage(f->p.out);
+    assert_main_usage(f->p.out, NULL);
     assert_null(strstr(f->p.out, TU_SRCDIR "/conf"));
 }
 
@@ -1394,10 +1775,13 @@ int main(void)
         TEST(test_help_check),
         TEST(test_help_plugins),
         TEST(test_help_before_operands),
+        TEST(test_help_help),
+        TEST(test_help_stdout_full),
         TEST(test_no_command),
         TEST(test_unknown_command),
         TEST(test_unknown_option),
         TEST(test_option_of_another_command),
+        TEST(test_flag_with_value),
         TEST(test_option_without_value),
         TEST(test_options_after_command),
         TEST(test_run_without_plan),
@@ -1423,6 +1807,13 @@ int main(void)
         TEST(test_check_unhandled_step),
         TEST(test_plugins_default),
         TEST(test_plugins_health_and_fail),
+        TEST(test_evidence_unreadable),
+        TEST(test_evidence_job_any_case),
+        TEST(test_evidence_show_full_id),
+        TEST(test_evidence_show_escapes),
+        TEST(test_evidence_verify_escapes),
+        TEST(test_run_escapes_plugin_text),
+        TEST(test_keygen_directory),
         INSTALLED_TEST(test_installed_tree),
         INSTALLED_TEST(test_installed_run),
         INSTALLED_TEST(test_installed_failing_step),
