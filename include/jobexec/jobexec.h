@@ -24,8 +24,8 @@
  * at once; plugins that do not declare JX_HANDLER_THREAD_SAFE are called one
  * at a time.  Plans and results are owned by the caller and must not be
  * shared between threads while in use.  Registration calls
- * (jx_executor_add_handler, jx_executor_set_health_observer) must happen
- * before the first run.
+ * (jx_executor_add_handler, jx_executor_set_health_observer) are not
+ * thread-safe: make them before the executor is shared between threads.
  */
 #ifndef JOBEXEC_JOBEXEC_H
 #define JOBEXEC_JOBEXEC_H
@@ -152,7 +152,8 @@ void jx_executor_free(jx_executor *ex);
  * Registers an in-process handler without a module: desc is checked like a
  * loaded plugin's descriptor and must outlive the executor.  extra_types
  * (NULL-terminated, may be NULL) binds more step types; config_json (may be
- * NULL) is the JSON object handed to init.  Must precede the first run.
+ * NULL) is the JSON object handed to init.  Not thread-safe: register
+ * before other threads use the executor.
  */
 int jx_executor_add_handler(jx_executor *ex, const step_handler_v1 *desc,
                             const char *const *extra_types,
@@ -271,7 +272,10 @@ int jx_executor_cancel(jx_executor *ex, const char *job_id);
 
 jx_job_status jx_result_status(const jx_result *res);
 const char *jx_result_status_name(const jx_result *res);
-/* "All steps completed successfully" or "Step N failed: ERROR". */
+/* "All steps completed successfully", "Step N failed: ERROR",
+ * "Cancelled during step N: ERROR", "Cancelled before step N" or
+ * "evidence write failed: WHY" (README lists which status goes with
+ * each). */
 const char *jx_result_reason(const jx_result *res);
 const char *jx_result_job_id(const jx_result *res);
 size_t jx_result_steps_executed(const jx_result *res);
