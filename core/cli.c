@@ -147,8 +147,8 @@ static void usage_check(FILE *fp)
             "check that\nevery step has a handler and that each handler's "
             "validate accepts it.\nNothing runs, and the evidence log is "
             "only checked, never created or changed.\nExit status: 0 valid, "
-            "2 invalid, 3 internal error (an evidence log that\ncannot be "
-            "opened among them).\n",
+            "2 invalid (an evidence log that cannot be opened or\ncreated "
+            "among them), 3 internal error.\n",
             prog);
 }
 

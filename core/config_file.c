@@ -283,9 +283,13 @@ static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
         return JX_ECONFIG;
     if ((rc = jx__check_keys(sec, keys, name, "evidence", JX_ECONFIG, err)))
         return rc;
-    if ((v = jx__map_get(sec, "log")) != NULL &&
-        (rc = get_string(v, name, "evidence.log", &cfg->evidence_log, err)))
-        return rc;
+    if ((v = jx__map_get(sec, "log")) != NULL) {
+        if ((rc = get_string(v, name, "evidence.log", &cfg->evidence_log,
+                             err)))
+            return rc;
+        cfg->evidence_log_line = v->line;
+        cfg->evidence_log_col = v->col;
+    }
     if ((v = jx__map_get(sec, "fsync")) != NULL &&
         (rc = read_fsync(v, name, cfg, err)))
         return rc;

@@ -63,6 +63,7 @@ struct jx_config {
     char *health_observer; /* NULL: no observer */
     unsigned health_line, health_col;
     char *evidence_log;    /* NULL: no log */
+    unsigned evidence_log_line, evidence_log_col;
     jx__fsync_policy evidence_fsync;
     char *signing_key;     /* NULL: jobs are sealed unsigned */
     unsigned signing_key_line, signing_key_col;

@@ -112,7 +112,7 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
         created = fd >= 0;
     }
     if (fd < 0)
-        return jx__fail(err, JX_EIO, "evidence log '%s': cannot open: %s",
+        return jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot open: %s",
                         path, strerror(errno));
     alone = lock_alone(fd);
     others = !alone && errno == EWOULDBLOCK;
@@ -149,13 +149,14 @@ int jx__evlog_probe(const char *path, jx_error *err)
         return 0;
     }
     if (errno != ENOENT)
-        return jx__fail(err, JX_EIO, "evidence log '%s': cannot open: %s",
+        return jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot open: %s",
                         path, strerror(errno));
     if ((dir = jx__folder_of(path)) == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
-        rc = jx__fail(err, JX_EIO, "evidence log '%s': cannot be created in "
-                                   "'%s': %s", path, dir, strerror(errno));
+        rc = jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot be "
+                                       "created in '%s': %s",
+                      path, dir, strerror(errno));
     free(dir);
     return rc;
 }

@@ -20,7 +20,8 @@ typedef struct jx__evlog jx__evlog;
 
 /* Opens (creating it 0600) the log for appending, syncing as policy says.
  * A torn last line left by a crash is cut off first, unless another
- * writer has the file open: its last line may still be growing. */
+ * writer has the file open: its last line may still be growing.  A path
+ * that cannot be opened or created is JX_ECONFIG: the config names it. */
 int jx__evlog_open(const char *path, jx__fsync_policy policy,
                    jx__evlog **out, jx_error *err);
 /* Whether the log could be opened for appending (or created), without

@@ -291,22 +291,34 @@ static int setup_observer(jx_executor *ex, const jx_config *cfg,
     return 0;
 }
 
-/* The key is refused before the log is touched; its messages name the
- * config line that set it. */
+/* Prefixes err's message with the config position that caused it. */
+static int at_config(jx_error *err, const jx_config *cfg, unsigned line,
+                     unsigned col)
+{
+    char why[JX_ERROR_MESSAGE_SIZE];
+
+    snprintf(why, sizeof why, "%s", err != NULL ? err->message : "");
+    return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", cfg->name, line, col,
+                    why);
+}
+
+/* The key is refused before the log is touched; messages about either
+ * name the config line that set it. */
 static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
 {
-    if (cfg->signing_key != NULL &&
-        jx__signer_load(cfg->signing_key, &ex->signer, err) != 0) {
-        char why[JX_ERROR_MESSAGE_SIZE];
+    int rc;
 
-        snprintf(why, sizeof why, "%s", err != NULL ? err->message : "");
-        return jx__fail(err, JX_ECONFIG, "%s:%u:%u: %s", cfg->name,
-                        cfg->signing_key_line, cfg->signing_key_col, why);
-    }
-    if (ex->check_only)
-        return jx__evlog_probe(cfg->evidence_log, err);
-    return jx__evlog_open(cfg->evidence_log, cfg->evidence_fsync, &ex->log,
-                          err);
+    if (cfg->signing_key != NULL &&
+        jx__signer_load(cfg->signing_key, &ex->signer, err) != 0)
+        return at_config(err, cfg, cfg->signing_key_line,
+                         cfg->signing_key_col);
+    rc = ex->check_only ? jx__evlog_probe(cfg->evidence_log, err)
+                        : jx__evlog_open(cfg->evidence_log,
+                                         cfg->evidence_fsync, &ex->log, err);
+    if (rc == JX_ECONFIG)
+        return at_config(err, cfg, cfg->evidence_log_line,
+                         cfg->evidence_log_col);
+    return rc;
 }
 
 static int has_isolated(const jx_executor *ex)

@@ -108,8 +108,8 @@ extern char **environ;
     "Load the config and every plugin it names, and, given a plan, check "   \
     "that\nevery step has a handler and that each handler's validate "       \
     "accepts it.\nNothing runs, and the evidence log is only checked, never " \
-    "created or changed.\nExit status: 0 valid, 2 invalid, 3 internal error " \
-    "(an evidence log that\ncannot be opened among them).\n"
+    "created or changed.\nExit status: 0 valid, 2 invalid (an evidence log "  \
+    "that cannot be opened or\ncreated among them), 3 internal error.\n"
 
 #define PLUGINS_USAGE                                                        \
     "Usage: jobexec plugins [--config FILE]\n"                               \
@@ -1147,7 +1147,7 @@ static void test_check_config_only(void **state)
 static void test_check_and_plugins_leave_log_alone(void **state)
 {
     fixture *f = *state;
-    const char *log, *cfg = write_log_config(f, &log);
+    const char *log, *cfg = write_log_config(f, &log), *want;
     struct stat st;
 
     JOBEXEC(f, NULL, "check", "--config", cfg, E2E "/plan.yaml");
@@ -1164,14 +1164,21 @@ static void test_check_and_plugins_leave_log_alone(void **state)
     /* A log that could not be opened fails the check as it would the run. */
     cfg = fx_keep(f, tu_write(fx_dir(f), "nolog.yaml",
                               "evidence: {log: /no-such-folder/ev.jsonl}\n"));
+    /* A config error (exit 2) at the key that names the log. */
     JOBEXEC(f, NULL, "check", "--config", cfg);
-    assert_int_equal(f->p.status, 3);
-    assert_string_equal(f->p.err,
-                        "jobexec: evidence log '/no-such-folder/ev.jsonl': "
-                        "cannot be created in '/no-such-folder': No such "
-                        "file or directory\n");
+    assert_int_equal(f->p.status, 2);
+    want = fx_printf(f, "jobexec: %s:1:17: evidence log "
+                        "'/no-such-folder/ev.jsonl': cannot be created in "
+                        "'/no-such-folder': No such file or directory\n",
+                     cfg);
+    assert_string_equal(f->p.err, want);
     JOBEXEC(f, NULL, "run", "--config", cfg, E2E "/plan.yaml");
-    assert_int_equal(f->p.status, 3);
+    assert_int_equal(f->p.status, 2);
+    want = fx_printf(f, "jobexec: %s:1:17: evidence log "
+                        "'/no-such-folder/ev.jsonl': cannot open: No such "
+                        "file or directory\n",
+                     cfg);
+    assert_string_equal(f->p.err, want);
 }
 
 static void test_check_good_plan(void **state)

@@ -593,11 +593,12 @@ static void test_log_path_is_folder(void **state)
     assert_int_equal(rc, 0);
     f->ex = (jx_executor *)&rc; /* must be reset to NULL */
     rc = jx_executor_new(f->cfg, &f->ex, &f->err);
-    assert_int_equal(rc, JX_EIO);
+    assert_int_equal(rc, JX_ECONFIG);
     assert_null(f->ex);
-    assert_int_equal(f->err.code, JX_EIO);
+    assert_int_equal(f->err.code, JX_ECONFIG);
     assert_true(asprintf(&expected,
-                         "evidence log '%s': cannot open: Is a directory",
+                         "test.yaml:1:17: evidence log '%s': cannot open: Is "
+                         "a directory",
                          f->dir) > 0);
     assert_string_equal(f->err.message, expected);
     free(expected);
@@ -824,10 +825,11 @@ static void test_check_only_needs_the_logs_folder(void **state)
     f->ex = (jx_executor *)&path; /* must be reset to NULL */
     assert_int_equal(jx_executor_open(f->cfg, JX_EXECUTOR_CHECK_ONLY, &f->ex,
                                       &f->err),
-                     JX_EIO);
+                     JX_ECONFIG);
     assert_null(f->ex);
     assert_true(asprintf(&expected,
-                         "evidence log '%s': cannot be created in "
+                         "test.yaml:1:17: evidence log '%s': cannot be "
+                         "created in "
                          "'%s/no-such-folder': No such file or directory",
                          path, f->dir) > 0);
     assert_string_equal(f->err.message, expected);
