@@ -143,10 +143,11 @@ static int cmd_verify(const options *o)
     }
     if (!t.lost && sum.stray_lines > 0 && o->job == NULL)
         t.lost = jx_cli_print_line(stdout, "%s: tampered: line %lu: %s (%lu "
-                                           "line%s belong to no job)",
+                                           "%s to no job)",
                                    o->operand2, sum.first_stray_line,
                                    sum.stray_reason, sum.stray_lines,
-                                   sum.stray_lines == 1 ? "" : "s") != 0;
+                                   sum.stray_lines == 1 ? "line belongs"
+                                                        : "lines belong") != 0;
     if (t.lost) {
         fprintf(stderr, "%s: out of memory\n", jx_cli_prog);
         return EXIT_INTERNAL;

@@ -1419,7 +1419,7 @@ static void test_evidence_verify_escapes(void **state)
     assert_null(strchr(f->p.out, '\x1b'));
     assert_non_null(strstr(f->p.out, "\\u001b"));
     assert_int_equal(count_lines(f->p.out), 2);
-    assert_true(ends_with(f->p.out, " (1 line belong to no job)\n"
+    assert_true(ends_with(f->p.out, " (1 line belongs to no job)\n"
                                     "0 jobs: 0 valid, 0 incomplete, 0 "
                                     "tampered\n"));
 }

@@ -1465,11 +1465,11 @@ static void test_stray_line(void **state)
     cli(&p, "verify", f->copy, f->pub, NULL);
     assert_int_equal(p.status, 4);
     head = fmt("%s: valid (6 records, signature checked)\n"
-               "%s: tampered: line 3: %s (1 line belong to no job)\n"
+               "%s: tampered: line 3: %s (1 line belongs to no job)\n"
                "1 job: 1 valid, 0 incomplete, 0 tampered\n",
                ids[0], f->copy, sum.stray_reason);
     assert_string_equal(p.out, head);
-    assert_non_null(strstr(p.out, "belong to no job"));
+    assert_non_null(strstr(p.out, "belongs to no job"));
     free(head);
     tu_proc_free(&p);
 
@@ -1481,7 +1481,7 @@ static void test_stray_line(void **state)
     assert_int_equal(sum.first_stray_line, 1);
     assert_string_equal(sum.stray_reason, "not a record of any job");
     head = fmt("%s: tampered: line 1: not a record of any job (1 line "
-               "belong to no job)\n"
+               "belongs to no job)\n"
                "0 jobs: 0 valid, 0 incomplete, 0 tampered\n", f->copy);
     cli_expect("verify", f->copy, NULL, NULL, 4, head);
     free(head);
