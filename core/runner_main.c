@@ -191,6 +191,20 @@ static int confine(json_t *load, jx_error *err)
 
 /* ---- the plugin -------------------------------------------------------- */
 
+/* Appends the runner's limits to a load failure's message. */
+static void limits_hint(json_t *load, jx_error *err)
+{
+    json_t *lim = json_object_get(load, "limits");
+    size_t len = strlen(err->message);
+
+    snprintf(err->message + len, sizeof err->message - len,
+             " (in the runner, under runner.max_address_space_mb: %"
+             JSON_INTEGER_FORMAT " and runner.max_open_files: %"
+             JSON_INTEGER_FORMAT ")",
+             json_integer_value(json_object_get(lim, "address_space_mb")),
+             json_integer_value(json_object_get(lim, "open_files")));
+}
+
 static int open_plugin(json_t *load, jx__plugin **out, jx_error *err)
 {
     jx__plugin_conf pc = {0};
@@ -209,8 +223,15 @@ static int open_plugin(json_t *load, jx__plugin **out, jx_error *err)
         return jx__fail(err, JX_ELOAD, "runner: malformed LOAD");
     if ((rc = jx__ltdl_acquire(err)) != 0)
         return rc;
-    if ((rc = jx__plugin_open(&pc, name, out, err)) != 0)
+    if ((rc = jx__plugin_open(&pc, name, out, err)) != 0) {
+        /* The file passed the core's checks: a failure to map it here is
+         * most likely the confinement, which libltdl reports as "file not
+         * found". */
+        if (rc == JX_ELOAD && err != NULL && strstr(err->message, "cannot "
+                                                     "load: ") != NULL)
+            limits_hint(load, err);
         return rc;
+    }
     o = (jx__origin){name, pc.line, pc.col, (*out)->path};
     if ((*out)->handler == NULL)
         return jx__fail(err, JX_EABI, "%s:%u:%u: plugin '%s': exports no "

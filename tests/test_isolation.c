@@ -1633,6 +1633,24 @@ static void test_isolated_observer_refused(void **state)
     jx_config_free(cfg);
 }
 
+/* Too tight a limit makes libltdl say "file not found" of a file that
+ * is there; the message names the limits it loaded under. */
+static void test_load_under_tight_limits(void **state)
+{
+    fixture *f = *state;
+    char *text = config_text("", "  max_open_files: 3\n", "");
+    jx_config *cfg = parse_config(text, &f->err);
+
+    assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_ELOAD);
+    assert_string_equal(f->err.message,
+                        "test.yaml:2:11: plugin '" MISBEHAVE "': cannot "
+                        "load: file not found (in the runner, under "
+                        "runner.max_address_space_mb: 2048 and "
+                        "runner.max_open_files: 3)");
+    jx_config_free(cfg);
+    free(text);
+}
+
 /* runners on a plugin that runs in-process would promise parallel
  * runners that never start. */
 static void test_plugin_runners_inproc(void **state)
@@ -1918,6 +1936,7 @@ int main(void)
         T(test_plugin_runners_inproc),
         T(test_config_name_not_utf8),
         T(test_isolated_observer_refused),
+        T(test_load_under_tight_limits),
         T(test_waiting_for_a_runner),
         T(test_config_max_per_plugin_zero),
         T(test_config_plugin_runners_range),
