@@ -199,9 +199,8 @@ static int load_executor(const options *o, unsigned flags, jx_executor **ex,
         path = default_config();
     if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
         return rc;
-    /* Even over the config's runner.path: the public API cannot tell
-     * whether the config set one. */
-    if (uninstalled)
+    /* The tree's runner, unless the config names one. */
+    if (uninstalled && jx_config_runner_path(cfg) == NULL)
         jx_config_set_runner_path(cfg, JX_BUILD_RUNNER);
     rc = jx_executor_open(cfg, flags, ex, err);
     jx_config_free(cfg);

@@ -523,6 +523,11 @@ void jx__runner_conf_clear(jx__runner_conf *rc)
     memset(rc, 0, sizeof *rc);
 }
 
+const char *jx_config_runner_path(const jx_config *cfg)
+{
+    return cfg != NULL ? cfg->runner.path : NULL;
+}
+
 int jx_config_set_runner_path(jx_config *cfg, const char *path)
 {
     char *copy;

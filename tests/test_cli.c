@@ -1144,6 +1144,28 @@ static void test_check_config_only(void **state)
 
 /* check and plugins run nothing: the evidence log is checked, never
  * created, and a torn last line in it is no business of theirs. */
+/* The build tree's binary uses the tree's runner only when the config
+ * names none. */
+static void test_config_runner_path_honoured(void **state)
+{
+    fixture *f = *state;
+    const char *cfg = fx_keep(f, tu_write(fx_dir(f), "runner.yaml",
+                                          "plugins:\n"
+                                          "  - path: noop\n"
+                                          "    isolation: process\n"
+                                          "runner:\n"
+                                          "  path: /nonexistent/runner\n"));
+    const char *want = fx_printf(f, "jobexec: %s:2:11: plugin '%s/noop.so': "
+                                    "cannot start the runner "
+                                    "'/nonexistent/runner': No such file or "
+                                    "directory\n",
+                                 cfg, TU_PLUGINS);
+
+    JOBEXEC(f, NULL, "plugins", "--config", cfg);
+    assert_string_equal(f->p.err, want);
+    assert_int_equal(f->p.status, 2);
+}
+
 static void test_check_and_plugins_leave_log_alone(void **state)
 {
     fixture *f = *state;
@@ -1809,6 +1831,7 @@ int main(void)
         TEST(test_run_stdout_closed),
         TEST(test_listing_stdout_full),
         TEST(test_check_config_only),
+        TEST(test_config_runner_path_honoured),
         TEST(test_check_and_plugins_leave_log_alone),
         TEST(test_check_good_plan),
         TEST(test_check_unhandled_step),

@@ -117,6 +117,8 @@ void jx_config_free(jx_config *cfg);
  * the config's runner.path, else the installed one).  For programs and
  * tests run from a build tree. */
 int jx_config_set_runner_path(jx_config *cfg, const char *path);
+/* The config's runner.path, or NULL when it sets none.  Owned by cfg. */
+const char *jx_config_runner_path(const jx_config *cfg);
 
 /* ---- Executor ---------------------------------------------------------- */
 
