@@ -342,7 +342,9 @@ static int cmd_check(const options *o)
     if (rc == 0 && plan != NULL)
         printf("plan OK: %zu step%s, job %s, contract %s\n",
                jx_plan_step_count(plan),
-               jx_plan_step_count(plan) == 1 ? "" : "s", jx_plan_job_id(plan),
+               jx_plan_step_count(plan) == 1 ? "" : "s",
+               jx_plan_job_id_generated(plan) ? "(generated at run time)"
+                                              : jx_plan_job_id(plan),
                jx_plan_contract_id(plan));
     else if (rc == 0)
         printf("config OK: %zu plugin%s loaded\n",

@@ -330,6 +330,7 @@ static int read_root(const jx__node *root, jx_plan *plan,
         uuid_t u;
         uuid_generate_random(u);
         uuid_unparse_lower(u, plan->job_id);
+        plan->job_id_generated = 1;
     }
     if ((v = jx__map_get(root, "tenant_id")) != NULL)
         rc = get_text(v, name, "tenant_id", 1, &plan->tenant_id, err);
@@ -446,6 +447,10 @@ void jx_plan_free(jx_plan *plan)
 }
 
 const char *jx_plan_job_id(const jx_plan *plan) { return plan->job_id; }
+int jx_plan_job_id_generated(const jx_plan *plan)
+{
+    return plan->job_id_generated;
+}
 const char *jx_plan_contract_id(const jx_plan *plan)
 {
     return plan->contract_id;

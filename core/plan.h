@@ -33,6 +33,7 @@ typedef struct jx__step {
 struct jx_plan {
     char *name; /* file name, or "<stdin>" */
     char job_id[JX_UUID_LEN + 1];
+    int job_id_generated; /* the plan had none: each parse makes a new one */
     char contract_id[JX_UUID_LEN + 1];
     char *tenant_id;   /* "" when absent */
     char *executed_by;

@@ -1225,6 +1225,14 @@ static void test_check_good_plan(void **state)
     assert_string_equal(f->p.out, "plan OK: 2 steps, job " JSON_JOB
                                   ", contract " E2E_CONTRACT "\n");
     assert_string_equal(f->p.err, "");
+
+    /* No job_id: the one made up here is not the one a run would use. */
+    JOBEXEC(f, "contract_id: " E2E_CONTRACT "\nsteps:\n  - {step_index: 0, "
+               "step_type: capability_enable}\n",
+            "check", "-");
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.out, "plan OK: 1 step, job (generated at run "
+                                  "time), contract " E2E_CONTRACT "\n");
 }
 
 /* The evidence log, if check made it at all, holds nothing. */

@@ -165,6 +165,7 @@ static void test_job_id_generated(void **state)
     parse_ok(f, minimal_plan);
     assert_random_uuid(jx_plan_job_id(f->plan));
     assert_ptr_equal(jx_plan_job_id(f->plan), f->plan->job_id);
+    assert_int_equal(jx_plan_job_id_generated(f->plan), 1);
     /* A new one for every plan read. */
     rc = jx_plan_parse(minimal_plan, strlen(minimal_plan), NAME, &f->plan2,
                        &f->err);
@@ -178,6 +179,7 @@ static void test_job_id_kept(void **state)
     fixture *f = *state;
 
     parse_ok(f, "job_id: " JOB "\n" HEAD STEP0);
+    assert_int_equal(jx_plan_job_id_generated(f->plan), 0);
     assert_string_equal(jx_plan_job_id(f->plan), JOB);
     parse_ok(f, "job_id: \"" JOB_UPPER "\"\n" HEAD STEP0);
     assert_string_equal(jx_plan_job_id(f->plan), JOB);

@@ -195,6 +195,9 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
 void jx_plan_free(jx_plan *plan);
 
 const char *jx_plan_job_id(const jx_plan *plan);
+/* Non-zero when the plan had no job_id and jx_plan_job_id() was made up
+ * when it was read: reading the same text again gives another. */
+int jx_plan_job_id_generated(const jx_plan *plan);
 const char *jx_plan_contract_id(const jx_plan *plan);
 size_t jx_plan_step_count(const jx_plan *plan);
 
