@@ -79,10 +79,9 @@ static int running_uninstalled(void)
 }
 
 /* The config read when --config is not given. */
-static const char *default_config(void)
+static const char *default_config(int uninstalled)
 {
-    return running_uninstalled() ? JX_BUILD_CONFIG
-                                 : JX_SYSCONFDIR "/jobexec.yaml";
+    return uninstalled ? JX_BUILD_CONFIG : JX_SYSCONFDIR "/jobexec.yaml";
 }
 
 static void usage_main(FILE *fp)
@@ -117,7 +116,7 @@ static void usage_main(FILE *fp)
             "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "
             "usage, config\nor plan (nothing ran), 3 internal error.  "
             "`evidence verify` has its own\n(see its --help).\n",
-            prog, default_config());
+            prog, default_config(running_uninstalled()));
 }
 
 static void usage_run(FILE *fp)
@@ -196,7 +195,7 @@ static int load_executor(const options *o, unsigned flags, jx_executor **ex,
     int rc;
 
     if (path == NULL)
-        path = default_config();
+        path = default_config(uninstalled);
     if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
         return rc;
     /* The tree's runner, unless the config names one. */

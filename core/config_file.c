@@ -159,23 +159,49 @@ static int read_isolation(const jx__node *v, const char *name,
     return 0;
 }
 
-/* Where a plugin entry's runner count is written, so that the executor
- * can refuse it for a plugin that turns out to run in-process. */
-static int read_runners(const jx__node *v, const char *name,
-                        jx__plugin_conf *pc, jx_error *err)
+/* A positive integer under key in sec, at most max; messages name it
+ * prefix + key ("runner.", or "" in a plugin entry).  Left as it is when
+ * absent. */
+static int read_limit(const jx__node *sec, const char *prefix,
+                      const char *key, const char *name, long long max,
+                      uint64_t *out, jx_error *err)
 {
+    const jx__node *v = jx__map_get(sec, key);
     long long ll;
     int rc;
 
-    if ((rc = jx__node_int(v, name, "runners", &ll, err)) != 0)
+    if (v == NULL)
+        return 0;
+    if ((rc = jx__node_int(v, name, key, &ll, err)) != 0)
         return as_config_error(err, rc);
-    if (ll < 1 || ll > JX__MAX_RUNNERS)
-        return at(err, name, v, "runners must be between 1 and %d, found %s",
-                  JX__MAX_RUNNERS, v->text);
-    pc->runners = (uint64_t)ll;
-    pc->runners_line = v->line;
-    pc->runners_col = v->col;
+    if (ll < 1 || ll > max)
+        return at(err, name, v, "%s%s must be between 1 and %lld, found %s",
+                  prefix, key, max, v->text);
+    *out = (uint64_t)ll;
     return 0;
+}
+
+static int read_runner_limit(const jx__node *sec, const char *key,
+                             const char *name, long long max, uint64_t *out,
+                             jx_error *err)
+{
+    return read_limit(sec, "runner.", key, name, max, out, err);
+}
+
+/* A plugin entry's runner count, and where it is written, so that the
+ * executor can refuse it for a plugin that turns out to run in-process. */
+static int read_runners(const jx__node *n, const char *name,
+                        jx__plugin_conf *pc, jx_error *err)
+{
+    const jx__node *v = jx__map_get(n, "runners");
+    int rc = read_limit(n, "", "runners", name, JX__MAX_RUNNERS, &pc->runners,
+                        err);
+
+    if (rc == 0 && v != NULL) {
+        pc->runners_line = v->line;
+        pc->runners_col = v->col;
+    }
+    return rc;
 }
 
 static int read_plugin(const jx__node *n, const char *name,
@@ -212,8 +238,7 @@ static int read_plugin(const jx__node *n, const char *name,
     if ((v = jx__map_get(n, "isolation")) != NULL &&
         (rc = read_isolation(v, name, pc, err)) != 0)
         return rc;
-    if ((v = jx__map_get(n, "runners")) != NULL &&
-        (rc = read_runners(v, name, pc, err)) != 0)
+    if ((rc = read_runners(n, name, pc, err)) != 0)
         return rc;
     if ((v = jx__map_get(n, "config")) != NULL) {
         if (v->kind == JX_NODE_SCALAR && !v->quoted && v->text_len == 0)
@@ -310,24 +335,6 @@ static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
     return 0;
 }
 
-/* A positive integer of the runner section, at most max. */
-static int read_limit(const jx__node *sec, const char *key, const char *name,
-                      long long max, uint64_t *out, jx_error *err)
-{
-    const jx__node *v = jx__map_get(sec, key);
-    long long ll;
-    int rc;
-
-    if (v == NULL)
-        return 0;
-    if ((rc = jx__node_int(v, name, key, &ll, err)) != 0)
-        return as_config_error(err, rc);
-    if (ll < 1 || ll > max)
-        return at(err, name, v, "runner.%s must be between 1 and %lld, found "
-                                "%s", key, max, v->text);
-    *out = (uint64_t)ll;
-    return 0;
-}
 
 static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
 {
@@ -359,20 +366,20 @@ static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
     if ((v = jx__map_get(sec, "group")) != NULL &&
         (rc = get_string(v, name, "runner.group", &rc_->group, err)))
         return rc;
-    if ((rc = read_limit(sec, "max_output_bytes", name, 1LL << 30,
-                         &rc_->max_output_bytes, err)) ||
-        (rc = read_limit(sec, "max_stderr_bytes", name, 1LL << 24,
-                         &rc_->max_stderr_bytes, err)) ||
-        (rc = read_limit(sec, "max_address_space_mb", name, 1LL << 30,
-                         &rc_->max_address_space_mb, err)) ||
-        (rc = read_limit(sec, "max_cpu_seconds", name, 1LL << 31,
-                         &rc_->max_cpu_seconds, err)) ||
-        (rc = read_limit(sec, "max_open_files", name, 1LL << 20,
-                         &rc_->max_open_files, err)) ||
-        (rc = read_limit(sec, "kill_grace_ms", name, 60000,
-                         &rc_->kill_grace_ms, err)) ||
-        (rc = read_limit(sec, "max_per_plugin", name, JX__MAX_RUNNERS,
-                         &rc_->max_per_plugin, err)))
+    if ((rc = read_runner_limit(sec, "max_output_bytes", name, 1LL << 30,
+                                &rc_->max_output_bytes, err)) ||
+        (rc = read_runner_limit(sec, "max_stderr_bytes", name, 1LL << 24,
+                                &rc_->max_stderr_bytes, err)) ||
+        (rc = read_runner_limit(sec, "max_address_space_mb", name, 1LL << 30,
+                                &rc_->max_address_space_mb, err)) ||
+        (rc = read_runner_limit(sec, "max_cpu_seconds", name, 1LL << 31,
+                                &rc_->max_cpu_seconds, err)) ||
+        (rc = read_runner_limit(sec, "max_open_files", name, 1LL << 20,
+                                &rc_->max_open_files, err)) ||
+        (rc = read_runner_limit(sec, "kill_grace_ms", name, 60000,
+                                &rc_->kill_grace_ms, err)) ||
+        (rc = read_runner_limit(sec, "max_per_plugin", name, JX__MAX_RUNNERS,
+                                &rc_->max_per_plugin, err)))
         return rc;
     return 0;
 }

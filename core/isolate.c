@@ -395,9 +395,7 @@ static void drain_stderr(runner *r)
 }
 
 /* The step's stderr so far (NULL when none); *dropped gets how many
- * bytes were beyond the limit.  Also called to drop what came between
- * steps: text written after one step ended must not reach the next,
- * which may be another job's, redacted against another plan. */
+ * bytes were beyond the limit. */
 static char *take_stderr(runner *r, size_t *dropped)
 {
     char *text = NULL;
@@ -410,6 +408,16 @@ static char *take_stderr(runner *r, size_t *dropped)
     r->err_text.len = 0;
     r->err_dropped = 0;
     return text;
+}
+
+/* Forgets what came between steps: text written after one step ended
+ * must not reach the next, which may be another job's, redacted against
+ * another plan. */
+static void drop_stderr(runner *r)
+{
+    drain_stderr(r);
+    r->err_text.len = 0;
+    r->err_dropped = 0;
 }
 
 /* ---- waiting for frames ------------------------------------------------ */
@@ -898,7 +906,7 @@ static int execute_on(runner *r, const jx_context *ctx, const jx_step *step,
         w.deadline = jx__monotonic() +
                      (double)r->pool->limits.kill_grace_ms / 1e3;
     }
-    free(take_stderr(r, &out->stderr_dropped));
+    drop_stderr(r);
     rc = jx__frame_write(r->chan, JX_FRAME_EXEC, req.data, req.len);
     jx__buf_free(&req);
     if (rc != 0) {
@@ -965,7 +973,6 @@ static int validate_on(runner *r, const jx_step *step, char *why,
     jx_output out = {0};
     jx__buf req = {0};
     json_t *v;
-    size_t dropped;
     int rc;
 
     if (ensure_running(r, &out) != 0) {
@@ -987,7 +994,7 @@ static int validate_on(runner *r, const jx_step *step, char *why,
     }
     jx__buf_free(&req);
     rc = wait_for(&w);
-    free(take_stderr(r, &dropped)); /* validate has nowhere to show it */
+    drop_stderr(r); /* validate has nowhere to show it */
     if (rc != 0) {
         snprintf(why, why_len, "%s", w.timed_out ? "validate timed out"
                                                  : w.why);
