@@ -19,7 +19,7 @@
 
 #include <jobexec/jobexec.h>
 
-#include "config_file.h"
+#include "input/config_file.h"
 #include "testutil.h"
 
 #define NAME "jobexec.yaml"

@@ -25,7 +25,7 @@
 
 #include <jobexec/jobexec.h>
 
-#include "plan.h"
+#include "input/plan.h"
 #include "testutil.h"
 
 /* What text_edges sets under one key: quotes, backslashes, control

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "jsonbuf.h"
+#include "base/jsonbuf.h"
 
 /* Asserts that our text for v equals jansson's; consumes v. */
 static void same_as_jansson(json_t *v)

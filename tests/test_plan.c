@@ -18,7 +18,7 @@
 
 #include <jobexec/jobexec.h>
 
-#include "plan.h"
+#include "input/plan.h"
 #include "testutil.h"
 
 #define NAME "plan.yaml"

@@ -30,7 +30,7 @@
 
 #include <jobexec/jobexec.h>
 
-#include "plan.h"
+#include "input/plan.h"
 #include "testutil.h"
 
 #define JOB "6b0b1b3e-4c1d-4f8e-9a51-2f0f6a7e9c11"

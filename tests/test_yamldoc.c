@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "yamldoc.h"
+#include "input/yamldoc.h"
 
 #define NAME "doc.yaml"
 

@@ -1,0 +1,38 @@
+/*
+ * internal.h - helpers shared by the files of libjobexec.  Not installed.
+ */
+#ifndef JX__BASE_COMMON_H
+#define JX__BASE_COMMON_H
+
+#include <stddef.h>
+
+#include <jobexec/jobexec.h>
+
+#if defined(__GNUC__)
+#define JX__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define JX__PRINTF(f, a)
+#endif
+
+/* Fills err (when not NULL) and returns code, so that callers can write
+ * `return jx__fail(err, JX_EPLAN, "...")`. */
+int jx__fail(jx_error *err, int code, const char *fmt, ...) JX__PRINTF(3, 4);
+
+/* strdup that tolerates NULL (returns NULL) - callers check for OOM only
+ * when s was not NULL. */
+char *jx__strdup(const char *s);
+
+/* Reads a whole file (or stdin for "-") into a NUL-terminated buffer of at
+ * most max_bytes.  The caller frees *out. */
+int jx__read_file(const char *path, size_t max_bytes, char **out,
+                  size_t *out_len, jx_error *err);
+
+/* The folder that holds path ("." for a bare name), malloc'd; NULL when
+ * out of memory. */
+char *jx__folder_of(const char *path);
+
+/* Syncs the folder that holds path: a new file's name is only durable
+ * once its folder is. */
+int jx__sync_folder_of(const char *path, jx_error *err);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * evidence.h - evidence records: each job's hash chain, and the JSON Lines
+ * log that the config may name.
+ */
+#ifndef JX__EVIDENCE_CHAIN_H
+#define JX__EVIDENCE_CHAIN_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "input/config_file.h"
+#include "base/common.h"
+#include "base/jsonbuf.h"
+#include "evidence/seal.h"
+#include "base/sha256.h"
+
+/* The log file shared by every job of an executor. */
+typedef struct jx__evlog jx__evlog;
+
+/* Opens (creating it 0600) the log for appending, syncing as policy says.
+ * A torn last line left by a crash is cut off first, unless another
+ * writer has the file open: its last line may still be growing.  A path
+ * that cannot be opened or created is JX_ECONFIG: the config names it. */
+int jx__evlog_open(const char *path, jx__fsync_policy policy,
+                   jx__evlog **out, jx_error *err);
+/* Whether the log could be opened for appending (or created), without
+ * creating or changing anything. */
+int jx__evlog_probe(const char *path, jx_error *err);
+void jx__evlog_close(jx__evlog *log);
+
+/*
+ * One job's chain.  Every record carries seq (from 0) and prev, the SHA-256
+ * of the previous record's exact bytes; the first record's prev is derived
+ * from the job_id, so a line from another job cannot be spliced in.
+ */
+typedef struct jx__chain {
+    const char *job_id;
+    uint64_t seq;
+    unsigned char prev[32];
+    jx__evlog *log;      /* may be NULL */
+    const jx__signer *signer; /* may be NULL: seals are unsigned */
+    jx_record_cb on_record;
+    void *user;
+    jx__sha256_ctx *hash; /* NULL (on OOM) falls back to one-shot hashing */
+    jx__buf line;        /* the record being built */
+    jx__buf pending;     /* lines not yet written to the log */
+    char why[256];       /* why the last emit or flush failed */
+    /* Set when records could not be written: the chain's state then runs
+     * ahead of the file, so nothing more of this job may go there. */
+    int broken;
+} jx__chain;
+
+void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
+                    const jx__signer *signer, jx_record_cb on_record,
+                    void *user);
+void jx__chain_fini(jx__chain *c);
+
+/*
+ * Builds the record {seq, prev, event, job_id<members>} - members is the
+ * rest of the object, each member preceded by a comma - hands it to the
+ * callback and queues it for the log.  Returns 0, or -1 with c->why saying
+ * what failed: the caller must then stop the job.
+ */
+int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
+                   const char *members, size_t members_len);
+
+/*
+ * Emits job_finished like jx__chain_emit, ended by its seal:
+ * ,"seal":{"head":HEX[,"key_id":ID,"sig":BASE64]} where head is the SHA-256
+ * of the record as it reads without the seal, and sig, when a signer is
+ * set, signs jx__seal_message(job_id, seq, head).
+ */
+int jx__chain_emit_sealed(jx__chain *c, const char *members,
+                          size_t members_len);
+
+/* Whether any sink (log or callback) receives this chain's records; when
+ * none does, callers may skip building them. */
+int jx__chain_has_sinks(const jx__chain *c);
+
+/*
+ * Writes the queued records to the log in one append.  The run loop calls
+ * it before every handler call and at the end of the job, so a step's
+ * step_started is in the file before its handler runs, and the previous
+ * step's step_finished before the next step starts, at one write per step.
+ * Returns 0, or -1 with c->why set.
+ */
+int jx__chain_flush(jx__chain *c);
+
+/* Flushes, then, under fsync: job, syncs the log.  Called once at job
+ * end.  Returns 0, or -1 with c->why set. */
+int jx__chain_finish(jx__chain *c);
+
+/* "job_started", ... */
+const char *jx__record_kind_name(jx_record_kind kind);
+
+#endif

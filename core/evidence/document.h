@@ -1,0 +1,27 @@
+/*
+ * document.h - the evidence document (the job's final record) streamed to a
+ * FILE as the job runs.  Field names are those of the reference executor's
+ * execution_result_to_evidence; step_results come before the summary so
+ * that no step result is ever held back in memory.
+ */
+#ifndef JX__EVIDENCE_DOCUMENT_H
+#define JX__EVIDENCE_DOCUMENT_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "input/plan.h"
+
+typedef struct jx__document {
+    FILE *fp;           /* NULL: no document wanted */
+    size_t n_results;
+} jx__document;
+
+void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan);
+/* One entry of step_results, already JSON text. */
+void jx__doc_step(jx__document *d, const char *json, size_t len);
+/* tail holds final_status ... executor_version; written after the steps. */
+void jx__doc_end(jx__document *d, const json_t *tail);
+
+#endif

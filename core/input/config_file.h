@@ -1,0 +1,73 @@
+/*
+ * config.h - the ops config, read and checked; nothing is loaded here.
+ */
+#ifndef JX__INPUT_CONFIG_FILE_H
+#define JX__INPUT_CONFIG_FILE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/common.h"
+
+/* When the evidence log is synced to disk (evidence.fsync). */
+typedef enum jx__fsync_policy {
+    JX_FSYNC_STEP = 0, /* before every handler call and at job end */
+    JX_FSYNC_JOB,      /* at job end */
+    JX_FSYNC_NONE      /* left to the kernel */
+} jx__fsync_policy;
+
+/* How a plugin runs: in the executor's process, or in a runner. */
+typedef enum jx__isolation {
+    JX_ISOLATION_INPROC = 0,
+    JX_ISOLATION_PROCESS = 1
+} jx__isolation;
+
+/* Runner processes that may serve one plugin at once. */
+#define JX__MAX_RUNNERS 256
+
+/* The runner section: how isolated plugins are run. */
+typedef struct jx__runner_conf {
+    char *path;                    /* NULL: the installed jobexec-runner */
+    char *user, *group;            /* NULL: nobody / nogroup (when root) */
+    uint64_t max_output_bytes;     /* a step's output, as JSON */
+    uint64_t max_stderr_bytes;     /* kept per step in the evidence */
+    uint64_t max_address_space_mb; /* RLIMIT_AS */
+    uint64_t max_cpu_seconds;      /* RLIMIT_CPU, per runner process */
+    uint64_t max_open_files;       /* RLIMIT_NOFILE */
+    uint64_t kill_grace_ms;        /* SIGTERM to SIGKILL */
+    uint64_t max_per_plugin;       /* runner processes serving one plugin */
+} jx__runner_conf;
+
+void jx__runner_conf_defaults(jx__runner_conf *rc);
+void jx__runner_conf_clear(jx__runner_conf *rc);
+
+typedef struct jx__plugin_conf {
+    char *path_written;  /* as in the file, for messages and health.observer */
+    char *path;          /* resolved: absolute, extension added */
+    char **step_types;   /* extra bindings from the config */
+    size_t n_step_types;
+    json_t *config;      /* the plugin's own section, always an object */
+    unsigned line, col;  /* where the entry stands */
+    jx__isolation isolation;
+    int isolation_set;   /* written in the config, not the default */
+    uint64_t runners;    /* its own runner count; 0: runner.max_per_plugin */
+    unsigned runners_line, runners_col;
+} jx__plugin_conf;
+
+struct jx_config {
+    char *name;          /* the file, for messages */
+    char *plugin_dir;
+    jx__plugin_conf *plugins;
+    size_t n_plugins;
+    char *health_observer; /* NULL: no observer */
+    unsigned health_line, health_col;
+    char *evidence_log;    /* NULL: no log */
+    unsigned evidence_log_line, evidence_log_col;
+    jx__fsync_policy evidence_fsync;
+    char *signing_key;     /* NULL: jobs are sealed unsigned */
+    unsigned signing_key_line, signing_key_col;
+    jx__runner_conf runner;
+};
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * redact.c - replaces secret values wherever they appear in text.
+ *
+ * Secrets are searched longest first (the plan reader sorts them), so a
+ * secret that contains a shorter one is replaced whole.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/jsonbuf.h"
+#include "input/redact.h"
+
+int jx__has_secrets(const jx_plan *plan)
+{
+    return plan != NULL && plan->n_secrets > 0;
+}
+
+/* The earliest occurrence of any secret in s; its length in *len. */
+static const char *next_secret(const jx_plan *plan, const char *s,
+                               size_t *len)
+{
+    const char *best = NULL;
+
+    for (size_t i = 0; i < plan->n_secrets; i++) {
+        const char *p = strstr(s, plan->secrets[i]);
+        if (p != NULL && (best == NULL || p < best)) {
+            best = p;
+            *len = strlen(plan->secrets[i]);
+        }
+    }
+    return best;
+}
+
+char *jx__redact_text(const jx_plan *plan, const char *s, int *oom)
+{
+    jx__buf out = {0};
+    const char *at;
+    size_t len = 0;
+
+    *oom = 0;
+    if (!jx__has_secrets(plan) || s == NULL ||
+        (at = next_secret(plan, s, &len)) == NULL)
+        return NULL;
+    do {
+        if (jx__buf_append(&out, s, (size_t)(at - s)) != 0 ||
+            jx__buf_puts(&out, JX_REDACTED) != 0)
+            goto fail;
+        s = at + len;
+    } while ((at = next_secret(plan, s, &len)) != NULL);
+    if (jx__buf_puts(&out, s) != 0 || jx__buf_append(&out, "", 1) != 0)
+        goto fail;
+    return out.data;
+fail:
+    jx__buf_free(&out);
+    *oom = 1;
+    return NULL;
+}
+
+/* The length of the longest ending of s that begins some secret (and is
+ * not the whole secret), or 0. */
+static size_t secret_start_at_end(const jx_plan *plan, const char *s,
+                                  size_t len)
+{
+    size_t best = 0;
+
+    for (size_t i = 0; i < plan->n_secrets; i++) {
+        size_t slen = strlen(plan->secrets[i]);
+        for (size_t k = slen - 1 < len ? slen - 1 : len; k > best; k--)
+            if (memcmp(s + len - k, plan->secrets[i], k) == 0) {
+                best = k;
+                break;
+            }
+    }
+    return best;
+}
+
+char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom)
+{
+    char *whole = jx__redact_text(plan, s, oom);
+    const char *text = whole != NULL ? whole : s;
+    size_t len, tail;
+    char *out;
+
+    if (*oom || !jx__has_secrets(plan) || s == NULL)
+        return whole;
+    len = strlen(text);
+    tail = secret_start_at_end(plan, text, len);
+    if (tail == 0)
+        return whole;
+    if (asprintf(&out, "%.*s%s", (int)(len - tail), text, JX_REDACTED) < 0) {
+        out = NULL;
+        *oom = 1;
+    }
+    free(whole);
+    return out;
+}
+
+/* A redacted copy of a JSON string literal's text, re-encoded. */
+static int redact_literal(const jx_plan *plan, const char *raw, char **json)
+{
+    int oom;
+    char *clean = jx__redact_text(plan, raw, &oom);
+    json_t *str;
+    char *text;
+
+    if (clean == NULL)
+        return oom ? JX_ENOMEM : 0;
+    str = json_string(clean);
+    free(clean);
+    text = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    if (text == NULL)
+        return JX_ENOMEM;
+    free(*json);
+    *json = text;
+    return 0;
+}
+
+int jx__redact_plan(jx_plan *plan)
+{
+    for (size_t i = 0; jx__has_secrets(plan) && i < plan->n_steps; i++) {
+        jx__step *st = &plan->steps[i];
+        if (redact_literal(plan, st->type, &st->type_json) != 0 ||
+            redact_literal(plan, st->target, &st->target_json) != 0)
+            return JX_ENOMEM;
+    }
+    return 0;
+}
+
+/* s redacted, or s itself; NULL on OOM.  Frees nothing. */
+static char *text_or_same(const jx_plan *plan, const char *s, int *changed)
+{
+    int oom;
+    char *r = jx__redact_text(plan, s, &oom);
+
+    *changed = r != NULL;
+    return r != NULL ? r : oom ? NULL : (char *)s;
+}
+
+static json_t *redact_object(const jx_plan *plan, json_t *v)
+{
+    json_t *copy = json_object();
+    const char *key;
+    json_t *item;
+
+    if (copy == NULL)
+        return NULL;
+    json_object_foreach(v, key, item) {
+        int changed;
+        char *k = text_or_same(plan, key, &changed);
+        json_t *r = k != NULL ? jx__redact_json(plan, item) : NULL;
+        int rc;
+
+        /* Two keys redacted alike must not overwrite each other. */
+        for (int n = 2; r != NULL && changed && json_object_get(copy, k) &&
+                        n < 1000;
+             n++) {
+            char *numbered;
+            if (asprintf(&numbered, "%s#%d", k, n) < 0)
+                break;
+            if (json_object_get(copy, numbered) == NULL) {
+                free(k);
+                k = numbered;
+            } else {
+                free(numbered);
+            }
+        }
+        rc = r != NULL ? json_object_set_new(copy, k, r) : -1;
+        if (changed)
+            free(k);
+        if (rc != 0) {
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+static json_t *redact_array(const jx_plan *plan, json_t *v)
+{
+    json_t *copy = json_array();
+    size_t i;
+    json_t *item;
+
+    if (copy == NULL)
+        return NULL;
+    json_array_foreach(v, i, item) {
+        json_t *r = jx__redact_json(plan, item);
+        if (r == NULL || json_array_append_new(copy, r) != 0) {
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+json_t *jx__redact_json(const jx_plan *plan, json_t *v)
+{
+    if (!jx__has_secrets(plan) || v == NULL)
+        return json_incref(v);
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return redact_object(plan, v);
+    case JSON_ARRAY:
+        return redact_array(plan, v);
+    case JSON_STRING: {
+        int oom;
+        char *r = jx__redact_text(plan, json_string_value(v), &oom);
+        json_t *out;
+
+        if (r == NULL)
+            return oom ? NULL : json_incref(v);
+        out = json_string(r);
+        free(r);
+        return out;
+    }
+    default:
+        return json_incref(v);
+    }
+}
+
+json_t *jx__redact_json_take(const jx_plan *plan, json_t *v)
+{
+    json_t *clean;
+
+    if (v == NULL || !jx__has_secrets(plan))
+        return v;
+    clean = jx__redact_json(plan, v);
+    json_decref(v);
+    return clean;
+}
