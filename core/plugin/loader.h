@@ -75,6 +75,26 @@ int jx__plugin_init_handler(jx__plugin *p, const jx__origin *o, jx_error *err);
 int jx__plugin_init_observer(jx__plugin *p, const jx__origin *o,
                              jx_error *err);
 
+/*
+ * Calls into a plugin that is not thread-safe are serialised on its lock.
+ * An isolated plugin's proxy queues its own calls: each runner process
+ * serves one step at a time.  Returns whether the lock was taken, for
+ * jx__plugin_leave().
+ */
+static inline int jx__plugin_enter(jx__plugin *p, uint32_t flags)
+{
+    int locked = !p->isolated && (flags & JX_HANDLER_THREAD_SAFE) == 0;
+    if (locked)
+        pthread_mutex_lock(&p->lock);
+    return locked;
+}
+
+static inline void jx__plugin_leave(jx__plugin *p, int locked)
+{
+    if (locked)
+        pthread_mutex_unlock(&p->lock);
+}
+
 /* Calls fini for what was initialised, closes the module, frees p. */
 void jx__plugin_free(jx__plugin *p);
 

@@ -1,0 +1,31 @@
+/*
+ * executor.h - what an executor holds: its plugins, their bindings, the
+ * health observer, the evidence log and key, and the jobs running now.
+ */
+#ifndef JX__RUN_EXECUTOR_H
+#define JX__RUN_EXECUTOR_H
+
+#include <pthread.h>
+
+#include "evidence/chain.h"
+#include "evidence/seal.h"
+#include "plugin/binding.h"
+#include "plugin/loader.h"
+
+struct jx__job;
+
+struct jx_executor {
+    jx__plugin **plugins;
+    size_t n_plugins;
+    jx__bindings bindings;
+    jx__plugin *observer; /* may be NULL */
+    jx__evlog *log;       /* may be NULL */
+    jx__signer *signer;   /* may be NULL */
+    int ltdl_held;
+    int check_only; /* JX_EXECUTOR_CHECK_ONLY: runs nothing */
+    /* Jobs running now, for jx_executor_cancel() (run/cancel.c). */
+    pthread_mutex_t running_lock;
+    struct jx__job *running;
+};
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * run.c - the run loop: jx_executor_run() performs one plan.
+ *
+ * It is the invariants table of DESIGN.md:
+ *   EXEC-001  steps run in plan order (the plan reader has already refused
+ *             indexes that do not strictly increase);
+ *   EXEC-002  every started step gets a step_finished record, delivered to
+ *             every sink before the next step starts;
+ *   EXEC-003  the loop ends at the first step that did not complete;
+ *   EXEC-004  health is observed before the job and after every step whose
+ *             handler returned; observers only ever produce a snapshot;
+ *   EXEC-005  handlers get const views; nothing here writes the plan;
+ *   EXEC-006  each handler is called at most once per step: there is no
+ *             retry path in this file;
+ *   JOB-001   a plan without a contract_id UUID never gets this far.
+ *
+ * What a record contains is record.c's; calling a plugin is step.c's.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "input/redact.h"
+#include "run/job.h"
+
+/* Counts the step and, when it did not complete, stops the job with the
+ * reason (EXEC-003). */
+static void tally(jx__job *j, const jx__step *st, const jx__outcome *oc)
+{
+    const char *error = oc->error != NULL ? oc->error : "out of memory";
+
+    j->res->executed++;
+    if (oc->completed) {
+        j->res->succeeded++;
+        return;
+    }
+    j->res->failed++;
+    j->stopped = 1;
+    if (atomic_load(&j->cancelled)) {
+        j->res->status = JX_JOB_CANCELLED;
+        jx__result_set_reason(j->res, "Cancelled during step %" PRId64 ": %s",
+                              st->index, error);
+    } else {
+        j->res->status = JX_JOB_FAILED;
+        jx__result_set_reason(j->res, "Step %" PRId64 " failed: %s",
+                              st->index, error);
+    }
+}
+
+static void run_step(jx__job *j, const jx__step *st)
+{
+    char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
+    jx__plugin *p = jx__binding_find(&j->ex->bindings, st->type);
+    jx__outcome oc;
+
+    jx__outcome_begin(j, &oc);
+    jx__iso_now(started_at);
+    if (jx__record_step_started(j, st, started_at) != 0)
+        goto out; /* the step never started */
+    if (p == NULL) {
+        if (asprintf(&oc.error, "No handler registered for step type: %s",
+                     st->type) < 0)
+            oc.error = NULL;
+    } else if (jx__record_flush(j) == 0) { /* step_started is in the log */
+        jx__step_call(j, st, p, &oc);      /* once: EXEC-006 */
+    } else {
+        goto out; /* the record did not reach the log: no handler ran */
+    }
+    if (jx__has_secrets(j->plan))
+        jx__outcome_redact(j->plan, &oc);
+    if (!oc.completed && oc.error == NULL)
+        oc.error = strdup("out of memory");
+    jx__iso_now(completed_at);
+    if (oc.handler_returned) {
+        json_decref(j->health_after);
+        j->health_after = jx__observe_health(j->ex); /* EXEC-004 */
+    }
+    tally(j, st, &oc);
+    jx__record_step_finished(j, st, &oc, started_at, completed_at);
+out:
+    jx__outcome_end(j, &oc);
+}
+
+static void finish(jx__job *j)
+{
+    char completed_at[JX_ISO_TIME_SIZE];
+
+    jx__iso_now(completed_at);
+    j->res->duration = jx__monotonic() - j->t0;
+    if (!j->stopped)
+        jx__result_set_reason(j->res, "All steps completed successfully");
+    jx__record_job_finished(j, completed_at);
+}
+
+int jx_executor_run(jx_executor *ex, const jx_plan *plan,
+                    const jx_run_options *opts, jx_result **out,
+                    jx_error *err)
+{
+    static const jx_run_options no_options = {NULL, NULL, NULL, NULL};
+    jx__job j = {.ex = ex, .plan = plan, .opts = opts ? opts : &no_options};
+
+    *out = NULL;
+    if (ex == NULL || plan == NULL)
+        return jx__fail(err, JX_EINVAL, "jx_executor_run: NULL executor or "
+                                        "plan");
+    if (ex->check_only)
+        return jx__fail(err, JX_EINVAL, "jx_executor_run: the executor was "
+                                        "opened with JX_EXECUTOR_CHECK_ONLY "
+                                        "and runs no job");
+    j.res = calloc(1, sizeof *j.res);
+    if (j.res == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    memcpy(j.res->job_id, plan->job_id, sizeof j.res->job_id);
+    j.res->status = JX_JOB_COMPLETED;
+    j.t0 = jx__monotonic();
+    jx__iso_now(j.started_at);
+    jx__chain_init(&j.chain, plan->job_id, ex->log, ex->signer,
+                   j.opts->on_record, j.opts->user);
+    jx__doc_begin(&j.doc, j.opts->document, plan);
+    jx__job_start_running(&j);
+
+    j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
+    j.health_after = json_null();
+    jx__record_job_started(&j);
+
+    for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) { /* EXEC-001 */
+        if (atomic_load(&j.cancelled)) {
+            j.res->status = JX_JOB_CANCELLED;
+            jx__result_set_reason(j.res, "Cancelled before step %" PRId64,
+                                  plan->steps[i].index);
+            j.stopped = 1;
+            break;
+        }
+        run_step(&j, &plan->steps[i]);
+    }
+
+    jx__job_stop_running(&j);
+    finish(&j);
+    json_decref(j.health_before);
+    json_decref(j.health_after);
+    jx__chain_fini(&j.chain);
+    jx__buf_free(&j.text);
+    jx__buf_free(&j.step);
+    jx__buf_free(&j.output);
+    if (j.res->reason == NULL) {
+        jx_result_free(j.res);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    *out = j.res;
+    return 0;
+}
