@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,13 @@ double jx__monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void jx__sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 /* Formatting the date costs more than the rest of a no-op step, and it only
  * changes once a second: each thread keeps the last second's text. */
 static _Thread_local time_t cached_second = -1;
@@ -23,7 +31,7 @@ static _Thread_local char cached_prefix[64]; /* "2026-11-28T14:00:00" */
 
 /* The same suffix as Python's datetime.isoformat() for UTC, which the
  * reference executor's consumers parse. */
-void jx__iso_now(char out[JX_ISO_TIME_SIZE])
+void jx__iso_now(char out[JX__ISO_TIME_SIZE])
 {
     struct timespec ts;
     long usec;

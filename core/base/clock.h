@@ -7,12 +7,15 @@
 
 /* Room for "2026-11-28T14:00:00.123456+00:00" (32 bytes) with space to
  * spare, so that no field width can truncate it. */
-#define JX_ISO_TIME_SIZE 64
+#define JX__ISO_TIME_SIZE 64
 
 /* Seconds on a clock that never jumps. */
 double jx__monotonic(void);
 
+/* Sleeps ms milliseconds, whatever signals arrive meanwhile. */
+void jx__sleep_ms(long ms);
+
 /* The current UTC time, ISO 8601 with microseconds. */
-void jx__iso_now(char out[JX_ISO_TIME_SIZE]);
+void jx__iso_now(char out[JX__ISO_TIME_SIZE]);
 
 #endif

@@ -30,7 +30,7 @@ const char *jx_strerror(int code)
 
 const char *jx_version(void) { return PACKAGE_VERSION; }
 
-const char *jx_default_plugin_dir(void) { return JX_PLUGINDIR; }
+const char *jx_default_plugin_dir(void) { return JX__PLUGINDIR; }
 
 int jx__fail(jx_error *err, int code, const char *fmt, ...)
 {

@@ -70,18 +70,18 @@ static int running_uninstalled(void)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    size_t root = strlen(JX_BUILD_TREE);
+    size_t root = strlen(JX__BUILD_TREE);
 
     if (n <= 0)
         return 0;
     exe[n] = '\0';
-    return strncmp(exe, JX_BUILD_TREE, root) == 0 && exe[root] == '/';
+    return strncmp(exe, JX__BUILD_TREE, root) == 0 && exe[root] == '/';
 }
 
 /* The config read when --config is not given. */
 static const char *default_config(int uninstalled)
 {
-    return uninstalled ? JX_BUILD_CONFIG : JX_SYSCONFDIR "/jobexec.yaml";
+    return uninstalled ? JX__BUILD_CONFIG : JX__SYSCONFDIR "/jobexec.yaml";
 }
 
 static void usage_main(FILE *fp)
@@ -190,7 +190,7 @@ static int load_executor(const options *o, unsigned flags, jx_executor **ex,
 {
     int uninstalled = running_uninstalled();
     const char *path = o->config;
-    const char *plugin_dir = uninstalled ? JX_BUILD_PLUGINDIR : NULL;
+    const char *plugin_dir = uninstalled ? JX__BUILD_PLUGINDIR : NULL;
     jx_config *cfg;
     int rc;
 
@@ -200,7 +200,7 @@ static int load_executor(const options *o, unsigned flags, jx_executor **ex,
         return rc;
     /* The tree's runner, unless the config names one. */
     if (uninstalled && jx_config_runner_path(cfg) == NULL)
-        jx_config_set_runner_path(cfg, JX_BUILD_RUNNER);
+        jx_config_set_runner_path(cfg, JX__BUILD_RUNNER);
     rc = jx_executor_open(cfg, flags, ex, err);
     jx_config_free(cfg);
     return rc;

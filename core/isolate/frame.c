@@ -1,5 +1,5 @@
 /*
- * frame.c - writing and reading the runner protocol's frames.
+ * frame.c - writing and reading the frames of the runner protocol.
  */
 #include "config.h"
 
@@ -43,7 +43,7 @@ static ssize_t put(int fd, struct iovec *iov, int iovcnt)
 
 int jx__frame_write(int fd, uint32_t type, const char *data, size_t len)
 {
-    unsigned char header[JX_FRAME_HEADER];
+    unsigned char header[JX__FRAME_HEADER];
     struct iovec iov[2];
     int at = 0;
 
@@ -99,7 +99,7 @@ static int get_all(int fd, void *buf, size_t len)
 int jx__frame_read(int fd, size_t max, uint32_t *type, char **data,
                    size_t *len)
 {
-    unsigned char header[JX_FRAME_HEADER];
+    unsigned char header[JX__FRAME_HEADER];
     uint32_t n;
     char *buf;
 
@@ -134,14 +134,14 @@ int jx__frame_feed(jx__frame_reader *r, int fd,
     for (;;) {
         ssize_t n;
 
-        if (r->got < JX_FRAME_HEADER) {
-            n = recv(fd, r->header + r->got, JX_FRAME_HEADER - r->got,
+        if (r->got < JX__FRAME_HEADER) {
+            n = recv(fd, r->header + r->got, JX__FRAME_HEADER - r->got,
                      MSG_DONTWAIT);
         } else {
-            size_t have = r->got - JX_FRAME_HEADER;
+            size_t have = r->got - JX__FRAME_HEADER;
             if (have == r->len) {
                 r->data[r->len] = '\0';
-                return JX_FRAME_READY;
+                return JX__FRAME_READY;
             }
             n = recv(fd, r->data + have, r->len - have, MSG_DONTWAIT);
         }
@@ -149,20 +149,20 @@ int jx__frame_feed(jx__frame_reader *r, int fd,
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return JX_FRAME_MORE;
-            return errno == ECONNRESET ? JX_FRAME_EOF : JX_FRAME_ERROR;
+                return JX__FRAME_MORE;
+            return errno == ECONNRESET ? JX__FRAME_EOF : JX__FRAME_ERROR;
         }
         if (n == 0)
-            return JX_FRAME_EOF;
+            return JX__FRAME_EOF;
         r->got += (size_t)n;
-        if (r->got == JX_FRAME_HEADER) {
+        if (r->got == JX__FRAME_HEADER) {
             r->type = get_u32(r->header);
             r->len = get_u32(r->header + 4);
             if ((size_t)r->len > max_for(r->type, user))
-                return JX_FRAME_TOO_BIG;
+                return JX__FRAME_TOO_BIG;
             if ((r->data = malloc((size_t)r->len + 1)) == NULL) {
                 errno = ENOMEM;
-                return JX_FRAME_ERROR;
+                return JX__FRAME_ERROR;
             }
         }
     }

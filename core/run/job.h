@@ -29,7 +29,7 @@ typedef struct jx__job {
     jx__buf text;   /* members of the record being built, reused */
     jx__buf step;   /* the step result being built, reused */
     jx__buf output; /* lent to each step's output as its text, reused */
-    char started_at[JX_ISO_TIME_SIZE];
+    char started_at[JX__ISO_TIME_SIZE];
     double t0;
     json_t *health_before;
     json_t *health_after;

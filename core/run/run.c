@@ -52,7 +52,7 @@ static void tally(jx__job *j, const jx__step *st, const jx__outcome *oc)
 
 static void run_step(jx__job *j, const jx__step *st)
 {
-    char started_at[JX_ISO_TIME_SIZE], completed_at[JX_ISO_TIME_SIZE];
+    char started_at[JX__ISO_TIME_SIZE], completed_at[JX__ISO_TIME_SIZE];
     jx__plugin *p = jx__binding_find(&j->ex->bindings, st->type);
     jx__outcome oc;
 
@@ -86,7 +86,7 @@ out:
 
 static void finish(jx__job *j)
 {
-    char completed_at[JX_ISO_TIME_SIZE];
+    char completed_at[JX__ISO_TIME_SIZE];
 
     jx__iso_now(completed_at);
     j->res->duration = jx__monotonic() - j->t0;
