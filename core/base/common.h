@@ -1,5 +1,6 @@
 /*
- * internal.h - helpers shared by the files of libjobexec.  Not installed.
+ * common.h - what every file of libjobexec shares: the error helper and
+ * a few constants.  Not installed.
  */
 #ifndef JX__BASE_COMMON_H
 #define JX__BASE_COMMON_H
@@ -13,6 +14,10 @@
 #else
 #define JX__PRINTF(f, a)
 #endif
+
+/* A UUID as text, "6b0b1b3e-4c1d-4f8e-9a51-2f0f6a7e9c11": job and
+ * contract ids in plans, records and results. */
+#define JX__UUID_LEN 36
 
 /* Fills err (when not NULL) and returns code, so that callers can write
  * `return jx__fail(err, JX_EPLAN, "...")`. */

@@ -1,5 +1,7 @@
 /*
- * evidence.c - the per-step evidence trail.  A record reaches every sink
+ * chain.c - one job's hash chain of evidence records: each record
+ * numbered, linked to the previous one, handed to the callback and queued
+ * for the log (log.c), job_finished sealed.  A record reaches every sink
  * before the run loop goes on, so a record of each started step exists
  * before the next one starts (EXEC-002).
  */
@@ -17,266 +19,13 @@
 #include <unistd.h>
 
 #include "evidence/chain.h"
-#include "plugin/host.h"
+#include "evidence/format.h"
 #include "base/sha256.h"
-
-/*
- * Several executors, in one process or in many, may append to one file.
- * Each holds a shared flock(2) lock on it while it has it open.  Cutting
- * bytes off the end is safe only when no other writer can be in the
- * middle of an append, so it is done under the exclusive lock, taken
- * without waiting: while another writer holds the file, its last line may
- * be a record still being written, and it is left alone.
- */
-struct jx__evlog {
-    int fd;
-    int shared; /* holds the shared lock (flock works on this file) */
-    char *path;
-    jx__fsync_policy fsync;
-    pthread_mutex_t lock; /* one record is one uninterrupted append */
-    /* Set when a sync failed: the kernel may have dropped the data and a
-     * later fsync could report success anyway, so nothing more is
-     * written to this file. */
-    char broken[256];
-};
-
-/*
- * A crash in the middle of an append can leave a last line without its
- * newline.  Appending after it would glue the next record to it, so the
- * torn bytes, which never formed a record, are cut off first.
- */
-static int cut_torn_tail(int fd, const char *path, jx_error *err)
-{
-    char buf[4096];
-    off_t size = lseek(fd, 0, SEEK_END), keep = 0;
-
-    for (off_t pos = size; pos > 0 && keep == 0;) {
-        size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
-        const char *nl;
-
-        pos -= (off_t)n;
-        if (pread(fd, buf, n, pos) != (ssize_t)n)
-            return jx__fail(err, JX_EIO, "evidence log '%s': cannot read: %s",
-                            path, strerror(errno));
-        nl = memrchr(buf, '\n', n);
-        if (nl != NULL)
-            keep = pos + (nl - buf) + 1;
-    }
-    if (keep == size)
-        return 0; /* empty, or ends with a whole line */
-    if (ftruncate(fd, keep) != 0)
-        return jx__fail(err, JX_EIO, "evidence log '%s': cannot cut the torn "
-                                     "last line: %s", path, strerror(errno));
-    jx__log(NULL, JX_LOG_WARNING, "evidence log: cut a torn last line left "
-                                  "by an interrupted write");
-    return 0;
-}
-
-/* Takes the shared lock, waiting a little for a writer that is cutting
- * its tail: never for ever, as a program that holds the file locked
- * would otherwise hang the executor. */
-static int lock_shared(int fd, const char *path, jx_error *err)
-{
-    for (int tries = 0; flock(fd, LOCK_SH | LOCK_NB) != 0; tries++) {
-        struct timespec pause = {0, 10 * 1000 * 1000};
-
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return jx__fail(err, JX_EIO, "evidence log '%s': cannot lock: %s",
-                            path, strerror(errno));
-        if (tries == 300)
-            return jx__fail(err, JX_EIO, "evidence log '%s': another program "
-                                         "has held it locked for 3 s", path);
-        nanosleep(&pause, NULL);
-    }
-    return 0;
-}
-
-/* Whether this process's writers are alone on the file; if so the
- * exclusive lock is held, to be turned back into a shared one. */
-static int lock_alone(int fd)
-{
-    return flock(fd, LOCK_EX | LOCK_NB) == 0;
-}
-
-int jx__evlog_open(const char *path, jx__fsync_policy policy,
-                   jx__evlog **out, jx_error *err)
-{
-    jx__evlog *log;
-    int fd, created = 0, rc = 0, alone, others, shared;
-
-    *out = NULL;
-    fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0600);
-        created = fd >= 0;
-    }
-    if (fd < 0)
-        return jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot open: %s",
-                        path, strerror(errno));
-    alone = lock_alone(fd);
-    others = !alone && errno == EWOULDBLOCK;
-    /* Where flock(2) fails otherwise, this writer assumes it is alone. */
-    shared = alone || others;
-    if (created && policy == JX_FSYNC_STEP)
-        rc = jx__sync_folder_of(path, err);
-    else if (!created && !others)
-        rc = cut_torn_tail(fd, path, err);
-    if (rc == 0 && shared)
-        rc = lock_shared(fd, path, err);
-    log = rc == 0 ? calloc(1, sizeof *log) : NULL;
-    if (log == NULL || (log->path = strdup(path)) == NULL) {
-        free(log);
-        close(fd);
-        return rc != 0 ? rc : jx__fail(err, JX_ENOMEM, "out of memory");
-    }
-    log->fd = fd;
-    log->shared = shared;
-    log->fsync = policy;
-    pthread_mutex_init(&log->lock, NULL);
-    *out = log;
-    return 0;
-}
-
-int jx__evlog_probe(const char *path, jx_error *err)
-{
-    int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
-    char *dir;
-    int rc = 0;
-
-    if (fd >= 0) {
-        close(fd);
-        return 0;
-    }
-    if (errno != ENOENT)
-        return jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot open: %s",
-                        path, strerror(errno));
-    if ((dir = jx__folder_of(path)) == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
-        rc = jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot be "
-                                       "created in '%s': %s",
-                      path, dir, strerror(errno));
-    free(dir);
-    return rc;
-}
-
-void jx__evlog_close(jx__evlog *log)
-{
-    if (log == NULL)
-        return;
-    close(log->fd);
-    pthread_mutex_destroy(&log->lock);
-    free(log->path);
-    free(log);
-}
-
-/* Under the lock.  Never called twice on the same data after a failure:
- * see jx__evlog.broken. */
-static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len)
-{
-    if (fdatasync(log->fd) == 0)
-        return 0;
-    snprintf(log->broken, sizeof log->broken,
-             "%s: sync failed: %s; nothing more is written to this file",
-             log->path, strerror(errno));
-    snprintf(why, why_len, "%s", log->broken);
-    return -1;
-}
-
-/* Cuts a failed append's bytes, [start, start + written), back off the
- * file: only while no other writer can append, and only if they are its
- * last bytes in one piece.  Returns 0 when the file is as it was. */
-static int cut_failed_append(jx__evlog *log, off_t start, size_t written)
-{
-    off_t end = start + (off_t)written;
-    struct stat st;
-    int ok;
-
-    if (written == 0)
-        return 0;
-    ok = (!log->shared || lock_alone(log->fd)) &&
-         lseek(log->fd, 0, SEEK_CUR) == end && fstat(log->fd, &st) == 0 &&
-         st.st_size == end && ftruncate(log->fd, start) == 0;
-    if (log->shared && lock_shared(log->fd, log->path, NULL) != 0)
-        ok = 0;
-    return ok ? 0 : -1;
-}
-
-/* Writes the bytes whole, carrying on after short writes, under the lock
- * so that records of concurrent jobs never interleave.  A failed append
- * is cut back off the file: a half-written record must not glue itself to
- * the next one. */
-static int evlog_append(jx__evlog *log, const char *data, size_t len,
-                        char *why, size_t why_len)
-{
-    size_t written = 0;
-    off_t start = 0;
-    int rc = 0;
-
-    pthread_mutex_lock(&log->lock);
-    if (log->broken[0] != '\0') {
-        snprintf(why, why_len, "%s", log->broken);
-        pthread_mutex_unlock(&log->lock);
-        return -1;
-    }
-    while (len > 0) {
-        ssize_t n = write(log->fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            snprintf(why, why_len, "%s: %s", log->path, strerror(errno));
-            if (cut_failed_append(log, start, written) != 0)
-                snprintf(log->broken, sizeof log->broken,
-                         "%s: a failed append could not be cut off safely; "
-                         "nothing more is written to this file", log->path);
-            rc = -1;
-            break;
-        }
-        /* O_APPEND: the offset is now just past what this call wrote.
-         * Asked only after a short write, the one case that can fail with
-         * bytes on disk: a seek per record would cost a system call. */
-        if (written == 0 && (size_t)n < len)
-            start = lseek(log->fd, 0, SEEK_CUR) - n;
-        data += n;
-        len -= (size_t)n;
-        written += (size_t)n;
-    }
-    if (rc == 0 && log->fsync == JX_FSYNC_STEP)
-        rc = evlog_sync_locked(log, why, why_len);
-    pthread_mutex_unlock(&log->lock);
-    return rc;
-}
-
-/* At job end under fsync: job. */
-static int evlog_sync(jx__evlog *log, char *why, size_t why_len)
-{
-    int rc;
-
-    pthread_mutex_lock(&log->lock);
-    if (log->broken[0] != '\0') {
-        snprintf(why, why_len, "%s", log->broken);
-        rc = -1;
-    } else {
-        rc = evlog_sync_locked(log, why, why_len);
-    }
-    pthread_mutex_unlock(&log->lock);
-    return rc;
-}
-
-const char *jx__record_kind_name(jx_record_kind kind)
-{
-    static const char *const names[] = {"job_started", "step_started",
-                                        "step_finished", "job_finished"};
-    return (unsigned)kind < 4 ? names[kind] : "unknown";
-}
 
 void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
                     const jx__signer *signer, jx_record_cb on_record,
                     void *user)
 {
-    static const char domain[] = "jobexec:chain:v1:";
-
     memset(c, 0, sizeof *c);
     c->job_id = job_id;
     c->log = log;
@@ -285,7 +34,7 @@ void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
     c->user = user;
     if (jx__chain_has_sinks(c))
         c->hash = jx__sha256_ctx_new();
-    jx__sha256_2(domain, sizeof domain - 1, job_id, strlen(job_id), c->prev);
+    jx__chain_genesis(job_id, strlen(job_id), c->prev);
 }
 
 void jx__chain_fini(jx__chain *c)
@@ -331,21 +80,20 @@ static int add_seal(jx__chain *c)
         return -1;
     c->line.len--; /* reopen: the seal goes inside */
     jx__hex(head, sizeof head, head_hex);
-    if (jx__buf_puts(&c->line, ",\"seal\":{\"head\":\"") != 0 ||
-        jx__buf_puts(&c->line, head_hex) != 0)
+    if (jx__buf_puts(&c->line, JX__SEAL_MEMBER) != 0)
         return -1;
     if (c->signer != NULL) {
         char msg[JX_SEAL_MESSAGE_SIZE], sig[JX_SEAL_SIG_B64_SIZE];
         size_t msg_len = jx__seal_message(c->job_id, c->seq, head_hex, msg);
 
         if (jx__sign(c->signer, msg, msg_len, sig) != 0 ||
-            jx__buf_puts(&c->line, "\",\"key_id\":\"") != 0 ||
-            jx__buf_puts(&c->line, jx__signer_key_id(c->signer)) != 0 ||
-            jx__buf_puts(&c->line, "\",\"sig\":\"") != 0 ||
-            jx__buf_puts(&c->line, sig) != 0)
+            jx__seal_put(&c->line, head_hex, jx__signer_key_id(c->signer),
+                         sig) != 0)
             return -1;
+    } else if (jx__seal_put(&c->line, head_hex, NULL, NULL) != 0) {
+        return -1;
     }
-    return jx__buf_puts(&c->line, "\"}}");
+    return jx__buf_append(&c->line, "}", 1);
 }
 
 int jx__chain_has_sinks(const jx__chain *c)
@@ -421,7 +169,7 @@ int jx__chain_flush(jx__chain *c)
         return -1; /* c->why still says why */
     if (c->log == NULL || c->pending.len == 0)
         return 0;
-    if (evlog_append(c->log, c->pending.data, c->pending.len, c->why,
+    if (jx__evlog_append(c->log, c->pending.data, c->pending.len, c->why,
                      sizeof c->why) != 0)
         c->broken = 1;
     c->pending.len = 0;
@@ -432,7 +180,6 @@ int jx__chain_finish(jx__chain *c)
 {
     if (jx__chain_flush(c) != 0)
         return -1;
-    if (c->log != NULL && c->log->fsync == JX_FSYNC_JOB)
-        return evlog_sync(c->log, c->why, sizeof c->why);
-    return 0;
+    return c->log != NULL ? jx__evlog_job_done(c->log, c->why, sizeof c->why)
+                          : 0;
 }

@@ -1,6 +1,5 @@
 /*
- * evidence.h - evidence records: each job's hash chain, and the JSON Lines
- * log that the config may name.
+ * chain.h - evidence records: each job's hash chain.
  */
 #ifndef JX__EVIDENCE_CHAIN_H
 #define JX__EVIDENCE_CHAIN_H
@@ -12,22 +11,9 @@
 #include "input/config_file.h"
 #include "base/common.h"
 #include "base/jsonbuf.h"
+#include "evidence/log.h"
 #include "evidence/seal.h"
 #include "base/sha256.h"
-
-/* The log file shared by every job of an executor. */
-typedef struct jx__evlog jx__evlog;
-
-/* Opens (creating it 0600) the log for appending, syncing as policy says.
- * A torn last line left by a crash is cut off first, unless another
- * writer has the file open: its last line may still be growing.  A path
- * that cannot be opened or created is JX_ECONFIG: the config names it. */
-int jx__evlog_open(const char *path, jx__fsync_policy policy,
-                   jx__evlog **out, jx_error *err);
-/* Whether the log could be opened for appending (or created), without
- * creating or changing anything. */
-int jx__evlog_probe(const char *path, jx_error *err);
-void jx__evlog_close(jx__evlog *log);
 
 /*
  * One job's chain.  Every record carries seq (from 0) and prev, the SHA-256
@@ -91,7 +77,5 @@ int jx__chain_flush(jx__chain *c);
  * end.  Returns 0, or -1 with c->why set. */
 int jx__chain_finish(jx__chain *c);
 
-/* "job_started", ... */
-const char *jx__record_kind_name(jx_record_kind kind);
 
 #endif

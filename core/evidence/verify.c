@@ -17,17 +17,17 @@
 #include <jansson.h>
 
 #include "base/common.h"
+#include "evidence/format.h"
 #include "evidence/seal.h"
 #include "base/sha256.h"
 
-#define UUID_LEN 36
 #define REASON_SIZE 256
 
 /* One run of a job: its chain from job_started on.  A job_id may start
  * again in the same file (a queue that delivered the job twice); each run
  * is a chain of its own, and runs of one job may interleave. */
 typedef struct vjob {
-    char job_id[UUID_LEN + 1];
+    char job_id[JX__UUID_LEN + 1];
     size_t earlier;   /* index + 1 of the job's previous run; 0: none */
     unsigned run;     /* 1 for the job's first run in the file, ... */
     unsigned char first[JX_SHA256_LEN]; /* SHA-256 of its job_started */
@@ -59,7 +59,7 @@ typedef struct verifier {
 static size_t hash_id(const char *id)
 {
     size_t h = 1469598103934665603u;
-    for (size_t i = 0; i < UUID_LEN; i++)
+    for (size_t i = 0; i < JX__UUID_LEN; i++)
         h = (h ^ (unsigned char)id[i]) * 1099511628211u;
     return h;
 }
@@ -93,7 +93,7 @@ static size_t *slot_of(const verifier *v, const char *id)
     size_t s = hash_id(id) & (v->n_slots - 1);
 
     while (v->slots[s] != 0 &&
-           memcmp(v->jobs[v->slots[s] - 1].job_id, id, UUID_LEN) != 0)
+           memcmp(v->jobs[v->slots[s] - 1].job_id, id, JX__UUID_LEN) != 0)
         s = (s + 1) & (v->n_slots - 1);
     return &v->slots[s];
 }
@@ -109,7 +109,6 @@ static vjob *find_job(const verifier *v, const char *id)
 /* Starts a run of job id: its first, or another after the latest. */
 static vjob *add_job(verifier *v, const char *id)
 {
-    static const char domain[] = "jobexec:chain:v1:";
     vjob *j;
     size_t *slot;
 
@@ -126,11 +125,11 @@ static vjob *add_job(verifier *v, const char *id)
     slot = slot_of(v, id);
     j = &v->jobs[v->n_jobs];
     memset(j, 0, sizeof *j);
-    memcpy(j->job_id, id, UUID_LEN);
+    memcpy(j->job_id, id, JX__UUID_LEN);
     j->earlier = *slot;
     j->run = *slot != 0 ? v->jobs[*slot - 1].run + 1 : 1;
     j->first_line = v->line_no;
-    if (jx__sha256_2(domain, sizeof domain - 1, id, UUID_LEN, j->prev) != 0)
+    if (jx__chain_genesis(id, JX__UUID_LEN, j->prev) != 0)
         return NULL;
     *slot = ++v->n_jobs;
     return j;
@@ -175,7 +174,7 @@ static vjob *claimed_job(const verifier *v, const char *line, size_t len)
     static const char key[] = "\"job_id\":\"";
     const char *p = memmem(line, len, key, sizeof key - 1);
 
-    if (p == NULL || (size_t)(line + len - p) < sizeof key - 1 + UUID_LEN)
+    if (p == NULL || (size_t)(line + len - p) < sizeof key - 1 + JX__UUID_LEN)
         return NULL;
     return find_job(v, p + sizeof key - 1);
 }
@@ -184,9 +183,9 @@ static vjob *claimed_job(const verifier *v, const char *line, size_t len)
 
 static int is_uuid(const char *s)
 {
-    if (strlen(s) != UUID_LEN)
+    if (strlen(s) != JX__UUID_LEN)
         return 0;
-    for (size_t i = 0; i < UUID_LEN; i++) {
+    for (size_t i = 0; i < JX__UUID_LEN; i++) {
         int dash = i == 8 || i == 13 || i == 18 || i == 23;
         if (dash ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL ||
                                      s[i] == '\0')
@@ -196,24 +195,23 @@ static int is_uuid(const char *s)
 }
 
 /* Whether text (len bytes, from the seal's opening brace to the end of
- * the line) is exactly the seal as evidence.c writes it, closing the
+ * the line) is exactly the seal as chain.c writes it, closing the
  * record: nothing may follow or be slipped in unsigned. */
 static int seal_is_last(const char *text, size_t len, const char *head,
                         const char *kid, const char *sig)
 {
-    char want[512];
-    int n;
+    jx__buf want = {0};
+    int same;
 
-    if (sig == NULL && kid == NULL)
-        n = snprintf(want, sizeof want, "{\"head\":\"%s\"}}", head);
-    else if (sig != NULL && kid != NULL)
-        n = snprintf(want, sizeof want,
-                     "{\"head\":\"%s\",\"key_id\":\"%s\",\"sig\":\"%s\"}}",
-                     head, kid, sig);
-    else
+    if ((sig == NULL) != (kid == NULL) ||
+        jx__seal_put(&want, head, kid, sig) != 0 ||
+        jx__buf_append(&want, "}", 1) != 0) {
+        jx__buf_free(&want);
         return 0;
-    return n > 0 && (size_t)n < sizeof want && (size_t)n == len &&
-           memcmp(want, text, len) == 0;
+    }
+    same = want.len == len && memcmp(want.data, text, len) == 0;
+    jx__buf_free(&want);
+    return same;
 }
 
 /* Checks the seal of job_finished: head over the record without it, and
@@ -221,7 +219,7 @@ static int seal_is_last(const char *text, size_t len, const char *head,
 static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
                        uint64_t seq, json_t *rec)
 {
-    static const char key[] = ",\"seal\":{";
+    static const char key[] = JX__SEAL_MEMBER "{";
     json_t *seal = json_object_get(rec, "seal");
     const char *head = json_string_value(json_object_get(seal, "head"));
     const char *sig = json_string_value(json_object_get(seal, "sig"));
@@ -278,23 +276,12 @@ static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
                                 "the given key");
 }
 
-static const char *const events[] = {"job_started", "step_started",
-                                     "step_finished", "job_finished"};
-
-static int event_index(const char *name)
-{
-    for (int i = 0; i < 4; i++)
-        if (name != NULL && strcmp(name, events[i]) == 0)
-            return i;
-    return -1;
-}
-
 static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
                         json_t *rec)
 {
     json_t *jseq = json_object_get(rec, "seq");
     const char *prev = json_string_value(json_object_get(rec, "prev"));
-    int ev = event_index(json_string_value(json_object_get(rec, "event")));
+    int ev = jx__record_kind_of(json_string_value(json_object_get(rec, "event")));
     uint64_t seq;
     char want[2 * JX_SHA256_LEN + 1];
 
@@ -332,7 +319,7 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
     if ((seq == 0) != (ev == 0)) {
         tampered(j, v->line_no, "%s at seq %" PRIu64 ": a job starts with "
                                 "job_started and has only one",
-                 events[ev], seq);
+                 jx__record_kind_name((jx_record_kind)ev), seq);
         return;
     }
     if (ev == 3) {
@@ -358,7 +345,7 @@ static int opens_run(json_t *rec)
     const char *event = json_string_value(json_object_get(rec, "event"));
 
     return json_is_integer(seq) && json_integer_value(seq) == 0 &&
-           event != NULL && strcmp(event, "job_started") == 0;
+           event != NULL && jx__record_kind_of(event) == JX_RECORD_JOB_STARTED;
 }
 
 /* A job_started of a job already in the file: another run, unless it is
@@ -369,7 +356,7 @@ static vjob *another_run(verifier *v, vjob *latest, const char *line,
                          size_t len, int *oom)
 {
     unsigned char digest[JX_SHA256_LEN];
-    char id[UUID_LEN + 1]; /* add_job may move the runs, latest with them */
+    char id[JX__UUID_LEN + 1]; /* add_job may move the runs, latest with them */
 
     /* A job whose first line was not a good job_started has not started:
      * this one is that run's, out of place. */

@@ -42,14 +42,14 @@ static int get_text(const jx__node *n, const char *name, const char *what,
 }
 
 static int get_uuid(const jx__node *n, const char *name, const char *what,
-                    char out[JX_UUID_LEN + 1], jx_error *err)
+                    char out[JX__UUID_LEN + 1], jx_error *err)
 {
     uuid_t u;
 
     if (n->kind != JX_NODE_SCALAR)
         return at(err, name, n, "%s must be a UUID, found %s", what,
                   jx__node_kind_name(n));
-    if (n->text_len != JX_UUID_LEN || uuid_parse(n->text, u) != 0)
+    if (n->text_len != JX__UUID_LEN || uuid_parse(n->text, u) != 0)
         return at(err, name, n, "%s must be a UUID, found '%s'", what,
                   n->text);
     /* Store the canonical lower-case form: the id names the job's chain. */
@@ -469,13 +469,13 @@ int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)
     }
     plan->n_steps = 1;
     st = plan->steps;
-    if (strlen(in->job_id) != JX_UUID_LEN ||
-        strlen(in->contract_id) != JX_UUID_LEN) {
+    if (strlen(in->job_id) != JX__UUID_LEN ||
+        strlen(in->contract_id) != JX__UUID_LEN) {
         jx_plan_free(plan);
         return jx__fail(err, JX_EPLAN, "malformed step request");
     }
-    memcpy(plan->job_id, in->job_id, JX_UUID_LEN + 1);
-    memcpy(plan->contract_id, in->contract_id, JX_UUID_LEN + 1);
+    memcpy(plan->job_id, in->job_id, JX__UUID_LEN + 1);
+    memcpy(plan->contract_id, in->contract_id, JX__UUID_LEN + 1);
     st->index = in->index;
     st->timeout_seconds = in->timeout_seconds;
     st->params = json_incref(in->params);

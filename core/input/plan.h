@@ -12,7 +12,6 @@
 
 #define JX_DEFAULT_TIMEOUT_SECONDS 300
 #define JX_DEFAULT_EXECUTED_BY "executor"
-#define JX_UUID_LEN 36
 
 typedef struct jx__step {
     int64_t index;
@@ -32,9 +31,9 @@ typedef struct jx__step {
 
 struct jx_plan {
     char *name; /* file name, or "<stdin>" */
-    char job_id[JX_UUID_LEN + 1];
+    char job_id[JX__UUID_LEN + 1];
     int job_id_generated; /* the plan had none: each parse makes a new one */
-    char contract_id[JX_UUID_LEN + 1];
+    char contract_id[JX__UUID_LEN + 1];
     char *tenant_id;   /* "" when absent */
     char *executed_by;
     char sha256[65];   /* of the plan's bytes as received, hex */

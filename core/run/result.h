@@ -12,7 +12,7 @@
 struct jx_result {
     jx_job_status status;
     char *reason; /* malloc'd; NULL only when out of memory */
-    char job_id[JX_UUID_LEN + 1];
+    char job_id[JX__UUID_LEN + 1];
     size_t executed, succeeded, failed;
     double duration;
 };

@@ -1,0 +1,40 @@
+/*
+ * format.h - the evidence log's record format, written once for the
+ * writer (chain.c), the verifier (verify.c) and any later trail that
+ * chains records the same way.
+ *
+ * A record is one JSON object on one line:
+ *   {"seq":N,"prev":HEX,"event":KIND,"job_id":UUID<members>}
+ * prev is the SHA-256 of the previous record's exact bytes; a job's first
+ * record has prev = SHA-256(JX__CHAIN_DOMAIN || job_id).  job_finished
+ * ends with the seal (jx__seal_put), the record's last member.
+ */
+#ifndef JX__EVIDENCE_FORMAT_H
+#define JX__EVIDENCE_FORMAT_H
+
+#include <stddef.h>
+
+#include "base/common.h"
+#include "base/jsonbuf.h"
+#include "base/sha256.h"
+
+/* What every seal member starts with, as it reads inside the record. */
+#define JX__SEAL_MEMBER ",\"seal\":"
+
+/* "job_started", ... for a kind; "unknown" for another value. */
+const char *jx__record_kind_name(jx_record_kind kind);
+/* The kind a name stands for, or -1. */
+int jx__record_kind_of(const char *name);
+
+/* The prev of a job's first record (job_id: id_len bytes).  0, or -1
+ * when hashing failed. */
+int jx__chain_genesis(const char *job_id, size_t id_len,
+                      unsigned char out[JX_SHA256_LEN]);
+
+/* Appends the seal object: {"head":H} or, signed,
+ * {"head":H,"key_id":K,"sig":S}.  key_id and sig are both given or both
+ * NULL. */
+int jx__seal_put(jx__buf *b, const char *head_hex, const char *key_id,
+                 const char *sig);
+
+#endif
