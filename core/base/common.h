@@ -27,17 +27,4 @@ int jx__fail(jx_error *err, int code, const char *fmt, ...) JX__PRINTF(3, 4);
  * when s was not NULL. */
 char *jx__strdup(const char *s);
 
-/* Reads a whole file (or stdin for "-") into a NUL-terminated buffer of at
- * most max_bytes.  The caller frees *out. */
-int jx__read_file(const char *path, size_t max_bytes, char **out,
-                  size_t *out_len, jx_error *err);
-
-/* The folder that holds path ("." for a bare name), malloc'd; NULL when
- * out of memory. */
-char *jx__folder_of(const char *path);
-
-/* Syncs the folder that holds path: a new file's name is only durable
- * once its folder is. */
-int jx__sync_folder_of(const char *path, jx_error *err);
-
 #endif

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/sha256.h"
 #include "evidence/chain.h"
 #include "evidence/format.h"
-#include "base/sha256.h"
 
 void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
                     const jx__signer *signer, jx_record_cb on_record,

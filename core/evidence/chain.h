@@ -8,12 +8,12 @@
 
 #include <jansson.h>
 
-#include "input/config_file.h"
 #include "base/common.h"
 #include "base/jsonbuf.h"
+#include "base/sha256.h"
 #include "evidence/log.h"
 #include "evidence/seal.h"
-#include "base/sha256.h"
+#include "input/config_file.h"
 
 /*
  * One job's chain.  Every record carries seq (from 0) and prev, the SHA-256

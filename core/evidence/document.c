@@ -5,9 +5,9 @@
  */
 #include "config.h"
 
+#include "base/jsonbuf.h"
 #include "evidence/document.h"
 #include "input/redact.h"
-#include "base/jsonbuf.h"
 
 /* Writes the members of object without its braces. */
 static void put_members(FILE *fp, const json_t *object)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/file.h"
 #include "evidence/log.h"
 #include "plugin/host.h"
 

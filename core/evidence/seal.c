@@ -16,8 +16,9 @@
 
 #include <sodium.h>
 
-#include "evidence/seal.h"
+#include "base/file.h"
 #include "base/sha256.h"
+#include "evidence/seal.h"
 
 #define SECRET_TAG "jobexec-ed25519-secret-key "
 #define PUBLIC_TAG "jobexec-ed25519-public-key "

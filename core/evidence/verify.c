@@ -17,9 +17,9 @@
 #include <jansson.h>
 
 #include "base/common.h"
+#include "base/sha256.h"
 #include "evidence/format.h"
 #include "evidence/seal.h"
-#include "base/sha256.h"
 
 #define REASON_SIZE 256
 

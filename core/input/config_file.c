@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "base/file.h"
 #include "input/config_file.h"
 
 #include <stdarg.h>

@@ -12,9 +12,10 @@
 
 #include <uuid/uuid.h>
 
+#include "base/file.h"
+#include "base/sha256.h"
 #include "input/plan.h"
 #include "input/redact.h"
-#include "base/sha256.h"
 #include "input/yamldoc.h"
 
 static const jx__doc_limits plan_limits = {

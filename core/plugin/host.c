@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "plugin/host.h"
 #include "input/redact.h"
+#include "plugin/host.h"
 
 /* ---- scratch ------------------------------------------------------------ */
 

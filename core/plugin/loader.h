@@ -8,8 +8,8 @@
 
 #include <jansson.h>
 
-#include "input/config_file.h"
 #include "base/common.h"
+#include "input/config_file.h"
 
 typedef struct jx__plugin {
     char *path;          /* the file opened, "(in-process)" or "(preloaded)" */

@@ -35,6 +35,7 @@
 #include <stdio.h>
 
 #include <jobexec/step_handler_v1.h>
+#include <jobexec/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -73,10 +74,16 @@ typedef struct jx_error {
     char message[JX_ERROR_MESSAGE_SIZE];
 } jx_error;
 
-/* A short static description of an error code. */
+/* A short static description of an error code ("out of memory"). */
 const char *jx_strerror(int code);
 
-/* The library's version, "MAJOR.MINOR.PATCH". */
+/* The code's name ("JX_ENOMEM"), for logs and messages meant for people
+ * who read code; "JX_E?" for a code that is not one. */
+const char *jx_err_name(int code);
+
+/* The library's version, "MAJOR.MINOR.PATCH", as it was built: compare it
+ * with JX_VERSION_STRING (<jobexec/version.h>) to tell a program built
+ * against other headers. */
 const char *jx_version(void);
 
 /* The plugin folder of the installation (compiled in). */

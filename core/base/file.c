@@ -1,0 +1,96 @@
+/*
+ * file.c - reading whole input files within a limit, and making a new
+ * file's name durable.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/file.h"
+
+int jx__read_file(const char *path, size_t max_bytes, char **out,
+                  size_t *out_len, jx_error *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *fp = is_stdin ? stdin : fopen(path, "rbe");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+
+    if (fp == NULL)
+        return jx__fail(err, JX_EIO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    for (;;) {
+        size_t n;
+        if (cap - len < 2) {
+            /* Refuse before the buffer can grow past the limit. */
+            char *grown;
+            if (cap > max_bytes) {
+                rc = JX_ELIMIT;
+                break;
+            }
+            grown = realloc(buf, cap ? cap * 2 : 8192);
+            if (grown == NULL) {
+                rc = JX_ENOMEM;
+                break;
+            }
+            buf = grown;
+            cap = cap ? cap * 2 : 8192;
+        }
+        n = fread(buf + len, 1, cap - 1 - len, fp);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (rc == 0 && ferror(fp))
+        rc = jx__fail(err, JX_EIO, "%s: cannot read: %s", path,
+                      strerror(errno));
+    if (rc == 0 && len > max_bytes)
+        rc = JX_ELIMIT;
+    if (!is_stdin)
+        fclose(fp);
+    if (rc == JX_ELIMIT)
+        jx__fail(err, rc, "%s: larger than the limit of %zu bytes", path,
+                 max_bytes);
+    else if (rc == JX_ENOMEM)
+        jx__fail(err, rc, "%s: out of memory", path);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+char *jx__folder_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash == NULL   ? strdup(".")
+           : slash == path ? strdup("/")
+                           : strndup(path, (size_t)(slash - path));
+}
+
+int jx__sync_folder_of(const char *path, jx_error *err)
+{
+    char *dir = jx__folder_of(path);
+    int fd, rc = 0;
+
+    if (dir == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = jx__fail(err, JX_EIO, "%s: cannot sync its folder: %s", path,
+                      strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
+}
