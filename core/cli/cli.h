@@ -1,8 +1,15 @@
 /*
- * cli.h - what the files of the jobexec command share.
+ * cli.h - what the files of the jobexec command share: each command's
+ * description (its file defines it, with its option table), the parsed
+ * options, and the helpers every command uses.
  */
 #ifndef JX__CLI_CLI_H
 #define JX__CLI_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include <jobexec/jobexec.h>
 
 /* Exit codes.  EXIT_TAMPERED is `evidence verify`'s alone. */
 enum { EXIT_COMPLETED = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2,
@@ -17,24 +24,61 @@ typedef struct options {
     const char *job;      /* evidence --job */
 } options;
 
-extern const char *const jx_cli_prog;
+typedef struct jx__cli_command {
+    const char *name;
+    int (*run)(const options *o);
+    void (*usage)(FILE *fp);
+    int min_operands, max_operands;
+    const char *missing;   /* what to say when operands are missing */
+    const char *optstring; /* its short options, for getopt_long */
+    const struct option *longopts; /* its option table */
+} jx__cli_command;
+
+/* The entries of option tables that several commands share. */
+#define JX__CLI_OPT_CONFIG {"config", required_argument, NULL, 'c'}
+#define JX__CLI_OPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
+#define JX__CLI_OPT_HELP {"help", no_argument, NULL, 'h'}
+#define JX__CLI_OPT_VERSION {"version", no_argument, NULL, 'V'}
+#define JX__CLI_OPT_END {NULL, 0, NULL, 0}
+
+/* The commands, each defined in its own file. */
+extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
+    jx__cli_evidence, jx__cli_keygen;
+
+extern const char *const jx__cli_prog;
 
 /* Prints what fmt makes, then a newline, with every control character in
  * it escaped (\n, \t, \u001b...): for lines that carry text from plugins
  * or from an evidence log, which must not start lines of their own or
  * drive the terminal.  Returns -1, having written nothing, when out of
  * memory. */
-int jx_cli_print_line(FILE *fp, const char *fmt, ...)
+int jx__cli_print_line(FILE *fp, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
-/* jobexec evidence verify|show FILE, and jobexec keygen FILE. */
-int jx_cli_evidence(const options *o);
-int jx_cli_keygen(const options *o);
+/* The config read when --config is not given: the build tree's for the
+ * binary run from its build tree, else the installed one. */
+const char *jx__cli_default_config(void);
 
-void jx_cli_usage_evidence(FILE *fp);
-void jx_cli_usage_keygen(FILE *fp);
+/* Prints "jobexec: MESSAGE" for err; returns the exit status its code
+ * calls for (2 for bad input, 3 otherwise). */
+int jx__cli_report(const jx_error *err);
+
+/* Loads the config in effect and opens an executor on it (flags:
+ * JX_EXECUTOR_CHECK_ONLY for the commands that run nothing, so that they
+ * never create or change the evidence log). */
+int jx__cli_load_executor(const options *o, unsigned flags, jx_executor **ex,
+                          jx_error *err);
+
+/* The log handler: plugin messages on stderr, escaped; info and debug
+ * only with --verbose (user is the options). */
+void jx__cli_log_to_stderr(int level, const char *job_id, int64_t step_index,
+                           const char *message, void *user);
+
+/* evidence verify|show, dispatched by evidence.c. */
+int jx__cli_evidence_verify(const options *o);
+int jx__cli_evidence_show(const options *o);
 
 #endif

@@ -1,0 +1,141 @@
+/*
+ * common.c - what every command of the jobexec CLI uses: escaped output,
+ * the config in effect (the build tree's, for the binary run from it),
+ * loading the executor, reporting errors, and the log handler.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+const char *const jx__cli_prog = "jobexec";
+#define prog jx__cli_prog
+
+/* Writes s with what a terminal would act on spelled out: C0 controls, DEL
+ * and C1 controls (U+0080..U+009F).  Plugin and log text is not ours: a
+ * newline in it would forge a line, an escape sequence could hide text. */
+static void put_escaped(FILE *fp, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p == '\r')
+            fputs("\\r", fp);
+        else if (*p == '\t')
+            fputs("\\t", fp);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(fp, "\\u%04x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            fprintf(fp, "\\u%04x", *++p);
+        else
+            putc(*p, fp);
+    }
+}
+
+int jx__cli_print_line(FILE *fp, const char *fmt, ...)
+{
+    char *text;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    put_escaped(fp, text);
+    putc('\n', fp);
+    free(text);
+    return 0;
+}
+
+/* The uninstalled binary (run from its build tree) uses the tree's config
+ * and plugins, so that a fresh build works without `make install`. */
+static int running_uninstalled(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t root = strlen(JX__BUILD_TREE);
+
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    return strncmp(exe, JX__BUILD_TREE, root) == 0 && exe[root] == '/';
+}
+
+static const char *default_config(int uninstalled)
+{
+    return uninstalled ? JX__BUILD_CONFIG : JX__SYSCONFDIR "/jobexec.yaml";
+}
+
+const char *jx__cli_default_config(void)
+{
+    return default_config(running_uninstalled());
+}
+
+static int exit_for(int code)
+{
+    switch (code) {
+    case JX_ECONFIG:
+    case JX_EPLAN:
+    case JX_ELIMIT:
+    case JX_ELOAD:
+    case JX_EABI:
+    case JX_EINIT:
+    case JX_EREFUSED:
+        return EXIT_USAGE;
+    default:
+        return EXIT_INTERNAL;
+    }
+}
+
+int jx__cli_report(const jx_error *err)
+{
+    fprintf(stderr, "%s: %s\n", prog, err->message);
+    return exit_for(err->code);
+}
+
+int jx__cli_load_executor(const options *o, unsigned flags, jx_executor **ex,
+                          jx_error *err)
+{
+    int uninstalled = running_uninstalled();
+    const char *path = o->config;
+    const char *plugin_dir = uninstalled ? JX__BUILD_PLUGINDIR : NULL;
+    jx_config *cfg;
+    int rc;
+
+    if (path == NULL)
+        path = default_config(uninstalled);
+    if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
+        return rc;
+    /* The tree's runner, unless the config names one. */
+    if (uninstalled && jx_config_runner_path(cfg) == NULL)
+        jx_config_set_runner_path(cfg, JX__BUILD_RUNNER);
+    rc = jx_executor_open(cfg, flags, ex, err);
+    jx_config_free(cfg);
+    return rc;
+}
+
+void jx__cli_log_to_stderr(int level, const char *job_id, int64_t step_index,
+                           const char *message, void *user)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    const options *o = user;
+
+    if (level > JX_LOG_WARNING && !o->verbose)
+        return;
+    if (level < 0 || level > JX_LOG_DEBUG)
+        level = JX_LOG_DEBUG;
+    if (job_id != NULL)
+        jx__cli_print_line(stderr, "%s: %s: job %s step %lld: %s", prog,
+                          names[level], job_id, (long long)step_index,
+                          message);
+    else
+        jx__cli_print_line(stderr, "%s: %s: %s", prog, names[level], message);
+}

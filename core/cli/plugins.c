@@ -1,0 +1,55 @@
+/*
+ * plugins.c - `jobexec plugins`: lists the plugins the config loads.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+#define prog jx__cli_prog
+
+static void usage_plugins(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: %s plugins [--config FILE]\n"
+            "List the plugins the config loads: name, version, ABI, whether "
+            "they are\nthread-safe, the file, and the step types bound to "
+            "them.\n",
+            prog);
+}
+
+static int cmd_plugins(const options *o)
+{
+    jx_executor *ex = NULL;
+    jx_error err = {0, ""};
+
+    if (jx__cli_load_executor(o, JX_EXECUTOR_CHECK_ONLY, &ex, &err) != 0)
+        return jx__cli_report(&err);
+    for (size_t i = 0; i < jx_executor_plugin_count(ex); i++) {
+        jx_plugin_info info;
+        jx_executor_plugin_info(ex, i, &info);
+        printf("%s %s (abi %u%s%s%s)\n  file: %s\n  step types:", info.name,
+               info.version, info.abi_version,
+               info.thread_safe ? ", thread-safe" : "",
+               info.is_health_observer ? ", health observer" : "",
+               info.isolated ? ", isolated" : "", info.path);
+        for (size_t k = 0; info.step_types != NULL && info.step_types[k];
+             k++)
+            printf(" %s", info.step_types[k]);
+        printf(info.step_types != NULL && info.step_types[0] ? "\n"
+                                                             : " (none)\n");
+    }
+    jx_executor_free(ex);
+    return EXIT_COMPLETED;
+}
+
+static const struct option plugins_options[] = {
+    JX__CLI_OPT_CONFIG, JX__CLI_OPT_VERBOSE, JX__CLI_OPT_HELP,
+    JX__CLI_OPT_VERSION, JX__CLI_OPT_END,
+};
+
+const jx__cli_command jx__cli_plugins = {
+    "plugins", cmd_plugins, usage_plugins, 0, 0, NULL, ":c:vhV",
+    plugins_options,
+};
