@@ -1,5 +1,6 @@
 /*
- * jsonbuf.c - see jsonbuf.h.
+ * jsonbuf.c - assembling JSON text byte for byte as jansson writes it:
+ * escaping, UTF-8 checks, integers, and values through jansson.
  */
 #include "config.h"
 

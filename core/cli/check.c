@@ -1,6 +1,6 @@
 /*
- * check.c - `jobexec check [PLAN]`: loads the config and its plugins, and asks each
- * handler's validate about a plan; runs nothing.
+ * check.c - `jobexec check [PLAN]`: loads the config and its plugins, and
+ * asks each handler's validate about a plan; runs nothing.
  */
 #include "config.h"
 

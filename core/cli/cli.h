@@ -18,7 +18,7 @@ enum { EXIT_COMPLETED = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2,
 typedef struct options {
     const char *config;
     int verbose;
-    const char *operand;  /* PLAN, or evidence's verify|show, or keygen's FILE */
+    const char *operand;  /* PLAN, evidence's verify|show, keygen's FILE */
     const char *operand2; /* evidence's FILE */
     const char *pubkey;   /* evidence verify --pubkey */
     const char *job;      /* evidence --job */

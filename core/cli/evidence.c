@@ -1,6 +1,6 @@
 /*
- * evidence.c - `jobexec evidence verify|show FILE`: what an auditor runs against an
- * evidence log (verify.c, show.c).
+ * evidence.c - `jobexec evidence verify|show FILE`: what an auditor runs
+ * against an evidence log (verify.c, show.c).
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /*
- * run.c - `jobexec run PLAN`: runs a plan and prints its evidence document; SIGINT
- * and SIGTERM cancel the job.
+ * run.c - `jobexec run PLAN`: runs a plan and prints its evidence
+ * document; SIGINT and SIGTERM cancel the job.
  */
 #include "config.h"
 

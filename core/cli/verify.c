@@ -1,6 +1,6 @@
 /*
- * verify.c - `jobexec evidence verify FILE`: a verdict per job of an evidence log
- * (per run, for a job that ran more than once) and a summary.
+ * verify.c - `jobexec evidence verify FILE`: a verdict per job of an
+ * evidence log (per run, for a job that ran more than once) and a summary.
  */
 #include "config.h"
 

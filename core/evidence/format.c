@@ -44,8 +44,8 @@ int jx__seal_put(jx__buf *b, const char *head_hex, const char *key_id,
         return -1;
     if (key_id != NULL &&
         (jx__buf_puts(b, "\",\"key_id\":\"") != 0 ||
-         jx__buf_puts(b, key_id) != 0 || jx__buf_puts(b, "\",\"sig\":\"") != 0 ||
-         jx__buf_puts(b, sig) != 0))
+         jx__buf_puts(b, key_id) != 0 ||
+         jx__buf_puts(b, "\",\"sig\":\"") != 0 || jx__buf_puts(b, sig) != 0))
         return -1;
     return jx__buf_puts(b, "\"}");
 }

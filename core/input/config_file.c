@@ -1,5 +1,5 @@
 /*
- * config.c - reads the ops-written YAML config.  Every key is known; an
+ * config_file.c - reads the ops-written YAML config.  Every key is known; an
  * unknown one is an error, so that a typo never silently drops a setting.
  */
 #include "config.h"

@@ -1,5 +1,5 @@
 /*
- * config.h - the ops config, read and checked; nothing is loaded here.
+ * config_file.h - the ops config, read and checked; nothing is loaded here.
  */
 #ifndef JX__INPUT_CONFIG_FILE_H
 #define JX__INPUT_CONFIG_FILE_H

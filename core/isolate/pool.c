@@ -108,7 +108,8 @@ static void runner_end(jx__runner *r)
     if (r == NULL)
         return;
     if (r->pid > 0 && jx__frame_write(r->chan, JX__MSG_QUIT, "", 0) == 0 &&
-        jx__runner_reap_within(r->pid, (long)(JX__FINI_TIMEOUT_S * 1000), &status)) {
+        jx__runner_reap_within(r->pid, (long)(JX__FINI_TIMEOUT_S * 1000),
+                               &status)) {
         kill(-r->pid, SIGKILL);
         jx__runner_close(r);
     }

@@ -99,7 +99,8 @@ void jx__runner_kill(jx__runner *r)
     if (r->pid <= 0)
         return;
     kill(-r->pid, SIGTERM);
-    if (!jx__runner_reap_within(r->pid, (long)r->pool->limits.kill_grace_ms, &status)) {
+    if (!jx__runner_reap_within(r->pid, (long)r->pool->limits.kill_grace_ms,
+                                &status)) {
         kill(-r->pid, SIGKILL);
         if (r->cgroup != NULL)
             jx__cgroup_write(r->cgroup, "cgroup.kill", "1");

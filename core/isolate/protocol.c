@@ -174,7 +174,8 @@ int jx__msg_request_encode(jx__buf *b, const jx_context *ctx,
 {
     const jx_plan *plan = ctx->plan;
     int64_t left = (int64_t)((ctx->deadline - jx__monotonic()) * 1000.0);
-    int rc = jx__buf_puts(b, cancelled ? "{\"cancelled\":true,\"time_left_ms\":"
+    int rc = jx__buf_puts(b, cancelled ? "{\"cancelled\":true,"
+                                         "\"time_left_ms\":"
                                        : "{\"time_left_ms\":") ||
              jx__buf_put_i64(b, left > 0 ? left : 0) ||
              jx__buf_puts(b, ",\"started_at\":") ||
@@ -266,7 +267,8 @@ int jx__msg_done_encode(jx__buf *b, int rc, const jx_output *out)
     return jx__buf_puts(b, "{\"rc\":") || jx__buf_put_i64(b, rc) ||
                    jx__buf_puts(b, out->failed_alloc ? ",\"failed_alloc\":true"
                                                      : "") ||
-                   jx__buf_puts(b, out->not_utf8 ? ",\"not_utf8\":true" : "") ||
+                   jx__buf_puts(b,
+                                out->not_utf8 ? ",\"not_utf8\":true" : "") ||
                    jx__buf_puts(b, ",\"output\":") ||
                    jx__output_put(b, out) ||
                    put_text(b, "error", out->error, "}")

@@ -131,8 +131,8 @@ static int read_done(jx__runner *r, const char *data, jx_output *out)
 }
 
 /* One step on runner r, which the caller has taken. */
-static int execute_on(jx__runner *r, const jx_context *ctx, const jx_step *step,
-                      jx_output *out)
+static int execute_on(jx__runner *r, const jx_context *ctx,
+                      const jx_step *step, jx_output *out)
 {
     jx__waiting w = {.r = r, .ctx = ctx, .cancel_fd = ctx->cancel_fd,
                  .want = JX__MSG_DONE, .deadline = ctx->deadline};
@@ -219,7 +219,7 @@ static int validate_on(jx__runner *r, const jx_step *step, char *why,
 {
     jx_context ctx = {0};
     jx__waiting w = {.r = r, .cancel_fd = -1, .want = JX__MSG_VRES,
-                 .want_max = JX__MSG_SMALL_MAX};
+                     .want_max = JX__MSG_SMALL_MAX};
     jx_output out = {0};
     jx__buf req = {0};
     int rc;
