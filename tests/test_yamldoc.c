@@ -143,7 +143,7 @@ static void assert_at(const jx__node *n, jx__node_kind kind, unsigned line,
 static void assert_scalar(const jx__node *n, const char *text, int quoted,
                           unsigned line, unsigned col)
 {
-    assert_at(n, JX_NODE_SCALAR, line, col);
+    assert_at(n, JX__NODE_SCALAR, line, col);
     assert_string_equal(n->text, text);
     assert_int_equal(n->text_len, strlen(text));
     assert_int_equal(n->quoted, quoted);
@@ -175,20 +175,20 @@ static void test_positions_block(void **state)
     const jx__node *root = parse_ok(f, positions_doc);
     const jx__node *top, *list;
 
-    assert_at(root, JX_NODE_MAP, 1, 1);
+    assert_at(root, JX__NODE_MAP, 1, 1);
     assert_int_equal(root->n_items, 2);
     assert_scalar(root->keys[0], "top", 0, 1, 1);
     assert_scalar(root->keys[1], "flow", 0, 6, 1);
 
     top = jx__map_get(root, "top");
-    assert_at(top, JX_NODE_MAP, 2, 3);
+    assert_at(top, JX__NODE_MAP, 2, 3);
     assert_int_equal(top->n_items, 2);
     assert_scalar(top->keys[0], "key", 0, 2, 3);
     assert_scalar(jx__map_get(top, "key"), "value", 0, 2, 8);
     assert_scalar(top->keys[1], "list", 0, 3, 3);
 
     list = jx__map_get(top, "list");
-    assert_at(list, JX_NODE_SEQ, 4, 5);
+    assert_at(list, JX__NODE_SEQ, 4, 5);
     assert_null(list->keys);
     assert_int_equal(list->n_items, 2);
     assert_scalar(list->items[0], "one", 0, 4, 7);
@@ -201,10 +201,10 @@ static void test_positions_flow(void **state)
     const jx__node *flow, *seq;
 
     flow = jx__map_get(parse_ok(f, positions_doc), "flow");
-    assert_at(flow, JX_NODE_MAP, 6, 7);
+    assert_at(flow, JX__NODE_MAP, 6, 7);
     assert_scalar(flow->keys[0], "a", 0, 6, 8);
     seq = jx__map_get(flow, "a");
-    assert_at(seq, JX_NODE_SEQ, 6, 11);
+    assert_at(seq, JX__NODE_SEQ, 6, 11);
     assert_int_equal(seq->n_items, 2);
     assert_scalar(seq->items[0], "1", 0, 6, 12);
     assert_scalar(seq->items[1], "x y", 1, 6, 15);
@@ -217,7 +217,7 @@ static void test_positions_count_characters(void **state)
     const jx__node *root = parse_ok(f, "\xc3\xa9t\xc3\xa9: [a, b]\n");
     const jx__node *seq = jx__map_get(root, "\xc3\xa9t\xc3\xa9");
 
-    assert_at(seq, JX_NODE_SEQ, 1, 6);
+    assert_at(seq, JX__NODE_SEQ, 1, 6);
     assert_scalar(seq->items[1], "b", 0, 1, 10);
 }
 
@@ -229,7 +229,7 @@ static void test_map_get(void **state)
     const jx__node *root = parse_ok(f, "a: 1\nb: [2]\nc:\n");
 
     assert_scalar(jx__map_get(root, "a"), "1", 0, 1, 4);
-    assert_at(jx__map_get(root, "b"), JX_NODE_SEQ, 2, 4);
+    assert_at(jx__map_get(root, "b"), JX__NODE_SEQ, 2, 4);
     /* "c:" with nothing after it: an empty plain scalar, not absent. */
     assert_scalar(jx__map_get(root, "c"), "", 0, 3, 3);
     assert_null(jx__map_get(root, "d"));
@@ -621,9 +621,9 @@ static void test_json_input(void **state)
     f->expected = json_loads(text, 0, NULL);
     assert_non_null(f->expected);
     assert_true(json_equal(j, f->expected));
-    assert_at(f->root, JX_NODE_MAP, 1, 1);
+    assert_at(f->root, JX__NODE_MAP, 1, 1);
     b = jx__map_get(f->root, "b");
-    assert_at(b, JX_NODE_MAP, 2, 7);
+    assert_at(b, JX__NODE_MAP, 2, 7);
     assert_scalar(jx__map_get(b, "d"), "42", 1, 2, 22);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(j, "b"), "d")), "42");

@@ -33,7 +33,7 @@ static const EVP_MD *md(void)
     return sha256_md;
 }
 
-int jx__sha256(const void *data, size_t len, unsigned char out[JX_SHA256_LEN])
+int jx__sha256(const void *data, size_t len, unsigned char out[JX__SHA256_LEN])
 {
     const EVP_MD *m = md();
     return m != NULL && EVP_Digest(data, len, out, NULL, m, NULL) == 1 ? 0
@@ -51,7 +51,7 @@ void jx__sha256_ctx_free(jx__sha256_ctx *ctx)
 }
 
 int jx__sha256_with(jx__sha256_ctx *ctx, const void *data, size_t len,
-                    unsigned char out[JX_SHA256_LEN])
+                    unsigned char out[JX__SHA256_LEN])
 {
     EVP_MD_CTX *c = (EVP_MD_CTX *)ctx;
     const EVP_MD *m = md();
@@ -66,7 +66,7 @@ int jx__sha256_with(jx__sha256_ctx *ctx, const void *data, size_t len,
 }
 
 int jx__sha256_2(const void *a, size_t a_len, const void *b, size_t b_len,
-                 unsigned char out[JX_SHA256_LEN])
+                 unsigned char out[JX__SHA256_LEN])
 {
     const EVP_MD *m = md();
     EVP_MD_CTX *ctx = m != NULL ? EVP_MD_CTX_new() : NULL;

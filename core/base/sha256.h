@@ -6,11 +6,11 @@
 
 #include <stddef.h>
 
-#define JX_SHA256_LEN 32
+#define JX__SHA256_LEN 32
 
 /* OpenSSL's implementation uses the CPU's SHA extensions where present:
  * hashing two records per step is on the run loop's hot path. */
-int jx__sha256(const void *data, size_t len, unsigned char out[JX_SHA256_LEN]);
+int jx__sha256(const void *data, size_t len, unsigned char out[JX__SHA256_LEN]);
 
 /* A reusable hashing context: EVP_Digest allocates and frees one per
  * call, which costs as much as hashing a short record. */
@@ -20,13 +20,13 @@ jx__sha256_ctx *jx__sha256_ctx_new(void); /* NULL on OOM */
 void jx__sha256_ctx_free(jx__sha256_ctx *ctx);
 /* Like jx__sha256, through ctx; ctx NULL falls back to jx__sha256. */
 int jx__sha256_with(jx__sha256_ctx *ctx, const void *data, size_t len,
-                    unsigned char out[JX_SHA256_LEN]);
+                    unsigned char out[JX__SHA256_LEN]);
 
 /* Hashes a then b, as if concatenated. */
 int jx__sha256_2(const void *a, size_t a_len, const void *b, size_t b_len,
-                 unsigned char out[JX_SHA256_LEN]);
+                 unsigned char out[JX__SHA256_LEN]);
 
-/* Lower-case hex of a digest into out (2 * JX_SHA256_LEN + 1 bytes). */
+/* Lower-case hex of a digest into out (2 * JX__SHA256_LEN + 1 bytes). */
 void jx__hex(const unsigned char *digest, size_t len, char *out);
 
 #endif

@@ -71,8 +71,8 @@ static int build_line(jx__chain *c, jx_record_kind kind, const char *members,
 /* Appends the seal to the open record in c->line and closes it. */
 static int add_seal(jx__chain *c)
 {
-    unsigned char head[JX_SHA256_LEN];
-    char head_hex[2 * JX_SHA256_LEN + 1];
+    unsigned char head[JX__SHA256_LEN];
+    char head_hex[2 * JX__SHA256_LEN + 1];
 
     if (jx__buf_append(&c->line, "}", 1) != 0)
         return -1;
@@ -83,7 +83,7 @@ static int add_seal(jx__chain *c)
     if (jx__buf_puts(&c->line, JX__SEAL_MEMBER) != 0)
         return -1;
     if (c->signer != NULL) {
-        char msg[JX_SEAL_MESSAGE_SIZE], sig[JX_SEAL_SIG_B64_SIZE];
+        char msg[JX__SEAL_MESSAGE_SIZE], sig[JX__SEAL_SIG_B64_SIZE];
         size_t msg_len = jx__seal_message(c->job_id, c->seq, head_hex, msg);
 
         if (jx__sign(c->signer, msg, msg_len, sig) != 0 ||

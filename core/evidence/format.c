@@ -30,7 +30,7 @@ int jx__record_kind_of(const char *name)
 }
 
 int jx__chain_genesis(const char *job_id, size_t id_len,
-                      unsigned char out[JX_SHA256_LEN])
+                      unsigned char out[JX__SHA256_LEN])
 {
     return jx__sha256_2(chain_domain, sizeof chain_domain - 1, job_id, id_len,
                         out);

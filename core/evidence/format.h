@@ -29,7 +29,7 @@ int jx__record_kind_of(const char *name);
 /* The prev of a job's first record (job_id: id_len bytes).  0, or -1
  * when hashing failed. */
 int jx__chain_genesis(const char *job_id, size_t id_len,
-                      unsigned char out[JX_SHA256_LEN]);
+                      unsigned char out[JX__SHA256_LEN]);
 
 /* Appends the seal object: {"head":H} or, signed,
  * {"head":H,"key_id":K,"sig":S}.  key_id and sig are both given or both

@@ -119,7 +119,7 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
     others = !alone && errno == EWOULDBLOCK;
     /* Where flock(2) fails otherwise, this writer assumes it is alone. */
     shared = alone || others;
-    if (created && policy == JX_FSYNC_STEP)
+    if (created && policy == JX__FSYNC_STEP)
         rc = jx__sync_folder_of(path, err);
     else if (!created && !others)
         rc = cut_torn_tail(fd, path, err);
@@ -243,7 +243,7 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         len -= (size_t)n;
         written += (size_t)n;
     }
-    if (rc == 0 && log->fsync == JX_FSYNC_STEP)
+    if (rc == 0 && log->fsync == JX__FSYNC_STEP)
         rc = evlog_sync_locked(log, why, why_len);
     pthread_mutex_unlock(&log->lock);
     return rc;
@@ -267,5 +267,5 @@ static int evlog_sync(jx__evlog *log, char *why, size_t why_len)
 
 int jx__evlog_job_done(jx__evlog *log, char *why, size_t why_len)
 {
-    return log->fsync == JX_FSYNC_JOB ? evlog_sync(log, why, why_len) : 0;
+    return log->fsync == JX__FSYNC_JOB ? evlog_sync(log, why, why_len) : 0;
 }

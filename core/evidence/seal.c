@@ -27,7 +27,7 @@
 
 struct jx__signer {
     unsigned char *sk; /* sodium_malloc'd: crypto_sign_SECRETKEYBYTES */
-    char key_id[JX_SEAL_KEY_ID_HEX + 1];
+    char key_id[JX__SEAL_KEY_ID_HEX + 1];
 };
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
@@ -43,16 +43,16 @@ static int need_sodium(jx_error *err)
                                                       "initialise");
 }
 
-void jx__key_id(const unsigned char pk[JX_SEAL_PUBLIC_LEN], char *out)
+void jx__key_id(const unsigned char pk[JX__SEAL_PUBLIC_LEN], char *out)
 {
-    unsigned char digest[JX_SHA256_LEN];
-    char hex[2 * JX_SHA256_LEN + 1];
+    unsigned char digest[JX__SHA256_LEN];
+    char hex[2 * JX__SHA256_LEN + 1];
 
-    if (jx__sha256(pk, JX_SEAL_PUBLIC_LEN, digest) != 0)
+    if (jx__sha256(pk, JX__SEAL_PUBLIC_LEN, digest) != 0)
         memset(digest, 0, sizeof digest);
     jx__hex(digest, sizeof digest, hex);
-    memcpy(out, hex, JX_SEAL_KEY_ID_HEX);
-    out[JX_SEAL_KEY_ID_HEX] = '\0';
+    memcpy(out, hex, JX__SEAL_KEY_ID_HEX);
+    out[JX__SEAL_KEY_ID_HEX] = '\0';
 }
 
 /* Reads "TAG HEX\n" from an open key file into bin (32 bytes).  what names
@@ -134,7 +134,7 @@ static int check_private(int fd, const char *what, jx_error *err)
 int jx__signer_load(const char *path, jx__signer **out, jx_error *err)
 {
     char what[WHAT_SIZE];
-    unsigned char seed[32], pk[JX_SEAL_PUBLIC_LEN];
+    unsigned char seed[32], pk[JX__SEAL_PUBLIC_LEN];
     jx__signer *s;
     int fd, rc;
 
@@ -179,7 +179,7 @@ void jx__signer_free(jx__signer *s)
 
 const char *jx__signer_key_id(const jx__signer *s) { return s->key_id; }
 
-int jx__pubkey_load(const char *path, unsigned char pk[JX_SEAL_PUBLIC_LEN],
+int jx__pubkey_load(const char *path, unsigned char pk[JX__SEAL_PUBLIC_LEN],
                     jx_error *err)
 {
     char what[WHAT_SIZE];
@@ -202,7 +202,7 @@ int jx__pubkey_load(const char *path, unsigned char pk[JX_SEAL_PUBLIC_LEN],
 size_t jx__seal_message(const char *job_id, uint64_t seq,
                         const char *head_hex, char *out)
 {
-    int n = snprintf(out, JX_SEAL_MESSAGE_SIZE,
+    int n = snprintf(out, JX__SEAL_MESSAGE_SIZE,
                      "jobexec:seal:v1\n%s\n%llu\n%s\n", job_id,
                      (unsigned long long)seq, head_hex);
     return n < 0 ? 0 : (size_t)n;
@@ -210,20 +210,20 @@ size_t jx__seal_message(const char *job_id, uint64_t seq,
 
 int jx__sign(const jx__signer *s, const char *msg, size_t len, char *sig_b64)
 {
-    unsigned char sig[JX_SEAL_SIG_LEN];
+    unsigned char sig[JX__SEAL_SIG_LEN];
 
     if (crypto_sign_detached(sig, NULL, (const unsigned char *)msg, len,
                              s->sk) != 0)
         return -1;
-    sodium_bin2base64(sig_b64, JX_SEAL_SIG_B64_SIZE, sig, sizeof sig,
+    sodium_bin2base64(sig_b64, JX__SEAL_SIG_B64_SIZE, sig, sizeof sig,
                       sodium_base64_VARIANT_ORIGINAL);
     return 0;
 }
 
-int jx__sig_ok(const unsigned char pk[JX_SEAL_PUBLIC_LEN], const char *msg,
+int jx__sig_ok(const unsigned char pk[JX__SEAL_PUBLIC_LEN], const char *msg,
                size_t len, const char *sig_b64)
 {
-    unsigned char sig[JX_SEAL_SIG_LEN];
+    unsigned char sig[JX__SEAL_SIG_LEN];
     size_t sig_len = 0;
     const char *end = NULL;
 
@@ -263,10 +263,10 @@ static int write_new_file(const char *path, mode_t mode, const char *text,
     return 0;
 }
 
-int jx__keygen(const char *secret_path, char key_id[JX_SEAL_KEY_ID_HEX + 1],
+int jx__keygen(const char *secret_path, char key_id[JX__SEAL_KEY_ID_HEX + 1],
                jx_error *err)
 {
-    unsigned char pk[JX_SEAL_PUBLIC_LEN], seed[32];
+    unsigned char pk[JX__SEAL_PUBLIC_LEN], seed[32];
     unsigned char sk[crypto_sign_SECRETKEYBYTES];
     char hex[2 * 32 + 1], line[sizeof SECRET_TAG + sizeof hex + 1];
     char pub_path[WHAT_SIZE];

@@ -30,9 +30,9 @@ typedef struct vjob {
     char job_id[JX__UUID_LEN + 1];
     size_t earlier;   /* index + 1 of the job's previous run; 0: none */
     unsigned run;     /* 1 for the job's first run in the file, ... */
-    unsigned char first[JX_SHA256_LEN]; /* SHA-256 of its job_started */
+    unsigned char first[JX__SHA256_LEN]; /* SHA-256 of its job_started */
     uint64_t next_seq;
-    unsigned char prev[JX_SHA256_LEN]; /* what the next record's prev must be */
+    unsigned char prev[JX__SHA256_LEN]; /* what the next record's prev must be */
     unsigned long first_line, last_line;
     unsigned long bad_line;
     char reason[REASON_SIZE]; /* set once the job is tampered */
@@ -43,8 +43,8 @@ typedef struct vjob {
 typedef struct verifier {
     const jx_verify_options *opts;
     int have_key;
-    unsigned char pk[JX_SEAL_PUBLIC_LEN];
-    char key_id[JX_SEAL_KEY_ID_HEX + 1];
+    unsigned char pk[JX__SEAL_PUBLIC_LEN];
+    char key_id[JX__SEAL_KEY_ID_HEX + 1];
     vjob *jobs;       /* runs, in order of first record */
     size_t n_jobs, cap_jobs;
     size_t *slots;    /* open addressing: index + 1 of a job's latest run
@@ -225,8 +225,8 @@ static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
     const char *sig = json_string_value(json_object_get(seal, "sig"));
     const char *kid = json_string_value(json_object_get(seal, "key_id"));
     const char *at = NULL;
-    unsigned char digest[JX_SHA256_LEN];
-    char hex[2 * JX_SHA256_LEN + 1], msg[JX_SEAL_MESSAGE_SIZE];
+    unsigned char digest[JX__SHA256_LEN];
+    char hex[2 * JX__SHA256_LEN + 1], msg[JX__SEAL_MESSAGE_SIZE];
     size_t msg_len;
 
     for (const char *p = line; (p = memmem(p, (size_t)(line + len - p), key,
@@ -283,7 +283,7 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
     const char *prev = json_string_value(json_object_get(rec, "prev"));
     int ev = jx__record_kind_of(json_string_value(json_object_get(rec, "event")));
     uint64_t seq;
-    char want[2 * JX_SHA256_LEN + 1];
+    char want[2 * JX__SHA256_LEN + 1];
 
     if (!json_is_integer(jseq) || json_integer_value(jseq) < 0 ||
         prev == NULL || ev < 0) {
@@ -355,7 +355,7 @@ static int opens_run(json_t *rec)
 static vjob *another_run(verifier *v, vjob *latest, const char *line,
                          size_t len, int *oom)
 {
-    unsigned char digest[JX_SHA256_LEN];
+    unsigned char digest[JX__SHA256_LEN];
     char id[JX__UUID_LEN + 1]; /* add_job may move the runs, latest with them */
 
     /* A job whose first line was not a good job_started has not started:
@@ -387,7 +387,7 @@ static vjob *continued_run(verifier *v, vjob *latest, json_t *rec)
 {
     json_t *jseq = json_object_get(rec, "seq");
     const char *prev = json_string_value(json_object_get(rec, "prev"));
-    char head[2 * JX_SHA256_LEN + 1];
+    char head[2 * JX__SHA256_LEN + 1];
     vjob *broken = NULL;
 
     if (latest->earlier == 0)

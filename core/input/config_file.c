@@ -53,7 +53,7 @@ static int expect_kind(const jx__node *n, jx__node_kind kind,
 static int get_string(const jx__node *n, const char *name, const char *what,
                       char **out, jx_error *err)
 {
-    if (expect_kind(n, JX_NODE_SCALAR, name, what, err) != 0)
+    if (expect_kind(n, JX__NODE_SCALAR, name, what, err) != 0)
         return JX_ECONFIG;
     /* The codes are spelt out: callers read *out whenever this is 0. */
     if (n->text_len == 0) {
@@ -113,7 +113,7 @@ static int resolve_plugin_path(const char *written, const char *plugin_dir,
 static int read_step_types(const jx__node *n, const char *name,
                            jx__plugin_conf *pc, jx_error *err)
 {
-    if (expect_kind(n, JX_NODE_SEQ, name, "step_types", err) != 0)
+    if (expect_kind(n, JX__NODE_SEQ, name, "step_types", err) != 0)
         return JX_ECONFIG;
     pc->step_types = calloc(n->n_items + 1, sizeof *pc->step_types);
     if (pc->step_types == NULL)
@@ -147,13 +147,13 @@ static int in_folder(const char *path, const char *folder)
 static int read_isolation(const jx__node *v, const char *name,
                           jx__plugin_conf *pc, jx_error *err)
 {
-    if (expect_kind(v, JX_NODE_SCALAR, name, "isolation", err) != 0)
+    if (expect_kind(v, JX__NODE_SCALAR, name, "isolation", err) != 0)
         return JX_ECONFIG;
     pc->isolation_set = 1;
     if (strcmp(v->text, "inproc") == 0)
-        pc->isolation = JX_ISOLATION_INPROC;
+        pc->isolation = JX__ISOLATION_INPROC;
     else if (strcmp(v->text, "process") == 0)
-        pc->isolation = JX_ISOLATION_PROCESS;
+        pc->isolation = JX__ISOLATION_PROCESS;
     else
         return at(err, name, v, "isolation must be inproc or process, found "
                                 "'%s'", v->text);
@@ -216,7 +216,7 @@ static int read_plugin(const jx__node *n, const char *name,
 
     pc->line = n->line;
     pc->col = n->col;
-    if (expect_kind(n, JX_NODE_MAP, name, "a plugin entry", err) != 0)
+    if (expect_kind(n, JX__NODE_MAP, name, "a plugin entry", err) != 0)
         return JX_ECONFIG;
     rc = jx__check_keys(n, keys, name, "a plugin entry", JX_ECONFIG, err);
     if (rc != 0)
@@ -234,17 +234,17 @@ static int read_plugin(const jx__node *n, const char *name,
     if ((v = jx__map_get(n, "step_types")) != NULL &&
         (rc = read_step_types(v, name, pc, err)) != 0)
         return rc;
-    pc->isolation = in_folder(pc->path, default_plugin_dir) ? JX_ISOLATION_INPROC
-                                                           : JX_ISOLATION_PROCESS;
+    pc->isolation = in_folder(pc->path, default_plugin_dir) ? JX__ISOLATION_INPROC
+                                                           : JX__ISOLATION_PROCESS;
     if ((v = jx__map_get(n, "isolation")) != NULL &&
         (rc = read_isolation(v, name, pc, err)) != 0)
         return rc;
     if ((rc = read_runners(n, name, pc, err)) != 0)
         return rc;
     if ((v = jx__map_get(n, "config")) != NULL) {
-        if (v->kind == JX_NODE_SCALAR && !v->quoted && v->text_len == 0)
+        if (v->kind == JX__NODE_SCALAR && !v->quoted && v->text_len == 0)
             v = NULL; /* "config:" with nothing after it */
-        else if (expect_kind(v, JX_NODE_MAP, name, "config", err) != 0)
+        else if (expect_kind(v, JX__NODE_MAP, name, "config", err) != 0)
             return JX_ECONFIG;
     }
     pc->config = v != NULL ? jx__node_to_json(v, name, err) : json_object();
@@ -265,7 +265,7 @@ static int read_section(const jx__node *root, const char *section,
 
     if (sec == NULL)
         return 0;
-    if (expect_kind(sec, JX_NODE_MAP, name, section, err) != 0)
+    if (expect_kind(sec, JX__NODE_MAP, name, section, err) != 0)
         return JX_ECONFIG;
     if ((rc = jx__check_keys(sec, keys, name, section, JX_ECONFIG, err)))
         return rc;
@@ -282,10 +282,10 @@ static int read_fsync(const jx__node *v, const char *name, jx_config *cfg,
                       jx_error *err)
 {
     static const char *const names[] = {"step", "job", "none"};
-    static const jx__fsync_policy policies[] = {JX_FSYNC_STEP, JX_FSYNC_JOB,
-                                                JX_FSYNC_NONE};
+    static const jx__fsync_policy policies[] = {JX__FSYNC_STEP, JX__FSYNC_JOB,
+                                                JX__FSYNC_NONE};
 
-    if (expect_kind(v, JX_NODE_SCALAR, name, "evidence.fsync", err) != 0)
+    if (expect_kind(v, JX__NODE_SCALAR, name, "evidence.fsync", err) != 0)
         return JX_ECONFIG;
     for (size_t i = 0; i < 3; i++)
         if (strcmp(v->text, names[i]) == 0) {
@@ -305,7 +305,7 @@ static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
 
     if (sec == NULL)
         return 0;
-    if (expect_kind(sec, JX_NODE_MAP, name, "evidence", err) != 0)
+    if (expect_kind(sec, JX__NODE_MAP, name, "evidence", err) != 0)
         return JX_ECONFIG;
     if ((rc = jx__check_keys(sec, keys, name, "evidence", JX_ECONFIG, err)))
         return rc;
@@ -350,7 +350,7 @@ static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
 
     if (sec == NULL)
         return 0;
-    if (expect_kind(sec, JX_NODE_MAP, name, "runner", err) != 0)
+    if (expect_kind(sec, JX__NODE_MAP, name, "runner", err) != 0)
         return JX_ECONFIG;
     if ((rc = jx__check_keys(sec, keys, name, "runner", JX_ECONFIG, err)))
         return rc;
@@ -394,7 +394,7 @@ static int read_root(const jx__node *root, jx_config *cfg,
     const jx__node *v;
     int rc;
 
-    if (expect_kind(root, JX_NODE_MAP, name, "the config", err) != 0)
+    if (expect_kind(root, JX__NODE_MAP, name, "the config", err) != 0)
         return JX_ECONFIG;
     rc = jx__check_keys(root, keys, name, "the config", JX_ECONFIG, err);
     if (rc != 0)
@@ -411,11 +411,11 @@ static int read_root(const jx__node *root, jx_config *cfg,
             return jx__fail(err, JX_ENOMEM, "out of memory");
     }
     v = jx__map_get(root, "plugins");
-    if (v != NULL && v->kind == JX_NODE_SCALAR && !v->quoted &&
+    if (v != NULL && v->kind == JX__NODE_SCALAR && !v->quoted &&
         v->text_len == 0)
         v = NULL; /* "plugins:" alone, like "steps:" in a plan: none */
     if (v != NULL) {
-        if (expect_kind(v, JX_NODE_SEQ, name, "plugins", err) != 0)
+        if (expect_kind(v, JX__NODE_SEQ, name, "plugins", err) != 0)
             return JX_ECONFIG;
         cfg->plugins = calloc(v->n_items ? v->n_items : 1, sizeof *cfg->plugins);
         if (cfg->plugins == NULL)

@@ -12,15 +12,15 @@
 
 /* When the evidence log is synced to disk (evidence.fsync). */
 typedef enum jx__fsync_policy {
-    JX_FSYNC_STEP = 0, /* before every handler call and at job end */
-    JX_FSYNC_JOB,      /* at job end */
-    JX_FSYNC_NONE      /* left to the kernel */
+    JX__FSYNC_STEP = 0, /* before every handler call and at job end */
+    JX__FSYNC_JOB,      /* at job end */
+    JX__FSYNC_NONE      /* left to the kernel */
 } jx__fsync_policy;
 
 /* How a plugin runs: in the executor's process, or in a runner. */
 typedef enum jx__isolation {
-    JX_ISOLATION_INPROC = 0,
-    JX_ISOLATION_PROCESS = 1
+    JX__ISOLATION_INPROC = 0,
+    JX__ISOLATION_PROCESS = 1
 } jx__isolation;
 
 /* Runner processes that may serve one plugin at once. */

@@ -34,7 +34,7 @@ static const jx__doc_limits plan_limits = {
 static int get_text(const jx__node *n, const char *name, const char *what,
                     int allow_empty, char **out, jx_error *err)
 {
-    if (n->kind != JX_NODE_SCALAR)
+    if (n->kind != JX__NODE_SCALAR)
         return at(err, name, n, "%s must be a text value", what);
     if (!allow_empty && n->text_len == 0)
         return at(err, name, n, "%s must not be empty", what);
@@ -47,7 +47,7 @@ static int get_uuid(const jx__node *n, const char *name, const char *what,
 {
     uuid_t u;
 
-    if (n->kind != JX_NODE_SCALAR)
+    if (n->kind != JX__NODE_SCALAR)
         return at(err, name, n, "%s must be a UUID, found %s", what,
                   jx__node_kind_name(n));
     if (n->text_len != JX__UUID_LEN || uuid_parse(n->text, u) != 0)
@@ -78,12 +78,12 @@ static int read_params(const jx__node *n, jx_plan *plan, jx__step *st,
 {
     const char *name = plan->name;
 
-    if (n == NULL || (n->kind == JX_NODE_SCALAR && !n->quoted &&
+    if (n == NULL || (n->kind == JX__NODE_SCALAR && !n->quoted &&
                       n->text_len == 0) ||
-        (n->kind == JX_NODE_MAP && n->n_items == 0)) {
+        (n->kind == JX__NODE_MAP && n->n_items == 0)) {
         st->params = shared_no_params(plan);
     } else {
-        if (n->kind != JX_NODE_MAP)
+        if (n->kind != JX__NODE_MAP)
             return at(err, name, n, "%s", "parameters must be a mapping");
         st->params = jx__node_to_json(n, name, err);
         if (st->params == NULL)
@@ -138,8 +138,8 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
 
     st->line = n->line;
     st->col = n->col;
-    st->timeout_seconds = JX_DEFAULT_TIMEOUT_SECONDS;
-    if (n->kind != JX_NODE_MAP)
+    st->timeout_seconds = JX__DEFAULT_TIMEOUT_SECONDS;
+    if (n->kind != JX__NODE_MAP)
         return at(err, name, n, "a step must be a mapping, found %s",
                   jx__node_kind_name(n));
     if ((rc = jx__check_keys(n, keys, name, "a step", JX_EPLAN, err)) != 0)
@@ -221,7 +221,7 @@ static int read_secrets(const jx__node *step, jx_plan *plan,
 
     if (v == NULL)
         return 0;
-    if (v->kind != JX_NODE_SEQ)
+    if (v->kind != JX__NODE_SEQ)
         return at(err, name, v, "secret_parameters must be a sequence of "
                                 "parameter names, found %s",
                   jx__node_kind_name(v));
@@ -230,7 +230,7 @@ static int read_secrets(const jx__node *step, jx_plan *plan,
         json_t *value;
         int rc;
 
-        if (item->kind != JX_NODE_SCALAR)
+        if (item->kind != JX__NODE_SCALAR)
             return at(err, name, item, "secret_parameters must list "
                                        "parameter names, found %s",
                       jx__node_kind_name(item));
@@ -291,9 +291,9 @@ static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
 static int read_steps(const jx__node *n, const char *name,
                       const step_reader *r, jx_error *err)
 {
-    if (n->kind == JX_NODE_SCALAR && !n->quoted && n->text_len == 0)
+    if (n->kind == JX__NODE_SCALAR && !n->quoted && n->text_len == 0)
         return 0; /* "steps:" alone: an empty plan */
-    if (n->kind != JX_NODE_SEQ)
+    if (n->kind != JX__NODE_SEQ)
         return at(err, name, n, "steps must be a sequence, found %s",
                   jx__node_kind_name(n));
     if (r->failed) {
@@ -313,7 +313,7 @@ static int read_root(const jx__node *root, jx_plan *plan,
     const jx__node *v;
     int rc;
 
-    if (root->kind != JX_NODE_MAP)
+    if (root->kind != JX__NODE_MAP)
         return at(err, name, root, "a plan must be a mapping, found %s",
                   jx__node_kind_name(root));
     if ((rc = jx__check_keys(root, keys, name, "the plan", JX_EPLAN, err)))
@@ -341,7 +341,7 @@ static int read_root(const jx__node *root, jx_plan *plan,
         return rc;
     if ((v = jx__map_get(root, "executed_by")) != NULL)
         rc = get_text(v, name, "executed_by", 0, &plan->executed_by, err);
-    else if ((plan->executed_by = strdup(JX_DEFAULT_EXECUTED_BY)) == NULL)
+    else if ((plan->executed_by = strdup(JX__DEFAULT_EXECUTED_BY)) == NULL)
         rc = jx__fail(err, JX_ENOMEM, "out of memory");
     if (rc != 0)
         return rc;
@@ -352,7 +352,7 @@ static int read_root(const jx__node *root, jx_plan *plan,
 
 static int hash_hex(const char *text, size_t len, char out[65])
 {
-    unsigned char digest[JX_SHA256_LEN];
+    unsigned char digest[JX__SHA256_LEN];
     if (jx__sha256(text, len, digest) != 0)
         return -1;
     jx__hex(digest, sizeof digest, out);

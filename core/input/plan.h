@@ -10,8 +10,8 @@
 
 #include "base/common.h"
 
-#define JX_DEFAULT_TIMEOUT_SECONDS 300
-#define JX_DEFAULT_EXECUTED_BY "executor"
+#define JX__DEFAULT_TIMEOUT_SECONDS 300
+#define JX__DEFAULT_EXECUTED_BY "executor"
 
 typedef struct jx__step {
     int64_t index;

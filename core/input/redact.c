@@ -46,7 +46,7 @@ char *jx__redact_text(const jx_plan *plan, const char *s, int *oom)
         return NULL;
     do {
         if (jx__buf_append(&out, s, (size_t)(at - s)) != 0 ||
-            jx__buf_puts(&out, JX_REDACTED) != 0)
+            jx__buf_puts(&out, JX__REDACTED) != 0)
             goto fail;
         s = at + len;
     } while ((at = next_secret(plan, s, &len)) != NULL);
@@ -90,7 +90,7 @@ char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom)
     tail = secret_start_at_end(plan, text, len);
     if (tail == 0)
         return whole;
-    if (asprintf(&out, "%.*s%s", (int)(len - tail), text, JX_REDACTED) < 0) {
+    if (asprintf(&out, "%.*s%s", (int)(len - tail), text, JX__REDACTED) < 0) {
         out = NULL;
         *oom = 1;
     }

@@ -10,14 +10,14 @@
 
 #include "input/plan.h"
 
-#define JX_REDACTED "[REDACTED]"
+#define JX__REDACTED "[REDACTED]"
 
 /* Whether the plan declares any secret; when not, nothing needs a scan. */
 int jx__has_secrets(const jx_plan *plan);
 
 /*
  * Returns a malloc'd copy of s with every secret value replaced by
- * JX_REDACTED, or NULL when s holds none, or on OOM (then *oom is set).
+ * JX__REDACTED, or NULL when s holds none, or on OOM (then *oom is set).
  */
 char *jx__redact_text(const jx_plan *plan, const char *s, int *oom);
 

@@ -81,7 +81,7 @@ static int push_item(jx__node *coll, jx__node *key, jx__node *value)
         if (items == NULL)
             return -1;
         coll->items = items;
-        if (coll->kind == JX_NODE_MAP) {
+        if (coll->kind == JX__NODE_MAP) {
             jx__node **keys = realloc(coll->keys, cap * sizeof *keys);
             if (keys == NULL)
                 return -1;
@@ -89,7 +89,7 @@ static int push_item(jx__node *coll, jx__node *key, jx__node *value)
         }
         coll->cap = cap;
     }
-    if (coll->kind == JX_NODE_MAP)
+    if (coll->kind == JX__NODE_MAP)
         coll->keys[coll->n_items] = key;
     coll->items[coll->n_items++] = value;
     return 0;
@@ -101,8 +101,8 @@ static int push_item(jx__node *coll, jx__node *key, jx__node *value)
 static int is_streamed(const parse_state *st)
 {
     return st->stream != NULL && st->depth == 2 &&
-           st->stack[0]->kind == JX_NODE_MAP &&
-           st->stack[1]->kind == JX_NODE_SEQ && st->pending_key[0] != NULL &&
+           st->stack[0]->kind == JX__NODE_MAP &&
+           st->stack[1]->kind == JX__NODE_SEQ && st->pending_key[0] != NULL &&
            strcmp(st->pending_key[0]->text, st->stream->key) == 0;
 }
 
@@ -120,8 +120,8 @@ static int attach(parse_state *st, jx__node *node, jx_error *err)
         return rc;
     }
     parent = st->stack[st->depth - 1];
-    if (parent->kind == JX_NODE_MAP && st->pending_key[st->depth - 1] == NULL) {
-        if (node->kind != JX_NODE_SCALAR) {
+    if (parent->kind == JX__NODE_MAP && st->pending_key[st->depth - 1] == NULL) {
+        if (node->kind != JX__NODE_SCALAR) {
             int rc = fail_at(err, st->name, node->line, node->col, JX_EPLAN,
                              "a mapping key must be a plain value");
             jx__node_free(node);
@@ -154,7 +154,7 @@ static int open_collection(parse_state *st, jx__node_kind kind,
                            const yaml_event_t *ev, jx_error *err)
 {
     jx__node *node;
-    const unsigned char *anchor = kind == JX_NODE_MAP
+    const unsigned char *anchor = kind == JX__NODE_MAP
                                       ? ev->data.mapping_start.anchor
                                       : ev->data.sequence_start.anchor;
 
@@ -241,7 +241,7 @@ static int close_collection(parse_state *st, jx_error *err)
                         st->name);
     node = st->stack[--st->depth];
 
-    if (node->kind == JX_NODE_MAP)
+    if (node->kind == JX__NODE_MAP)
         rc = check_duplicate_keys(st, node, err);
     if (rc != 0) {
         jx__node_free(node);
@@ -272,7 +272,7 @@ static int add_scalar(parse_state *st, const yaml_event_t *ev, jx_error *err)
         return fail_at(err, st->name, (unsigned)ev->start_mark.line + 1,
                        (unsigned)ev->start_mark.column + 1, JX_EPLAN,
                        "a value contains a NUL character");
-    node = node_new(JX_NODE_SCALAR, &ev->start_mark);
+    node = node_new(JX__NODE_SCALAR, &ev->start_mark);
     if (node == NULL || (node->text = malloc(len + 1)) == NULL) {
         free(node);
         return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
@@ -343,9 +343,9 @@ static int handle_event(parse_state *st, const yaml_event_t *ev,
     case YAML_SCALAR_EVENT:
         return add_scalar(st, ev, err);
     case YAML_SEQUENCE_START_EVENT:
-        return open_collection(st, JX_NODE_SEQ, ev, err);
+        return open_collection(st, JX__NODE_SEQ, ev, err);
     case YAML_MAPPING_START_EVENT:
-        return open_collection(st, JX_NODE_MAP, ev, err);
+        return open_collection(st, JX__NODE_MAP, ev, err);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
         return close_collection(st, err);
@@ -435,7 +435,7 @@ int jx__check_keys(const jx__node *map, const char *const *allowed,
 
 const jx__node *jx__map_get(const jx__node *map, const char *key)
 {
-    if (map == NULL || map->kind != JX_NODE_MAP)
+    if (map == NULL || map->kind != JX__NODE_MAP)
         return NULL;
     for (size_t i = 0; i < map->n_items; i++)
         if (strcmp(map->keys[i]->text, key) == 0)
@@ -446,9 +446,9 @@ const jx__node *jx__map_get(const jx__node *map, const char *key)
 const char *jx__node_kind_name(const jx__node *node)
 {
     switch (node->kind) {
-    case JX_NODE_MAP:
+    case JX__NODE_MAP:
         return "a mapping";
-    case JX_NODE_SEQ:
+    case JX__NODE_SEQ:
         return "a sequence";
     default:
         return "a scalar";
@@ -571,9 +571,9 @@ json_t *jx__node_to_json(const jx__node *node, const char *name,
 {
     json_t *out;
 
-    if (node->kind == JX_NODE_SCALAR)
+    if (node->kind == JX__NODE_SCALAR)
         return scalar_to_json(node, name, err);
-    out = node->kind == JX_NODE_MAP ? json_object() : json_array();
+    out = node->kind == JX__NODE_MAP ? json_object() : json_array();
     if (out == NULL) {
         jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
         return NULL;
@@ -585,12 +585,12 @@ json_t *jx__node_to_json(const jx__node *node, const char *name,
             json_decref(out);
             return NULL;
         }
-        rc = node->kind == JX_NODE_MAP
+        rc = node->kind == JX__NODE_MAP
                  ? json_object_set_new(out, node->keys[i]->text, child)
                  : json_array_append_new(out, child);
         if (rc != 0) {
             json_decref(out);
-            if (node->kind == JX_NODE_MAP &&
+            if (node->kind == JX__NODE_MAP &&
                 !jx__utf8_valid(node->keys[i]->text))
                 jx__fail(err, JX_EPLAN, "%s:%u:%u: key is not valid UTF-8",
                          name, node->keys[i]->line, node->keys[i]->col);
@@ -605,7 +605,7 @@ json_t *jx__node_to_json(const jx__node *node, const char *name,
 int jx__node_int(const jx__node *node, const char *name, const char *what,
                  long long *out, jx_error *err)
 {
-    int r = node->kind == JX_NODE_SCALAR && !node->quoted
+    int r = node->kind == JX__NODE_SCALAR && !node->quoted
                 ? parse_integer(node->text, out)
                 : 0;
 

@@ -11,7 +11,7 @@
 
 #include "base/common.h"
 
-typedef enum { JX_NODE_SCALAR, JX_NODE_MAP, JX_NODE_SEQ } jx__node_kind;
+typedef enum { JX__NODE_SCALAR, JX__NODE_MAP, JX__NODE_SEQ } jx__node_kind;
 
 typedef struct jx__node {
     jx__node_kind kind;

@@ -62,7 +62,7 @@ static int load_plugin(jx_executor *ex, const jx_config *cfg,
     jx__plugin *p;
     int rc;
 
-    int isolated = pc->isolation == JX_ISOLATION_PROCESS &&
+    int isolated = pc->isolation == JX__ISOLATION_PROCESS &&
                    (pc->isolation_set ||
                     !jx__plugin_is_preloaded(pc->path_written));
 

@@ -133,7 +133,7 @@ void jx__outcome_redact(const jx_plan *plan, jx__outcome *oc)
                          : jx__redact_text(plan, oc->stderr_text, &oom);
         if (text != NULL || oom) {
             free(oc->stderr_text);
-            oc->stderr_text = text != NULL ? text : strdup(JX_REDACTED);
+            oc->stderr_text = text != NULL ? text : strdup(JX__REDACTED);
         }
     }
     if (oc->completed) {
