@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config autoconf automake libtool libltdl-dev
   libyaml-dev libjansson-dev uuid-dev libssl-dev libsodium-dev libcmocka-dev
+  libsqlite3-dev
 )
 
 missing=()
