@@ -57,7 +57,7 @@ void drop_run(fixture *f);
  * runner (with runner_extra), then tail (more top-level sections). */
 char *config_text(const char *plugin_extra, const char *runner_extra,
                   const char *tail);
-/* Parses the config text (as test.yaml); the caller frees it. */
+/* Parses the config text (as test.yaml); the config is the caller's. */
 jx_config *parse_config(const char *text, jx_error *err);
 /* An executor on config_text(plugin_extra, runner_extra, tail). */
 void make_executor(fixture *f, const char *plugin_extra,
