@@ -19,6 +19,7 @@
 
 #include <jobexec/jobexec.h>
 
+#include "fixture.h"
 #include "input/config_file.h"
 #include "testutil.h"
 
@@ -56,9 +57,7 @@ static int fx_teardown(void **state)
     jx_config_free(f->cfg);
     jx_config_free(f->cfg2);
     json_decref(f->expected);
-    if (f->dir != NULL)
-        tu_rm_rf(f->dir);
-    free(f->dir);
+    tu_temp_free(f->dir);
     free(f->path);
     free(f);
     return 0;

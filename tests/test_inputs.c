@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "testutil.h"
 
 #define BAD_DIR TU_DATADIR "/bad"
@@ -219,8 +220,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    tu_rm_rf(g_dir);
-    free(g_dir);
+    tu_temp_free(g_dir);
     free(g_config);
     return 0;
 }
@@ -528,7 +528,7 @@ static void test_alias_bomb_without_anchor(void **state)
     fixture *f = *state;
     assert_hostile_refused(
         f, "aliases.yaml",
-        "contract_id: 0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d\n"
+        "contract_id: " TU_CONTRACT "\n"
         "steps:\n"
         "  - step_index: 0\n"
         "    step_type: capability_enable\n"

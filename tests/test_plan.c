@@ -18,17 +18,16 @@
 
 #include <jobexec/jobexec.h>
 
+#include "fixture.h"
 #include "input/plan.h"
 #include "testutil.h"
 
 #define NAME "plan.yaml"
-#define CONTRACT "0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d"
 #define CONTRACT_UPPER "0F8C2A8D-5B7E-4F3A-8C2D-9E1F0A3B4C5D"
-#define JOB "6b0b1b3e-4c1d-4f8e-9a51-2f0f6a7e9c11"
 #define JOB_UPPER "6B0B1B3E-4C1D-4F8E-9A51-2F0F6A7E9C11"
 
 /* A plan with one step, for the tests that change one thing. */
-#define HEAD "contract_id: " CONTRACT "\nsteps:\n"
+#define HEAD "contract_id: " TU_CONTRACT "\nsteps:\n"
 #define STEP0 "  - step_index: 0\n    step_type: noop\n"
 
 /* ---- per-test state ----------------------------------------------------- */
@@ -55,9 +54,7 @@ static int fx_teardown(void **state)
 
     jx_plan_free(f->plan);
     jx_plan_free(f->plan2);
-    if (f->dir != NULL)
-        tu_rm_rf(f->dir);
-    free(f->dir);
+    tu_temp_free(f->dir);
     free(f->path);
     free(f);
     return 0;
@@ -124,8 +121,8 @@ static void test_minimal_plan(void **state)
 
     assert_string_equal(plan->name, NAME);
     /* Stored canonical: lower case. */
-    assert_string_equal(plan->contract_id, CONTRACT);
-    assert_string_equal(jx_plan_contract_id(plan), CONTRACT);
+    assert_string_equal(plan->contract_id, TU_CONTRACT);
+    assert_string_equal(jx_plan_contract_id(plan), TU_CONTRACT);
     assert_int_equal(jx_plan_step_count(plan), 1);
     assert_int_equal(plan->n_steps, 1);
     /* SHA-256 of the bytes as received. */
@@ -178,19 +175,19 @@ static void test_job_id_kept(void **state)
 {
     fixture *f = *state;
 
-    parse_ok(f, "job_id: " JOB "\n" HEAD STEP0);
+    parse_ok(f, "job_id: " TU_JOB "\n" HEAD STEP0);
     assert_int_equal(jx_plan_job_id_generated(f->plan), 0);
-    assert_string_equal(jx_plan_job_id(f->plan), JOB);
+    assert_string_equal(jx_plan_job_id(f->plan), TU_JOB);
     parse_ok(f, "job_id: \"" JOB_UPPER "\"\n" HEAD STEP0);
-    assert_string_equal(jx_plan_job_id(f->plan), JOB);
+    assert_string_equal(jx_plan_job_id(f->plan), TU_JOB);
 }
 
 static void test_all_fields(void **state)
 {
     fixture *f = *state;
     jx_plan *plan = parse_ok(
-        f, "job_id: " JOB "\n"
-           "contract_id: " CONTRACT "\n"
+        f, "job_id: " TU_JOB "\n"
+           "contract_id: " TU_CONTRACT "\n"
            "tenant_id: acme\n"
            "executed_by: ops-cli\n"
            "steps:\n"
@@ -268,7 +265,7 @@ static void test_json_plan(void **state)
 {
     fixture *f = *state;
     jx_plan *plan = parse_ok(
-        f, "{\"job_id\": \"" JOB "\", \"contract_id\": \"" CONTRACT "\",\n"
+        f, "{\"job_id\": \"" TU_JOB "\", \"contract_id\": \"" TU_CONTRACT "\",\n"
            " \"tenant_id\": \"acme\", \"executed_by\": \"api\",\n"
            " \"steps\": [\n"
            "  {\"step_index\": 0, \"step_type\": \"a\", \"target\": \"T\",\n"
@@ -276,8 +273,8 @@ static void test_json_plan(void **state)
            "   \"parameters\": {\"n\": 2, \"s\": \"2\"}},\n"
            "  {\"step_index\": 2, \"step_type\": \"b\"}]}");
 
-    assert_string_equal(jx_plan_job_id(plan), JOB);
-    assert_string_equal(jx_plan_contract_id(plan), CONTRACT);
+    assert_string_equal(jx_plan_job_id(plan), TU_JOB);
+    assert_string_equal(jx_plan_contract_id(plan), TU_CONTRACT);
     assert_string_equal(plan->tenant_id, "acme");
     assert_string_equal(plan->executed_by, "api");
     assert_int_equal(jx_plan_step_count(plan), 2);
@@ -294,12 +291,12 @@ static void test_empty_steps(void **state)
 {
     fixture *f = *state;
 
-    parse_ok(f, "contract_id: " CONTRACT "\nsteps: []\n");
+    parse_ok(f, "contract_id: " TU_CONTRACT "\nsteps: []\n");
     assert_int_equal(jx_plan_step_count(f->plan), 0);
     /* "steps:" with nothing after it is an empty list too. */
-    parse_ok(f, "contract_id: " CONTRACT "\nsteps:\n");
+    parse_ok(f, "contract_id: " TU_CONTRACT "\nsteps:\n");
     assert_int_equal(jx_plan_step_count(f->plan), 0);
-    parse_ok(f, "steps:\ncontract_id: " CONTRACT "\n");
+    parse_ok(f, "steps:\ncontract_id: " TU_CONTRACT "\n");
     assert_int_equal(jx_plan_step_count(f->plan), 0);
 }
 
@@ -315,7 +312,7 @@ static void test_load_file(void **state)
     rc = jx_plan_load(f->path, &f->plan, &f->err);
     assert_int_equal(rc, 0);
     assert_string_equal(f->plan->name, f->path);
-    assert_string_equal(f->plan->contract_id, CONTRACT);
+    assert_string_equal(f->plan->contract_id, TU_CONTRACT);
     assert_string_equal(f->plan->sha256, "74f90c483d22b3608a850fc550c18f7d"
                                          "700a3d9ab1c34a5c60a243d329d84e24");
 }
@@ -329,7 +326,7 @@ static void test_missing_contract_id(void **state)
                NAME ":1:1: missing 'contract_id': every job needs the UUID "
                     "of its approved contract");
     /* The position is the plan's own, after any leading comment. */
-    PLAN_FAILS(f, "# no contract\njob_id: " JOB "\nsteps: []\n",
+    PLAN_FAILS(f, "# no contract\njob_id: " TU_JOB "\nsteps: []\n",
                NAME ":2:1: missing 'contract_id': every job needs the UUID "
                     "of its approved contract");
 }
@@ -346,13 +343,13 @@ static void test_contract_id_not_uuid(void **state)
                     "'0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5g'");
     PLAN_FAILS(f, "contract_id:\nsteps: []\n",
                NAME ":1:13: contract_id must be a UUID, found ''");
-    PLAN_FAILS(f, "contract_id: [" CONTRACT "]\nsteps: []\n",
+    PLAN_FAILS(f, "contract_id: [" TU_CONTRACT "]\nsteps: []\n",
                NAME ":1:14: contract_id must be a UUID, found a sequence");
-    PLAN_FAILS(f, "contract_id: {" CONTRACT ": 1}\nsteps: []\n",
+    PLAN_FAILS(f, "contract_id: {" TU_CONTRACT ": 1}\nsteps: []\n",
                NAME ":1:14: contract_id must be a UUID, found a mapping");
     /* Braces or surrounding text make it something else. */
-    PLAN_FAILS(f, "contract_id: \" " CONTRACT "\"\nsteps: []\n",
-               NAME ":1:14: contract_id must be a UUID, found ' " CONTRACT
+    PLAN_FAILS(f, "contract_id: \" " TU_CONTRACT "\"\nsteps: []\n",
+               NAME ":1:14: contract_id must be a UUID, found ' " TU_CONTRACT
                     "'");
 }
 
@@ -361,7 +358,7 @@ static void test_job_id_not_uuid(void **state)
     fixture *f = *state;
     PLAN_FAILS(f, "job_id: 42\n" HEAD STEP0,
                NAME ":1:9: job_id must be a UUID, found '42'");
-    PLAN_FAILS(f, "contract_id: " CONTRACT "\njob_id: {}\nsteps: []\n",
+    PLAN_FAILS(f, "contract_id: " TU_CONTRACT "\njob_id: {}\nsteps: []\n",
                NAME ":2:9: job_id must be a UUID, found a mapping");
 }
 
@@ -456,7 +453,7 @@ static void test_unknown_key_top(void **state)
     fixture *f = *state;
     PLAN_FAILS(f, HEAD STEP0 "stepz: []\n",
                NAME ":5:1: unknown key 'stepz' in the plan");
-    PLAN_FAILS(f, "Contract_id: " CONTRACT "\nsteps: []\n",
+    PLAN_FAILS(f, "Contract_id: " TU_CONTRACT "\nsteps: []\n",
                NAME ":1:1: unknown key 'Contract_id' in the plan");
 }
 
@@ -541,12 +538,12 @@ static void test_timeout_not_integer(void **state)
 static void test_steps_not_sequence(void **state)
 {
     fixture *f = *state;
-    PLAN_FAILS(f, "contract_id: " CONTRACT "\nsteps: {step_index: 0}\n",
+    PLAN_FAILS(f, "contract_id: " TU_CONTRACT "\nsteps: {step_index: 0}\n",
                NAME ":2:8: steps must be a sequence, found a mapping");
-    PLAN_FAILS(f, "contract_id: " CONTRACT "\nsteps: 3\n",
+    PLAN_FAILS(f, "contract_id: " TU_CONTRACT "\nsteps: 3\n",
                NAME ":2:8: steps must be a sequence, found a scalar");
     /* Quoted, "" is a value, not an empty list. */
-    PLAN_FAILS(f, "contract_id: " CONTRACT "\nsteps: \"\"\n",
+    PLAN_FAILS(f, "contract_id: " TU_CONTRACT "\nsteps: \"\"\n",
                NAME ":2:8: steps must be a sequence, found a scalar");
 }
 
@@ -564,8 +561,8 @@ static void test_plan_not_mapping(void **state)
 static void test_missing_steps(void **state)
 {
     fixture *f = *state;
-    PLAN_FAILS(f, "contract_id: " CONTRACT "\n", NAME ":1:1: missing 'steps'");
-    PLAN_FAILS(f, "{\"contract_id\": \"" CONTRACT "\"}",
+    PLAN_FAILS(f, "contract_id: " TU_CONTRACT "\n", NAME ":1:1: missing 'steps'");
+    PLAN_FAILS(f, "{\"contract_id\": \"" TU_CONTRACT "\"}",
                NAME ":1:1: missing 'steps'");
 }
 
@@ -575,7 +572,7 @@ static void test_document_faults_are_plan_errors(void **state)
     PLAN_FAILS(f, "", NAME ":1:1: the document is empty");
     PLAN_FAILS(f, HEAD "  - &s {step_index: 0, step_type: a}\n",
                NAME ":3:5: anchors and aliases are not allowed");
-    PLAN_FAILS(f, HEAD STEP0 "contract_id: " CONTRACT "\n",
+    PLAN_FAILS(f, HEAD STEP0 "contract_id: " TU_CONTRACT "\n",
                NAME ":5:1: duplicate key 'contract_id'");
 }
 

@@ -21,10 +21,8 @@
 
 #include <jobexec/jobexec.h>
 
+#include "fixture.h"
 #include "testutil.h"
-
-#define JOB "6b0b1b3e-4c1d-4f8e-9a51-2f0f6a7e9c11"
-#define CONTRACT "0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d"
 
 typedef struct fixture {
     char *empty_dir; /* plugin_dir: nothing to load from disk */
@@ -55,15 +53,11 @@ static int fx_teardown(void **state)
 {
     fixture *f = *state;
 
-    jx_result_free(f->res);
     json_decref(f->doc);
     free(f->doc_text);
-    jx_plan_free(f->plan);
     jx_executor_free(f->ex2);
-    jx_executor_free(f->ex);
-    jx_config_free(f->cfg);
-    tu_rm_rf(f->empty_dir);
-    free(f->empty_dir);
+    tu_drop_job(&f->res, &f->plan, &f->ex, &f->cfg);
+    tu_temp_free(f->empty_dir);
     free(f);
     return 0;
 }
@@ -71,16 +65,8 @@ static int fx_teardown(void **state)
 /* The config: plugin_dir is the empty folder, then the plugin entries. */
 static void parse_config(fixture *f, const char *plugins)
 {
-    char *text = NULL;
-    int rc;
-
-    assert_true(asprintf(&text, "plugin_dir: %s\nplugins:\n%s",
-                         f->empty_dir, plugins) > 0);
-    rc = jx_config_parse(text, strlen(text), "test.yaml", NULL, &f->cfg,
-                         &f->err);
-    free(text);
-    if (rc != 0)
-        fail_msg("config: %s", f->err.message);
+    tu_configf(&f->cfg, &f->err, "test.yaml", NULL,
+               "plugin_dir: %s\nplugins:\n%s", f->empty_dir, plugins);
 }
 
 #define PRELOADED_PLUGINS                                                     \
@@ -93,8 +79,7 @@ static void parse_config(fixture *f, const char *plugins)
 static void make_executor(fixture *f)
 {
     parse_config(f, PRELOADED_PLUGINS);
-    if (jx_executor_new(f->cfg, &f->ex, &f->err) != 0)
-        fail_msg("executor: %s", f->err.message);
+    tu_executor(f->cfg, NULL, &f->ex, &f->err);
 }
 
 static void run_plan(fixture *f, const char *steps)
@@ -104,13 +89,11 @@ static void run_plan(fixture *f, const char *steps)
     jx_run_options opts = {0};
     int rc;
 
-    assert_true(asprintf(&text, "job_id: " JOB "\ncontract_id: " CONTRACT
-                                "\nsteps:\n%s",
+    assert_true(asprintf(&text, "job_id: " TU_JOB "\ncontract_id: "
+                                TU_CONTRACT "\nsteps:\n%s",
                          steps) > 0);
-    rc = jx_plan_parse(text, strlen(text), "plan.yaml", &f->plan, &f->err);
+    tu_plan(text, &f->plan, &f->err);
     free(text);
-    if (rc != 0)
-        fail_msg("plan: %s", f->err.message);
     opts.document = open_memstream(&f->doc_text, &f->doc_len);
     assert_non_null(opts.document);
     rc = jx_executor_run(f->ex, f->plan, &opts, &f->res, &f->err);

@@ -23,9 +23,8 @@
 #include <cmocka.h>
 #include <jobexec/jobexec.h>
 
+#include "fixture.h"
 #include "testutil.h"
-
-#define CONTRACT "0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d"
 
 /* ---- the interposed sync ------------------------------------------------ */
 
@@ -77,8 +76,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
 
-    if (f == NULL || (f->dir = tu_mkdtemp()) == NULL ||
-        asprintf(&f->log, "%s/evidence.jsonl", f->dir) < 0)
+    if (f == NULL || tu_temp_log(&f->dir, &f->log) != 0)
         return -1;
     sync_calls = 0;
     fail_at = 0;
@@ -92,8 +90,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     jx_executor_free(f->ex);
-    tu_rm_rf(f->dir);
-    free(f->dir);
+    tu_temp_free(f->dir);
     free(f->log);
     free(f);
     return 0;
@@ -119,21 +116,16 @@ static void make_executor(fixture *f, const char *fsync)
 /* Runs a job of n count steps; the result is the caller's. */
 static jx_result *run_steps(fixture *f, int n)
 {
-    char text[4096];
-    size_t off;
+    char *text = tu_plan_text(NULL, (size_t)n, "count", -1, NULL);
     jx_plan *plan = NULL;
     jx_result *res = NULL;
     jx_error err;
 
-    off = (size_t)snprintf(text, sizeof text,
-                           "contract_id: " CONTRACT "\nsteps:\n");
-    for (int i = 0; i < n; i++)
-        off += (size_t)snprintf(text + off, sizeof text - off,
-                                "  - {step_index: %d, step_type: count}\n",
-                                i);
-    if (jx_plan_parse(text, off, "plan.yaml", &plan, &err) != 0 ||
+    assert_non_null(text);
+    if (jx_plan_parse(text, strlen(text), "plan.yaml", &plan, &err) != 0 ||
         jx_executor_run(f->ex, plan, NULL, &res, &err) != 0)
         fail_msg("run: %s", err.message);
+    free(text);
     jx_plan_free(plan);
     return res;
 }

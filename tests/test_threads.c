@@ -29,9 +29,9 @@
 
 #include <jobexec/jobexec.h>
 
+#include "fixture.h"
 #include "testutil.h"
 
-#define CONTRACT "0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d"
 #define JOBS_PER_THREAD 200
 #define MAX_THREADS 4
 #define STEPS_PER_JOB 3
@@ -208,7 +208,7 @@ static void run_one(worker *w, size_t k)
 
     job_id_of(w->id, k, job_id);
     len = snprintf(text, sizeof text,
-                   "job_id: %s\ncontract_id: " CONTRACT "\nsteps:\n"
+                   "job_id: %s\ncontract_id: " TU_CONTRACT "\nsteps:\n"
                    "  - {step_index: 0, step_type: capability_enable}\n"
                    "  - {step_index: 1, step_type: %s}\n"
                    "  - {step_index: 2, step_type: parallel}\n",
@@ -263,10 +263,7 @@ static int fx_setup(void **state)
     fixture *f = calloc(1, sizeof *f);
 
     memset(&watch, 0, sizeof watch);
-    if (f == NULL || (f->dir = tu_mkdtemp()) == NULL ||
-        asprintf(&f->log_path, "%s/evidence.jsonl", f->dir) < 0) {
-        if (f != NULL)
-            free(f->dir);
+    if (f == NULL || tu_temp_log(&f->dir, &f->log_path) != 0) {
         free(f);
         return -1;
     }
@@ -278,13 +275,11 @@ static int fx_teardown(void **state)
 {
     fixture *f = *state;
 
-    jx_executor_free(f->ex);
-    jx_config_free(f->cfg);
+    tu_drop_job(NULL, NULL, &f->ex, &f->cfg);
     free(f->log_text);
     free(f->lines);
     free(f->n_lines);
-    tu_rm_rf(f->dir);
-    free(f->dir);
+    tu_temp_free(f->dir);
     free(f->log_path);
     free(f);
     return 0;
@@ -292,21 +287,13 @@ static int fx_teardown(void **state)
 
 static void make_executor(fixture *f)
 {
-    char *text = NULL;
-    int rc;
-
-    assert_true(asprintf(&text,
-                         "plugin_dir: " TU_PLUGINS "\n"
-                         "plugins:\n"
-                         "  - path: noop\n"
-                         "    step_types: [capability_enable]\n"
-                         "evidence: {log: \"%s\"}\n",
-                         f->log_path) > 0);
-    rc = jx_config_parse(text, strlen(text), "test.yaml", TU_PLUGINS, &f->cfg,
-                         &f->err);
-    free(text);
-    if (rc != 0)
-        fail_msg("config: %s", f->err.message);
+    tu_configf(&f->cfg, &f->err, "test.yaml", TU_PLUGINS,
+               "plugin_dir: " TU_PLUGINS "\n"
+               "plugins:\n"
+               "  - path: noop\n"
+               "    step_types: [capability_enable]\n"
+               "evidence: {log: \"%s\"}\n",
+               f->log_path);
     if (jx_executor_new(f->cfg, &f->ex, &f->err) != 0 ||
         jx_executor_add_handler(f->ex, &serial_handler, NULL, NULL,
                                 &f->err) != 0 ||
@@ -342,26 +329,6 @@ static void run_workers(fixture *f, unsigned n_threads, size_t n_jobs,
 }
 
 /* ---- checking the log --------------------------------------------------- */
-
-static void hex(const unsigned char *digest, char out[65])
-{
-    sodium_bin2hex(out, 65, digest, crypto_hash_sha256_BYTES);
-}
-
-static void genesis(const char *job_id, char out[65])
-{
-    static const char domain[] = "jobexec:chain:v1:";
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_state st;
-
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const unsigned char *)domain,
-                              sizeof domain - 1);
-    crypto_hash_sha256_update(&st, (const unsigned char *)job_id,
-                              strlen(job_id));
-    crypto_hash_sha256_final(&st, digest);
-    hex(digest, out);
-}
 
 /* The job's slot from its job_id ("TTTTTTTT-0000-4000-8000-KKKKKKKKKKKK"). */
 static size_t slot_of(const char *job_id, size_t n_jobs)
@@ -420,12 +387,11 @@ static void verify_log(fixture *f, unsigned n_threads, size_t n_jobs)
     for (unsigned t = 0; t < n_threads; t++) {
         for (size_t k = 0; k < n_jobs; k++) {
             size_t slot = t * n_jobs + k;
-            char job_id[37], prev[65];
-            unsigned char digest[crypto_hash_sha256_BYTES];
+            char job_id[37], prev[TU_SHA256_HEX_SIZE];
 
             job_id_of(t, k, job_id);
             assert_int_equal(f->n_lines[slot], LINES_PER_JOB);
-            genesis(job_id, prev);
+            tu_chain_genesis(job_id, prev);
             for (size_t i = 0; i < LINES_PER_JOB; i++) {
                 const char *line = f->lines[slot * LINES_PER_JOB + i];
                 json_t *rec = json_loads(line, 0, NULL);
@@ -438,9 +404,7 @@ static void verify_log(fixture *f, unsigned n_threads, size_t n_jobs)
                     fail_msg("job %s: record %zu does not chain", job_id, i);
                 }
                 json_decref(rec);
-                crypto_hash_sha256(digest, (const unsigned char *)line,
-                                   strlen(line));
-                hex(digest, prev);
+                tu_sha256_hex(line, strlen(line), prev);
             }
         }
     }

@@ -1,6 +1,7 @@
 /*
  * testutil.h - helpers shared by the cmocka suites: temporary folders,
- * files, and running the real jobexec binary.
+ * files, and running the real jobexec binary.  What the suites set up
+ * around the library (ids, executors, plans, handlers) is in fixture.h.
  */
 #ifndef JX_TESTUTIL_H
 #define JX_TESTUTIL_H
@@ -14,6 +15,7 @@
 #define TU_FIXTURES JX_TEST_BUILDDIR "/tests/plugins/.libs" /* fixture .so */
 #define TU_PLUGINS JX_TEST_BUILDDIR "/plugins/.libs"        /* shipped .so */
 #define TU_JOBEXEC JX_TEST_BUILDDIR "/jobexec"              /* the CLI */
+#define TU_RUNNER JX_TEST_BUILDDIR "/jobexec-runner"        /* its runner */
 
 /* A fresh private folder under $TMPDIR (or /tmp); free() the result after
  * tu_rm_rf(). */

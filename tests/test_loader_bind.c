@@ -1,20 +1,16 @@
 /*
- * test_loader.c - loading plugins through the public API: every refusal of
- * the loader (unsafe file or folder, wrong descriptor, failing init, step
- * types bound twice, a health observer that is not one) with its exact code
- * and "CONFIG:LINE:COL: plugin 'PATH': reason" message, and the good paths:
- * shipped plugins, a module that is handler and observer at once, step type
- * binding, jx_executor_plugin_info, all-or-nothing start-up and in-process
- * registration.
+ * test_loader_bind.c - what the loader binds once files are accepted:
+ * step types bound twice, a health observer that is not one, the shipped
+ * plugins, jx_executor_plugin_info, a module that is handler and observer
+ * at once, all-or-nothing start-up (a later plugin's failure unloads the
+ * earlier ones), in-process registration and its refusals, and the
+ * fixture plugins behaving as other suites rely on.
  *
- * Each test copies the .so files it needs into a private temp folder, so
- * that modes and owners can be changed without touching the build tree.
+ * Each test copies the .so files it needs into a private temp folder.
  */
 #include "config.h"
 
 #include <dlfcn.h>
-#include <errno.h>
-#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,187 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <limits.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include <jobexec/jobexec.h>
 
-#include "testutil.h"
-
-#define CONFIG_NAME "loader.yaml"
-#define CONTRACT "0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d"
-#define PLAN_HEAD "contract_id: " CONTRACT "\nsteps:\n"
-
-/* The size of a version 1.0 descriptor: the least a loader accepts, fixed
- * for good whatever members later minor versions append. */
-#define HANDLER_V1_0_SIZE                                                     \
-    (offsetof(step_handler_v1, fini) + sizeof(void (*)(void *)))
-
-/* What the loader prints for a descriptor whose magic is 0xdeadbeef. */
-#define BAD_MAGIC_TEXT                                                        \
-    "step_handler_v1 has magic 0x00000000deadbeef, expected "                 \
-    "0x4a58535445500001"
-
-/* ---- per-test state ----------------------------------------------------- */
-
-/* Whatever a test allocates lives here, so that the teardown frees it even
- * when an assertion ends the test early. */
-typedef struct fixture {
-    char *dir; /* private temp folder, symbolic links resolved */
-    jx_config *cfg;
-    jx_executor *ex;
-    jx_plan *plan;
-    jx_result *res;
-    json_t *doc;  /* the evidence document of the last run */
-    char *want;   /* the expected message being compared */
-    char *path;   /* a scratch path */
-    jx_error err;
-} fixture;
-
-static int fx_setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    char *made;
-
-    if (f == NULL || (made = tu_mkdtemp()) == NULL) {
-        free(f);
-        return -1;
-    }
-    /* Messages name the real path: resolve $TMPDIR's symbolic links. */
-    f->dir = realpath(made, NULL);
-    if (f->dir == NULL) {
-        tu_rm_rf(made);
-        free(made);
-        free(f);
-        return -1;
-    }
-    free(made);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fixture *f = *state;
-
-    jx_result_free(f->res);
-    jx_plan_free(f->plan);
-    jx_executor_free(f->ex);
-    jx_config_free(f->cfg);
-    json_decref(f->doc);
-    tu_rm_rf(f->dir);
-    free(f->dir);
-    free(f->want);
-    free(f->path);
-    free(f);
-    return 0;
-}
-
-/* ---- helpers ------------------------------------------------------------ */
-
-/* f->path = f->dir + "/" + rel. */
-static const char *in_dir(fixture *f, const char *rel)
-{
-    free(f->path);
-    f->path = NULL;
-    assert_true(asprintf(&f->path, "%s/%s", f->dir, rel) > 0);
-    return f->path;
-}
-
-static void copy_so(fixture *f, const char *from_dir, const char *name,
-                    const char *to_rel, unsigned mode)
-{
-    char from[PATH_MAX], to[PATH_MAX];
-
-    snprintf(from, sizeof from, "%s/%s.so", from_dir, name);
-    snprintf(to, sizeof to, "%s/%s", f->dir, to_rel);
-    if (tu_copy(from, to, mode) != 0)
-        fail_msg("cannot copy %s to %s: %s", from, to, strerror(errno));
-}
-
-/* Copies tests/plugins/NAME.so to the temp folder as NAME.so. */
-static void put_fixture(fixture *f, const char *name, unsigned mode)
-{
-    char rel[128];
-
-    snprintf(rel, sizeof rel, "%s.so", name);
-    copy_so(f, TU_FIXTURES, name, rel, mode);
-}
-
-/* The same for a shipped plugin (noop, fail, health_static). */
-static void put_shipped(fixture *f, const char *name)
-{
-    char rel[128];
-
-    snprintf(rel, sizeof rel, "%s.so", name);
-    copy_so(f, TU_PLUGINS, name, rel, 0644);
-}
-
-static void make_folder(fixture *f, const char *rel, unsigned mode)
-{
-    const char *path = in_dir(f, rel);
-
-    assert_int_equal(mkdir(path, 0700), 0);
-    /* chmod, not mkdir's mode: the umask must not mask the bits tested. */
-    assert_int_equal(chmod(path, mode), 0);
-}
-
-/* Parses "plugin_dir: DIR\n" + body (which must be accepted) and builds an
- * executor from it; returns jx_executor_new's code. */
-static int load_from(fixture *f, const char *plugin_dir, const char *body)
-{
-    jx_executor *ex;
-    char *text;
-    int rc;
-
-    assert_true(asprintf(&text, "plugin_dir: %s\n%s", plugin_dir, body) > 0);
-    rc = jx_config_parse(text, strlen(text), CONFIG_NAME, plugin_dir, &f->cfg,
-                         &f->err);
-    free(text);
-    if (rc != 0)
-        fail_msg("config refused: %s", f->err.message);
-    memset(&f->err, 0, sizeof f->err);
-    ex = (jx_executor *)&ex; /* must be reset to NULL on failure */
-    rc = jx_executor_new(f->cfg, &ex, &f->err);
-    if (rc != 0) {
-        assert_null(ex);
-        return rc;
-    }
-    assert_non_null(ex);
-    f->ex = ex;
-    return 0;
-}
-
-static int load(fixture *f, const char *body)
-{
-    return load_from(f, f->dir, body);
-}
-
-static void load_ok(fixture *f, const char *body)
-{
-    if (load(f, body) != 0)
-        fail_msg("executor refused: %s", f->err.message);
-}
-
-/* Asserts rc and f->err are code and exactly the formatted message. */
-static void expect_error(fixture *f, int rc, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void expect_error(fixture *f, int rc, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    free(f->want);
-    va_start(ap, fmt);
-    assert_true(vasprintf(&f->want, fmt, ap) > 0);
-    va_end(ap);
-    assert_string_equal(f->err.message, f->want);
-    assert_int_equal(rc, code);
-    assert_int_equal(f->err.code, code);
-}
+#include "loader_util.h"
 
 /* Runs a plan (PLAN_HEAD + steps) and returns its evidence document. */
 static json_t *run(fixture *f, const char *steps)
@@ -250,12 +73,6 @@ static json_int_t output_int(const json_t *doc, size_t i, const char *key)
     return json_integer_value(v);
 }
 
-static void get_info(const fixture *f, size_t i, jx_plugin_info *info)
-{
-    memset(info, 0, sizeof *info);
-    assert_int_equal(jx_executor_plugin_info(f->ex, i, info), 0);
-}
-
 /* Asserts that list (NULL-terminated) is exactly the n names given. */
 static void assert_types(const char *const *list, size_t n, ...)
 {
@@ -282,249 +99,6 @@ static int still_mapped(const char *path)
         return 0;
     dlclose(h); /* drop the reference NOLOAD took */
     return 1;
-}
-
-/* ---- the file and its folders ------------------------------------------- */
-
-static void test_missing_file(void **state)
-{
-    fixture *f = *state;
-    int rc = load(f, "plugins:\n  - path: absent\n");
-
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/absent.so': cannot open: %s",
-                 f->dir, strerror(ENOENT));
-}
-
-static void test_folder_is_not_a_plugin(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    make_folder(f, "x.so", 0755);
-    rc = load(f, "plugins:\n  - path: x.so\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/x.so': a folder, expected a "
-                 "regular file",
-                 f->dir);
-}
-
-static void test_fifo_is_not_a_plugin(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    /* Opening a FIFO would block: the loader must refuse it from stat. */
-    assert_int_equal(mkfifo(in_dir(f, "pipe.so"), 0644), 0);
-    rc = load(f, "plugins:\n  - path: pipe\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/pipe.so': a FIFO, expected a "
-                 "regular file",
-                 f->dir);
-}
-
-static void test_group_writable_file(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "counting", 0664);
-    rc = load(f, "plugins:\n  - path: counting\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/counting.so': writable by "
-                 "group or others (mode 0664), expected it writable by its "
-                 "owner only",
-                 f->dir);
-}
-
-static void test_other_writable_file(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "counting", 0646);
-    rc = load(f, "plugins:\n  - path: counting\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/counting.so': writable by "
-                 "group or others (mode 0646), expected it writable by its "
-                 "owner only",
-                 f->dir);
-}
-
-static void test_group_writable_folder(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    make_folder(f, "sub", 0775);
-    copy_so(f, TU_FIXTURES, "counting", "sub/counting.so", 0644);
-    rc = load(f, "plugins:\n  - path: sub/counting\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/sub/counting.so': folder "
-                 "'%s/sub' is writable by group or others (mode 0775), "
-                 "expected it writable by its owner only",
-                 f->dir, f->dir);
-}
-
-static void test_other_writable_folder(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    /* Two levels: the unsafe folder is above the plugin's own. */
-    make_folder(f, "open", 0757);
-    make_folder(f, "open/deep", 0755);
-    copy_so(f, TU_FIXTURES, "counting", "open/deep/counting.so", 0644);
-    rc = load(f, "plugins:\n  - path: open/deep/counting\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/open/deep/counting.so': "
-                 "folder '%s/open' is writable by group or others (mode "
-                 "0757), expected it writable by its owner only",
-                 f->dir, f->dir);
-}
-
-static void test_sticky_world_writable_folder_accepted(void **state)
-{
-    fixture *f = *state;
-    jx_plugin_info info;
-
-    /* Like /tmp: nobody can replace what another user owns in it. */
-    make_folder(f, "shared", 01777);
-    copy_so(f, TU_FIXTURES, "counting", "shared/counting.so", 0644);
-    load_ok(f, "plugins:\n  - path: shared/counting\n"
-               "    isolation: inproc\n");
-    assert_int_equal(jx_executor_plugin_count(f->ex), 1);
-    get_info(f, 0, &info);
-    assert_string_equal(info.path, in_dir(f, "shared/counting.so"));
-}
-
-static void test_owned_by_another_user(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    if (geteuid() != 0) {
-        print_message("skipped: only root can give a file to another user\n");
-        skip();
-    }
-    put_fixture(f, "counting", 0644);
-    assert_int_equal(chown(in_dir(f, "counting.so"), 65534, 65534), 0);
-    rc = load(f, "plugins:\n  - path: counting\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/counting.so': owned by uid "
-                 "65534, expected root or the running user (uid 0)",
-                 f->dir);
-}
-
-static void test_folder_owned_by_another_user(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    if (geteuid() != 0) {
-        print_message("skipped: only root can give a folder to another "
-                      "user\n");
-        skip();
-    }
-    make_folder(f, "theirs", 0755);
-    copy_so(f, TU_FIXTURES, "counting", "theirs/counting.so", 0644);
-    assert_int_equal(chown(in_dir(f, "theirs"), 65534, 65534), 0);
-    rc = load(f, "plugins:\n  - path: theirs/counting\n");
-    expect_error(f, rc, JX_ELOAD,
-                 CONFIG_NAME ":3:11: plugin '%s/theirs/counting.so': folder "
-                 "'%s/theirs' is owned by uid 65534, expected root or the "
-                 "running user (uid 0)",
-                 f->dir, f->dir);
-}
-
-static void test_dotdot_path_refused(void **state)
-{
-    fixture *f = *state;
-    jx_config *cfg = (jx_config *)&cfg; /* must be reset to NULL */
-    char *text;
-    int rc;
-
-    assert_true(asprintf(&text,
-                         "plugin_dir: %s\nplugins:\n"
-                         "  - path: counting\n"
-                         "  - path: sub/../../counting\n",
-                         f->dir) > 0);
-    rc = jx_config_parse(text, strlen(text), CONFIG_NAME, f->dir, &cfg,
-                         &f->err);
-    free(text);
-    if (rc == 0)
-        f->cfg = cfg; /* freed by the teardown */
-    assert_null(cfg);
-    expect_error(f, rc, JX_ECONFIG,
-                 CONFIG_NAME ":4:11: plugin path 'sub/../../counting' may not "
-                 "leave plugin_dir with '..'");
-}
-
-/* ---- the descriptor ----------------------------------------------------- */
-
-static void test_bad_magic(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "bad_magic", 0644);
-    rc = load(f, "plugins:\n  - path: bad_magic\n");
-    expect_error(f, rc, JX_EABI,
-                 CONFIG_NAME ":3:11: plugin '%s/bad_magic.so': "
-                 BAD_MAGIC_TEXT,
-                 f->dir);
-}
-
-static void test_wrong_abi_version(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "wrong_abi", 0644);
-    rc = load(f, "plugins:\n  - path: wrong_abi\n");
-    expect_error(f, rc, JX_EABI,
-                 CONFIG_NAME ":3:11: plugin '%s/wrong_abi.so': "
-                 "step_handler_v1 has abi_version 2, expected 1",
-                 f->dir);
-}
-
-static void test_short_struct_size(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "short_size", 0644);
-    rc = load(f, "plugins:\n  - path: short_size\n");
-    expect_error(f, rc, JX_EABI,
-                 CONFIG_NAME ":3:11: plugin '%s/short_size.so': "
-                 "step_handler_v1 has struct_size 16, expected at least %zu",
-                 f->dir, HANDLER_V1_0_SIZE);
-}
-
-static void test_missing_symbol(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "no_symbol", 0644);
-    rc = load(f, "plugins:\n  - path: no_symbol\n");
-    expect_error(f, rc, JX_EABI,
-                 CONFIG_NAME ":3:11: plugin '%s/no_symbol.so': exports "
-                 "neither step_handler_v1 nor health_observer_v1",
-                 f->dir);
-}
-
-static void test_init_fails(void **state)
-{
-    fixture *f = *state;
-    int rc;
-
-    put_fixture(f, "init_fails", 0644);
-    rc = load(f, "plugins:\n  - path: init_fails\n");
-    expect_error(f, rc, JX_EINIT,
-                 CONFIG_NAME ":3:11: plugin '%s/init_fails.so': init failed: "
-                 "cannot reach the inventory service",
-                 f->dir);
 }
 
 /* ---- binding and health ------------------------------------------------- */
@@ -1046,27 +620,9 @@ static void test_refuses_fixture_validate(void **state)
                      "parameter 'allowed' must be true");
 }
 
-#define TEST(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST(test_missing_file),
-        TEST(test_folder_is_not_a_plugin),
-        TEST(test_fifo_is_not_a_plugin),
-        TEST(test_group_writable_file),
-        TEST(test_other_writable_file),
-        TEST(test_group_writable_folder),
-        TEST(test_other_writable_folder),
-        TEST(test_sticky_world_writable_folder_accepted),
-        TEST(test_owned_by_another_user),
-        TEST(test_folder_owned_by_another_user),
-        TEST(test_dotdot_path_refused),
-        TEST(test_bad_magic),
-        TEST(test_wrong_abi_version),
-        TEST(test_short_struct_size),
-        TEST(test_missing_symbol),
-        TEST(test_init_fails),
         TEST(test_step_type_bound_twice),
         TEST(test_step_type_bound_twice_other_order),
         TEST(test_step_types_on_observer_only_plugin),

@@ -1,0 +1,330 @@
+/*
+ * test_cli_install.c - the installed layout: `make install` staged once
+ * into a temporary folder (DESTDIR), then the files it holds, the staged
+ * jobexec run with the staged library and plugins (isolated, in the
+ * staged runner), its default config, the public headers compiling alone
+ * in strict C99, and the pkg-config file.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "cli_util.h"
+
+extern char **environ;
+
+/* Our environment with LD_LIBRARY_PATH set to libdir.  Free with
+ * free_env(). */
+static char **env_with_libdir(const char *libdir)
+{
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    env = calloc(n + 2, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
+            env[k++] = strdup(environ[i]);
+    if (asprintf(&env[k], "LD_LIBRARY_PATH=%s", libdir) < 0)
+        env[k] = NULL;
+    return env;
+}
+
+static void free_env(char **env)
+{
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* ---- the installed layout ----------------------------------------------- */
+
+/* `make install DESTDIR=root`, done once for the tests that need it and
+ * removed by the group teardown. */
+static struct installed {
+    int tried;
+    int ok;
+    char *root;    /* DESTDIR */
+    char *prefix;  /* root + the configured prefix */
+    char *bin;     /* the staged jobexec */
+    char *libdir;  /* the staged libjobexec's folder */
+    char *include; /* the staged headers' -I folder */
+    char *plugins; /* the staged plugin folder */
+    char *config;  /* noop and fail, plugin_dir the staged plugins */
+} inst;
+
+/* The configured prefix, from the build's jobexec.pc. */
+static char *configured_prefix(void)
+{
+    char *pc = tu_read(TU_BUILDDIR "/jobexec.pc");
+    char *prefix = NULL, *line;
+
+    if (pc == NULL)
+        return NULL;
+    line = starts_with(pc, "prefix=") ? pc : strstr(pc, "\nprefix=");
+    if (line != NULL) {
+        line += line == pc ? 7 : 8;
+        prefix = strndup(line, strcspn(line, "\n"));
+    }
+    free(pc);
+    return prefix;
+}
+
+static int stage_paths(const char *prefix)
+{
+    FILE *fp;
+
+    if (asprintf(&inst.prefix, "%s%s", inst.root, prefix) < 0 ||
+        asprintf(&inst.bin, "%s/bin/jobexec", inst.prefix) < 0 ||
+        asprintf(&inst.libdir, "%s/lib", inst.prefix) < 0 ||
+        asprintf(&inst.include, "%s/include", inst.prefix) < 0 ||
+        asprintf(&inst.plugins, "%s/lib/jobexec/plugins", inst.prefix) < 0 ||
+        asprintf(&inst.config, "%s/staged.yaml", inst.root) < 0)
+        return -1;
+    fp = fopen(inst.config, "w");
+    if (fp == NULL)
+        return -1;
+    fprintf(fp,
+            "plugin_dir: %s\n"
+            "plugins:\n"
+            "  - path: noop\n"
+            "    step_types: " NOOP_TYPES_YAML "\n"
+            "  - path: fail\n"
+            "    step_types: [bad]\n"
+            "    config: {error_message: \"Boom\"}\n"
+            /* Staged plugins are not in the installation's own folder, so
+             * they run isolated, in the staged runner. */
+            "runner:\n"
+            "  path: %s/libexec/jobexec/jobexec-runner\n",
+            inst.plugins, inst.prefix);
+    if (fclose(fp) != 0)
+        return -1;
+    /* The runner drops to an unprivileged user, who must reach the
+     * staged plugins. */
+    return chmod(inst.root, 0755) == 0 ? 0 : -1;
+}
+
+/* Setup of the installed-layout tests: the first one stages the install,
+ * the others reuse it (or fail as it did). */
+static int install_once(void **state)
+{
+    char *prefix, *destdir = NULL;
+    tu_proc p;
+
+    if (!inst.tried) {
+        inst.tried = 1;
+        prefix = configured_prefix();
+        inst.root = tu_mkdtemp();
+        if (prefix != NULL && inst.root != NULL &&
+            asprintf(&destdir, "DESTDIR=%s", inst.root) > 0) {
+            tu_run(&p, NULL,
+                   (const char *const[]){"/usr/bin/make", "-s", "-C",
+                                         TU_BUILDDIR, "install", destdir,
+                                         NULL});
+            if (p.status != 0)
+                fprintf(stderr, "make install failed (%d):\n%s%s", p.status,
+                        p.out, p.err);
+            inst.ok = p.status == 0 && stage_paths(prefix) == 0;
+            tu_proc_free(&p);
+        }
+        free(destdir);
+        free(prefix);
+    }
+    return inst.ok ? fx_setup(state) : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (inst.root != NULL)
+        tu_rm_rf(inst.root);
+    free(inst.root);
+    free(inst.prefix);
+    free(inst.bin);
+    free(inst.libdir);
+    free(inst.include);
+    free(inst.plugins);
+    free(inst.config);
+    memset(&inst, 0, sizeof inst);
+    return 0;
+}
+
+/* Runs the staged jobexec with the staged library; args end with NULL. */
+static void run_installed(fixture *f, const char *const *args)
+{
+    const char *argv[16] = {inst.bin};
+    char **env = env_with_libdir(inst.libdir);
+    size_t n = 0;
+
+    assert_non_null(env);
+    while (n < 14 && args[n] != NULL) {
+        argv[n + 1] = args[n];
+        n++;
+    }
+    argv[n + 1] = NULL;
+    tu_proc_free(&f->p);
+    spawn_ex(&f->p, argv, env, OUT_PIPE);
+    free_env(env);
+    assert_non_null(f->p.out);
+}
+
+#define INSTALLED(f, ...)                                                    \
+    run_installed((f), (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_installed_tree(void **state)
+{
+    static const char *const files[] = {
+        "bin/jobexec",
+        "include/jobexec/jobexec.h",
+        "include/jobexec/step_handler_v1.h",
+        "lib/pkgconfig/jobexec.pc",
+        "etc/jobexec/jobexec.yaml",
+        "share/jobexec/example-plan.yaml",
+        "lib/jobexec/plugins/noop.so",
+        "lib/jobexec/plugins/fail.so",
+        "lib/jobexec/plugins/health_static.so",
+    };
+    fixture *f = *state;
+    char stray[256] = "";
+    struct dirent *e;
+    DIR *d;
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *path = fx_printf(f, "%s/%s", inst.prefix, files[i]);
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            fail_msg("not installed: %s", path);
+    }
+    /* jobexec loads plugins by exact path: libtool archives are clutter. */
+    d = opendir(inst.plugins);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        if (ends_with(e->d_name, ".la"))
+            snprintf(stray, sizeof stray, "%s", e->d_name);
+    closedir(d);
+    assert_string_equal(stray, "");
+}
+
+static void test_installed_run(void **state)
+{
+    fixture *f = *state;
+
+    INSTALLED(f, "run", "--config", inst.config, E2E "/plan.yaml");
+    assert_completed(f, PLAN_JOB, 3);
+
+    INSTALLED(f, "--config", inst.config, "run", E2E "/plan.json");
+    assert_completed(f, JSON_JOB, 2);
+
+    /* The example plan as installed. */
+    INSTALLED(f, "run", "-c", inst.config,
+              fx_printf(f, "%s/share/jobexec/example-plan.yaml",
+                        inst.prefix));
+    assert_completed(f, EXAMPLE_JOB, 3);
+}
+
+static void test_installed_failing_step(void **state)
+{
+    fixture *f = *state;
+
+    INSTALLED(f, "run", "--config", inst.config, E2E "/plan-fails.yaml");
+    assert_int_equal(f->p.status, 1);
+    assert_string_equal(f->p.err, "");
+    assert_doc(fx_doc(f), FAILS_JOB, "FAILED", "Step 1 failed: Boom", 2, 1);
+}
+
+static void test_installed_plugins_and_version(void **state)
+{
+    fixture *f = *state;
+
+    INSTALLED(f, "plugins", "-c", inst.config);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.out,
+                        fx_printf(f,
+                                  /* A runner serves one step at a time. */
+                                  "noop 1.0.0 (abi 1, isolated)\n"
+                                  "  file: %s/noop.so\n"
+                                  "  step types: " NOOP_TYPES "\n"
+                                  "fail 1.0.0 (abi 1, isolated)\n"
+                                  "  file: %s/fail.so\n"
+                                  "  step types: bad\n",
+                                  inst.plugins, inst.plugins));
+    assert_string_equal(f->p.err, "");
+
+    INSTALLED(f, "--version");
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.out, "jobexec 0.1.0 (step_handler_v1 ABI 1)\n");
+
+    /* Installed, the default config is the configured sysconfdir's, not
+     * the source tree's. */
+    INSTALLED(f, "--help");
+    assert_int_equal(f->p.status, 0);
+    assert_main_usage(f->p.out, NULL);
+    assert_null(strstr(f->p.out, TU_SRCDIR "/conf"));
+}
+
+/* Each public header compiles alone, in strict C99. */
+static void assert_header_compiles(fixture *f, const char *header)
+{
+    const char *include = fx_printf(f, "-I%s", inst.include);
+    const char *source = fx_printf(f, "#include <jobexec/%s>\n"
+                                      "int main(void){return 0;}\n",
+                                   header);
+
+    fx_run(f, source,
+           (const char *const[]){"/usr/bin/cc", "-std=c99", "-Wall",
+                                 "-Wextra", "-pedantic", "-Werror",
+                                 "-fsyntax-only", include, "-x", "c", "-",
+                                 NULL});
+    if (f->p.status != 0)
+        fail_msg("%s does not compile alone:\n%s", header, f->p.err);
+    assert_string_equal(f->p.err, "");
+}
+
+static void test_installed_headers_compile(void **state)
+{
+    assert_header_compiles(*state, "step_handler_v1.h");
+    assert_header_compiles(*state, "jobexec.h");
+}
+
+static void test_installed_pkgconfig(void **state)
+{
+    fixture *f = *state;
+    const char *pc = fx_keep(
+        f, tu_read(fx_printf(f, "%s/lib/pkgconfig/jobexec.pc", inst.prefix)));
+
+    assert_non_null(strstr(pc, "\nName: jobexec\n"));
+    assert_non_null(strstr(pc, "\nVersion: 0.1.0\n"));
+    assert_non_null(strstr(pc, "\nLibs: -L${libdir} -ljobexec\n"));
+    assert_non_null(strstr(pc, "\nplugindir="));
+}
+
+#define INSTALLED_TEST(name)                                                 \
+    cmocka_unit_test_setup_teardown(name, install_once, fx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        INSTALLED_TEST(test_installed_tree),
+        INSTALLED_TEST(test_installed_run),
+        INSTALLED_TEST(test_installed_failing_step),
+        INSTALLED_TEST(test_installed_plugins_and_version),
+        INSTALLED_TEST(test_installed_headers_compile),
+        INSTALLED_TEST(test_installed_pkgconfig),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, group_teardown);
+}
