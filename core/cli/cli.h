@@ -21,7 +21,10 @@ typedef struct options {
     const char *operand;  /* PLAN, evidence's verify|show, keygen's FILE */
     const char *operand2; /* evidence's FILE */
     const char *pubkey;   /* evidence verify --pubkey */
-    const char *job;      /* evidence --job */
+    const char *job;      /* evidence --job, registry history --job */
+    const char *db;       /* registry --db */
+    const char *capability; /* registry history --capability */
+    int json;             /* registry --json */
 } options;
 
 typedef struct jx__cli_command {
@@ -43,7 +46,7 @@ typedef struct jx__cli_command {
 
 /* The commands, each defined in its own file. */
 extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
-    jx__cli_evidence, jx__cli_keygen;
+    jx__cli_evidence, jx__cli_keygen, jx__cli_registry;
 
 extern const char *const jx__cli_prog;
 
@@ -65,6 +68,11 @@ const char *jx__cli_default_config(void);
 /* Prints "jobexec: MESSAGE" for err; returns the exit status its code
  * calls for (2 for bad input, 3 otherwise). */
 int jx__cli_report(const jx_error *err);
+
+/* Loads the config in effect: --config, else the default (the build
+ * tree's, with the tree's plugins and runner, for the uninstalled
+ * binary).  *cfg is the caller's to jx_config_free(). */
+int jx__cli_load_config(const options *o, jx_config **cfg, jx_error *err);
 
 /* Loads the config in effect and opens an executor on it (flags:
  * JX_EXECUTOR_CHECK_ONLY for the commands that run nothing, so that they

@@ -101,22 +101,28 @@ int jx__cli_report(const jx_error *err)
     return exit_for(err->code);
 }
 
+int jx__cli_load_config(const options *o, jx_config **cfg, jx_error *err)
+{
+    int uninstalled = running_uninstalled();
+    const char *path = o->config != NULL ? o->config
+                                         : default_config(uninstalled);
+    int rc = jx_config_load(path, uninstalled ? JX__BUILD_PLUGINDIR : NULL,
+                            cfg, err);
+
+    /* The tree's runner, unless the config names one. */
+    if (rc == 0 && uninstalled && jx_config_runner_path(*cfg) == NULL)
+        jx_config_set_runner_path(*cfg, JX__BUILD_RUNNER);
+    return rc;
+}
+
 int jx__cli_load_executor(const options *o, unsigned flags, jx_executor **ex,
                           jx_error *err)
 {
-    int uninstalled = running_uninstalled();
-    const char *path = o->config;
-    const char *plugin_dir = uninstalled ? JX__BUILD_PLUGINDIR : NULL;
     jx_config *cfg;
     int rc;
 
-    if (path == NULL)
-        path = default_config(uninstalled);
-    if ((rc = jx_config_load(path, plugin_dir, &cfg, err)) != 0)
+    if ((rc = jx__cli_load_config(o, &cfg, err)) != 0)
         return rc;
-    /* The tree's runner, unless the config names one. */
-    if (uninstalled && jx_config_runner_path(cfg) == NULL)
-        jx_config_set_runner_path(cfg, JX__BUILD_RUNNER);
     rc = jx_executor_open(cfg, flags, ex, err);
     jx_config_free(cfg);
     return rc;

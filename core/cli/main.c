@@ -55,8 +55,8 @@ static void usage_main(FILE *fp)
 }
 
 static const command *const commands[] = {
-    &jx__cli_run, &jx__cli_check, &jx__cli_plugins, &jx__cli_evidence,
-    &jx__cli_keygen,
+    &jx__cli_run,      &jx__cli_check,  &jx__cli_plugins,
+    &jx__cli_evidence, &jx__cli_keygen, &jx__cli_registry,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -178,6 +178,15 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case 'c':
             o->config = optarg;
             break;
+        case 'd':
+            o->db = optarg;
+            break;
+        case 'n':
+            o->capability = optarg;
+            break;
+        case 'J':
+            o->json = 1;
+            break;
         case 'v':
             o->verbose = 1;
             break;
@@ -243,7 +252,7 @@ static int cmd_help(const char *topic, const char *extra)
 
 int main(int argc, char **argv)
 {
-    options o = {NULL, 0, NULL, NULL, NULL, NULL};
+    options o = {0};
     const command *cmd = NULL;
     int rc;
 

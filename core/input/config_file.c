@@ -531,6 +531,14 @@ void jx__runner_conf_clear(jx__runner_conf *rc)
     memset(rc, 0, sizeof *rc);
 }
 
+char *jx_config_plugin_section(const jx_config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_plugins; i++)
+        if (strcmp(cfg->plugins[i].path_written, name) == 0)
+            return json_dumps(cfg->plugins[i].config, JSON_COMPACT);
+    return NULL;
+}
+
 const char *jx_config_runner_path(const jx_config *cfg)
 {
     return cfg != NULL ? cfg->runner.path : NULL;

@@ -127,6 +127,12 @@ int jx_config_set_runner_path(jx_config *cfg, const char *path);
 /* The config's runner.path, or NULL when it sets none.  Owned by cfg. */
 const char *jx_config_runner_path(const jx_config *cfg);
 
+/* The config section of the first plugin whose path, as written in the
+ * config, is name ("registry"), as compact JSON text; NULL when no plugin
+ * is (or out of memory).  The caller free()s it.  For tools that work on
+ * a plugin's data beside the executor, as `jobexec registry` does. */
+char *jx_config_plugin_section(const jx_config *cfg, const char *name);
+
 /* ---- Executor ---------------------------------------------------------- */
 
 typedef struct jx_executor jx_executor;
