@@ -18,6 +18,12 @@
 /* The config and plan files run end to end, and the example plan. */
 #define E2E TU_DATADIR "/e2e"
 #define EXAMPLE_PLAN TU_SRCDIR "/conf/example-plan.yaml"
+/* The old default: every step type of the e2e plans bound to noop. */
+#define NOOP_CONFIG E2E "/config-noop.yaml"
+/* The config the build tree's jobexec reads by default, and what it is
+ * made from. */
+#define BUILD_CONFIG TU_BUILDDIR "/conf/jobexec-build.yaml"
+#define CONFIG_TEMPLATE TU_SRCDIR "/conf/jobexec.yaml.in"
 
 /* The jobs and contracts of those files. */
 #define EXAMPLE_JOB "6b0b1b3e-4c1d-4f8e-9a51-2f0f6a7e9c11"

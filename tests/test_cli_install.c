@@ -197,6 +197,8 @@ static void test_installed_tree(void **state)
         "lib/jobexec/plugins/noop.so",
         "lib/jobexec/plugins/fail.so",
         "lib/jobexec/plugins/health_static.so",
+        "lib/jobexec/plugins/registry.so",
+        "lib/jobexec/plugins/exec.so",
     };
     fixture *f = *state;
     char stray[256] = "";
@@ -208,6 +210,22 @@ static void test_installed_tree(void **state)
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             fail_msg("not installed: %s", path);
+    }
+    /* The installed config keeps the registry in the state folder, which
+     * the install made. */
+    {
+        char *prefix = fx_keep(f, configured_prefix());
+        const char *conf = fx_keep(f, tu_read(fx_printf(
+            f, "%s/etc/jobexec/jobexec.yaml", inst.prefix)));
+        struct stat st;
+
+        assert_non_null(strstr(conf, fx_printf(f, "db: %s/var/lib/jobexec/"
+                                                  "registry.db\n",
+                                               prefix)));
+        assert_int_equal(stat(fx_printf(f, "%s/var/lib/jobexec", inst.prefix),
+                              &st),
+                         0);
+        assert_true(S_ISDIR(st.st_mode));
     }
     /* jobexec loads plugins by exact path: libtool archives are clutter. */
     d = opendir(inst.plugins);
@@ -229,11 +247,24 @@ static void test_installed_run(void **state)
     INSTALLED(f, "--config", inst.config, "run", E2E "/plan.json");
     assert_completed(f, JSON_JOB, 2);
 
-    /* The example plan as installed. */
-    INSTALLED(f, "run", "-c", inst.config,
+    /* The example plan as installed, on the shipped handlers: the
+     * registry in-process (it observes health too), exec isolated. */
+    INSTALLED(f, "run", "-c",
+              fx_keep(f, tu_write(fx_dir(f), "example.yaml",
+                       fx_printf(f,
+                                 "plugin_dir: %s\n"
+                                 "plugins:\n"
+                                 "  - path: registry\n"
+                                 "    isolation: inproc\n"
+                                 "    config: {db: %s/registry.db}\n"
+                                 "  - path: exec\n"
+                                 "health: {observer: registry}\n"
+                                 "runner:\n"
+                                 "  path: %s/libexec/jobexec/jobexec-runner\n",
+                                 inst.plugins, fx_dir(f), inst.prefix))),
               fx_printf(f, "%s/share/jobexec/example-plan.yaml",
                         inst.prefix));
-    assert_completed(f, EXAMPLE_JOB, 3);
+    assert_completed(f, EXAMPLE_JOB, 8);
 }
 
 static void test_installed_failing_step(void **state)

@@ -51,8 +51,6 @@
     "List the plugins the config loads: name, version, ABI, whether they "   \
     "are\nthread-safe, the file, and the step types bound to them.\n"
 
-/* The config the build tree's jobexec reads by default. */
-#define BUILD_CONFIG TU_SRCDIR "/conf/jobexec.yaml"
 
 /* ---- version and help --------------------------------------------------- */
 
