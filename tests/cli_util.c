@@ -45,6 +45,9 @@ extern char **environ;
     "  evidence show FILE [--job ID] print an evidence log as a timeline\n"  \
     "  keygen FILE                   write a key pair for sealing "          \
     "evidence\n"                                                             \
+    "  registry list|history         what the capability registry holds, "   \
+    "what\n"                                                                 \
+    "                                changed it\n"                           \
     "  help [COMMAND]                show help for a command\n"              \
     "\n"                                                                     \
     "Options:\n"                                                             \

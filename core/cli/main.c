@@ -40,6 +40,9 @@ static void usage_main(FILE *fp)
             "timeline\n"
             "  keygen FILE                   write a key pair for sealing "
             "evidence\n"
+            "  registry list|history         what the capability registry "
+            "holds, what\n"
+            "                                changed it\n"
             "  help [COMMAND]                show help for a command\n"
             "\n"
             "Options:\n"
@@ -263,7 +266,7 @@ int main(int argc, char **argv)
         return finish_stdout(rc);
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
-                               "evidence, keygen, help)");
+                               "evidence, keygen, registry, help)");
     if (strcmp(argv[optind], "help") == 0)
         return finish_stdout(
             cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL,
