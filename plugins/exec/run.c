@@ -50,10 +50,9 @@ typedef struct stream {
 static void drain(stream *s)
 {
     char buf[8192];
-    ssize_t n;
 
     while (s->fd >= 0) {
-        n = read(s->fd, buf, sizeof buf);
+        ssize_t n = read(s->fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -178,15 +177,6 @@ static int spawn(const exec_request *req, int in_fd, int out_fd, int err_fd,
     return 0;
 }
 
-/* Pipes with the parent's ends non-blocking and every end close-on-exec
- * (the child's are dup2'ed, which clears it). */
-static int make_pipe(int p[2])
-{
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return -1;
-    return 0;
-}
-
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
@@ -215,8 +205,11 @@ int exec_run(const exec_config *cfg, const jx_host_v1 *host,
     if (deadline < t0 + (double)left / 2e3)
         deadline = t0 + (double)left / 2e3;
     if ((so.data = malloc(so.max + 1)) == NULL ||
-        (se.data = malloc(se.max + 1)) == NULL || make_pipe(out) != 0 ||
-        make_pipe(err) != 0 || (req->input != NULL && make_pipe(in) != 0)) {
+        (se.data = malloc(se.max + 1)) == NULL ||
+        /* Close-on-exec everywhere: the child's ends are dup2'ed, which
+         * clears it, and no other command inherits them. */
+        pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+        (req->input != NULL && pipe2(in, O_CLOEXEC) != 0)) {
         exec_why(why, why_len, "cannot set up the command: %s",
                  strerror(errno ? errno : ENOMEM));
         goto fail;
@@ -228,7 +221,6 @@ int exec_run(const exec_config *cfg, const jx_host_v1 *host,
     close_fd(&err[1]);
     so.fd = out[0];
     se.fd = err[0];
-    out[0] = err[0] = -1;
     fcntl(so.fd, F_SETFL, O_NONBLOCK);
     fcntl(se.fd, F_SETFL, O_NONBLOCK);
     if (in[1] >= 0)

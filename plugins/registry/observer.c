@@ -81,11 +81,11 @@ static json_t *read_system(void)
 {
     double load[3] = {0, 0, 0};
     long long avail = -1;
-    char line[256];
     FILE *fp = fopen("/proc/meminfo", "re");
     json_t *sys = json_object();
 
     if (fp != NULL) {
+        char line[256];
         while (fgets(line, sizeof line, fp) != NULL)
             if (sscanf(line, "MemAvailable: %lld kB", &avail) == 1)
                 break;
