@@ -27,12 +27,16 @@
 typedef struct reg_db {
     char *path;
     sqlite3 *db;
+    int busy_timeout_ms;
+    double busy_since; /* when the current wait for a lock began */
 } reg_db;
 
 /*
  * Opens path for reading and writing: created with its schema when absent,
  * migrated forward when older, WAL mode, busy_timeout_ms for waits on
- * other writers.  Returns 0, or -1 with a one-line reason in why.
+ * other writers.  Returns 0, or -1 with a one-line reason in why.  The
+ * connection keeps a pointer to *out: it must stay where it is until
+ * reg_close().
  */
 int reg_open(const char *path, int busy_timeout_ms, reg_db *out, char *why,
              size_t why_len);
