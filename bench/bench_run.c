@@ -241,7 +241,7 @@ static void run_job(jx_executor *ex, const jx_plan *plan,
 static double one_job(jx_executor *ex, const jx_plan *plan, FILE *doc,
                       const char *log_path)
 {
-    jx_run_options opts = {NULL, NULL, NULL, doc};
+    jx_run_options opts = {.document = doc};
     double t0;
 
     if (log_path != NULL)

@@ -133,7 +133,7 @@ void parse_plan(fixture *f, const char *steps)
 
 void run_parsed(fixture *f)
 {
-    jx_run_options opts = {on_record, NULL, f, NULL};
+    jx_run_options opts = {.on_record = on_record, .user = f};
 
     jx_result_free(f->res);
     f->res = NULL;

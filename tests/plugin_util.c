@@ -95,7 +95,7 @@ void pf_executor(pfix *f, const char *fmt, ...)
 
 jx_job_status pf_run(pfix *f, const char *steps_yaml)
 {
-    jx_run_options opts = {NULL, NULL, NULL, NULL};
+    jx_run_options opts = JX_RUN_OPTIONS_INIT;
     char *text;
     FILE *fp;
 

@@ -163,7 +163,7 @@ void parse_plan(fixture *f, const char *text)
 
 void run(fixture *f)
 {
-    jx_run_options opts = {on_record, on_progress, NULL, NULL};
+    jx_run_options opts = {.on_record = on_record, .on_progress = on_progress};
 
     assert_null(f->doc_fp);
     free(f->doc); /* a previous run's */

@@ -24,7 +24,8 @@
 #define TRY_MAIN "Try 'jobexec --help' for more information.\n"
 
 #define RUN_USAGE                                                            \
-    "Usage: jobexec run [--config FILE] [--verbose] PLAN|-\n"                \
+    "Usage: jobexec run [--config FILE] [--verbose] [--progress MODE] "      \
+    "PLAN|-\n"                                                               \
     "Run the plan in PLAN (YAML or JSON; - reads standard input).\n"         \
     "\n"                                                                     \
     "Steps run in order; the job stops at the first step that fails.\n"      \
@@ -34,6 +35,12 @@
     "terminal.\n"                                                            \
     "SIGINT or SIGTERM cancels the job: the running step is asked to "       \
     "stop, no\nfurther step starts, and the job ends CANCELLED.\n"           \
+    "\n"                                                                     \
+    "  -P, --progress MODE  progress on standard error: line (a line "       \
+    "redrawn in\n"                                                           \
+    "                       place; the default when standard error is a "   \
+    "terminal),\n"                                                           \
+    "                       json (one JSON object per event), or none\n"    \
     "\n"                                                                     \
     "Exit status: 0 completed, 1 failed or cancelled, 2 bad config or plan " \
     "(nothing\nran), 3 internal error.\n"

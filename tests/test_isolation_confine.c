@@ -423,7 +423,7 @@ static int run_quiet(jx_executor *ex, const char *type,
 static void *crash_then_well(void *arg)
 {
     thread_job *t = arg;
-    jx_run_options opts = {record_pid, NULL, &t->pid, NULL};
+    jx_run_options opts = {.on_record = record_pid, .user = &t->pid};
 
     t->rc = run_quiet(t->ex, "abort", NULL, &t->crash_status);
     if (t->rc == 0) /* a new runner, spawned by this thread */
@@ -463,7 +463,7 @@ static void test_runner_dies_with_worker(void **state)
     assert_true(worker >= 0);
     if (worker == 0) {
         /* The worker owns the executor, so its death closes the channel. */
-        jx_run_options opts = {record_pid, NULL, &runner, NULL};
+        jx_run_options opts = {.on_record = record_pid, .user = &runner};
         jx_job_status status;
 
         close(fds[0]);

@@ -243,7 +243,7 @@ static size_t run_of(const char *s, char c)
 static void test_long_messages_cut(void **state)
 {
     fixture *f = *state;
-    jx_run_options opts = {NULL, keep_progress, NULL, NULL};
+    jx_run_options opts = {.on_progress = keep_progress};
 
     jx_set_log_handler(keep_log, NULL);
     make_executor(f, "", "", "");

@@ -33,7 +33,7 @@ static json_t *run(fixture *f, const char *steps)
     char *text, *buf = NULL;
     size_t len = 0;
     json_error_t jerr;
-    jx_run_options opts = {NULL, NULL, NULL, NULL};
+    jx_run_options opts = JX_RUN_OPTIONS_INIT;
     int rc;
 
     assert_true(asprintf(&text, PLAN_HEAD "%s", steps) > 0);

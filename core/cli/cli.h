@@ -25,6 +25,7 @@ typedef struct options {
     const char *db;       /* registry --db */
     const char *capability; /* registry history --capability */
     int json;             /* registry --json */
+    const char *progress; /* run --progress */
 } options;
 
 typedef struct jx__cli_command {
@@ -84,6 +85,28 @@ int jx__cli_load_executor(const options *o, unsigned flags, jx_executor **ex,
  * only with --verbose (user is the options). */
 void jx__cli_log_to_stderr(int level, const char *job_id, int64_t step_index,
                            const char *message, void *user);
+
+/* Prints s as jx__cli_print_line does (escaped), cut to at most width
+ * columns, without a newline. */
+void jx__cli_print_width(FILE *fp, const char *s, size_t width);
+
+/* ---- progress.c: run's progress on standard error -------------------- */
+
+enum { JX__PROGRESS_NONE, JX__PROGRESS_LINE, JX__PROGRESS_JSON };
+
+typedef struct jx__cli_progress {
+    int mode;
+    double last_draw;
+} jx__cli_progress;
+
+/* mode: "line", "json", "none", or NULL: a line when standard error is a
+ * terminal, else nothing.  -1 for another mode. */
+int jx__cli_progress_init(jx__cli_progress *p, const char *mode);
+/* The run's on_job_progress (user: the jx__cli_progress). */
+void jx__cli_progress_cb(const jx_progress_event *ev, void *user);
+/* Takes the progress line off the terminal, so that what is printed next
+ * starts a clean line.  Nothing when none is shown. */
+void jx__cli_progress_clear(void);
 
 /* evidence verify|show, dispatched by evidence.c. */
 int jx__cli_evidence_verify(const options *o);

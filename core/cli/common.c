@@ -38,6 +38,28 @@ static void put_escaped(FILE *fp, const char *s)
     }
 }
 
+void jx__cli_print_width(FILE *fp, const char *s, size_t width)
+{
+    char *text = NULL;
+    size_t len = 0, cols = 0;
+    FILE *mem = open_memstream(&text, &len);
+
+    if (mem == NULL)
+        return;
+    put_escaped(mem, s);
+    fclose(mem);
+    /* A column per code point: good enough for a status line. */
+    for (const unsigned char *p = (const unsigned char *)text;
+         p != NULL && *p != '\0' && cols < width; cols++) {
+        size_t n = 1;
+        while ((p[n] & 0xc0) == 0x80)
+            n++;
+        fwrite(p, 1, n, fp);
+        p += n;
+    }
+    free(text);
+}
+
 int jx__cli_print_line(FILE *fp, const char *fmt, ...)
 {
     char *text;
@@ -138,6 +160,7 @@ void jx__cli_log_to_stderr(int level, const char *job_id, int64_t step_index,
         return;
     if (level < 0 || level > JX_LOG_DEBUG)
         level = JX_LOG_DEBUG;
+    jx__cli_progress_clear();
     if (job_id != NULL)
         jx__cli_print_line(stderr, "%s: %s: job %s step %lld: %s", prog,
                           names[level], job_id, (long long)step_index,

@@ -190,6 +190,9 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case 'J':
             o->json = 1;
             break;
+        case 'P':
+            o->progress = optarg;
+            break;
         case 'v':
             o->verbose = 1;
             break;

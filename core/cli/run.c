@@ -16,7 +16,8 @@
 static void usage_run(FILE *fp)
 {
     fprintf(fp,
-            "Usage: %s run [--config FILE] [--verbose] PLAN|-\n"
+            "Usage: %s run [--config FILE] [--verbose] [--progress MODE] "
+            "PLAN|-\n"
             "Run the plan in PLAN (YAML or JSON; - reads standard input).\n"
             "\n"
             "Steps run in order; the job stops at the first step that fails.\n"
@@ -26,6 +27,13 @@ static void usage_run(FILE *fp)
             "when it is a terminal.\n"
             "SIGINT or SIGTERM cancels the job: the running step is asked "
             "to stop, no\nfurther step starts, and the job ends CANCELLED.\n"
+            "\n"
+            "  -P, --progress MODE  progress on standard error: line (a "
+            "line redrawn in\n"
+            "                       place; the default when standard error "
+            "is a terminal),\n"
+            "                       json (one JSON object per event), or "
+            "none\n"
             "\n"
             "Exit status: 0 completed, 1 failed or cancelled, 2 bad config "
             "or plan (nothing\nran), 3 internal error.\n",
@@ -82,14 +90,21 @@ static void canceller_stop(canceller *c)
 
 static int cmd_run(const options *o)
 {
-    jx_run_options ro = {NULL, NULL, NULL, stdout};
+    jx_run_options ro = JX_RUN_OPTIONS_INIT;
     canceller cancel;
     jx_executor *ex = NULL;
     jx_plan *plan = NULL;
     jx_result *res = NULL;
     jx_error err = {0, ""};
+    jx__cli_progress progress;
     int rc, status;
 
+    if (jx__cli_progress_init(&progress, o->progress) != 0) {
+        fprintf(stderr, "%s: --progress '%s' is not one of line, json, "
+                        "none\nTry '%s run --help' for more information.\n",
+                prog, o->progress, prog);
+        return EXIT_USAGE;
+    }
     if (jx_plan_load(o->operand, &plan, &err) != 0)
         return jx__cli_report(&err);
     if (jx__cli_load_executor(o, 0, &ex, &err) != 0) {
@@ -97,6 +112,9 @@ static int cmd_run(const options *o)
         return jx__cli_report(&err);
     }
     canceller_start(&cancel, ex);
+    ro.document = stdout;
+    ro.on_job_progress = jx__cli_progress_cb;
+    ro.user = &progress;
     rc = jx_executor_run(ex, plan, &ro, &res, &err);
     canceller_stop(&cancel);
     if (rc != 0) {
@@ -132,11 +150,16 @@ static int cmd_run(const options *o)
 }
 
 static const struct option run_options[] = {
-    JX__CLI_OPT_CONFIG, JX__CLI_OPT_VERBOSE, JX__CLI_OPT_HELP,
-    JX__CLI_OPT_VERSION, JX__CLI_OPT_END,
+    JX__CLI_OPT_CONFIG,
+    JX__CLI_OPT_VERBOSE,
+    {"progress", required_argument, NULL, 'P'},
+    JX__CLI_OPT_HELP,
+    JX__CLI_OPT_VERSION,
+    JX__CLI_OPT_END,
 };
 
 const jx__cli_command jx__cli_run = {
     "run", cmd_run, usage_run, 1, 1,
-    "missing PLAN (a file, or - for standard input)", ":c:vhV", run_options,
+    "missing PLAN (a file, or - for standard input)", ":c:vP:hV",
+    run_options,
 };

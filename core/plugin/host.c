@@ -209,15 +209,21 @@ void jx__progress_cut(const jx_context *c, double fraction,
 {
     int oom = 0;
     char *clean = NULL;
+    const char *shown;
 
-    if (c->on_progress == NULL)
+    if (c->on_progress == NULL && c->progress == NULL)
         return;
     if (message != NULL)
         clean = cut ? jx__redact_cut(c->plan, message, &oom)
                     : jx__redact_text(c->plan, message, &oom);
-    c->on_progress(c->plan->job_id, c->step_index,
-                   fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
-                   clean != NULL ? clean : oom ? NULL : message, c->user);
+    shown = clean != NULL ? clean : oom ? NULL : message;
+    /* NaN too: a JSON number cannot hold it. */
+    fraction = fraction >= 0 ? (fraction > 1 ? 1 : fraction) : 0;
+    if (c->on_progress != NULL)
+        c->on_progress(c->plan->job_id, c->step_index, fraction, shown,
+                       c->user);
+    if (c->progress != NULL)
+        c->progress(c->progress_arg, fraction, shown);
     free(clean);
 }
 

@@ -35,6 +35,10 @@ struct jx_context {
     int cancel_fd;           /* readable once the job is cancelled; -1 */
     jx_progress_cb on_progress; /* from the run's options, may be NULL */
     void *user;
+    /* Where the executor keeps the step's progress (run/progress.c);
+     * NULL in a runner, which forwards reports to the core instead. */
+    void (*progress)(void *arg, double fraction, const char *message);
+    void *progress_arg;
 };
 
 struct jx_plugin_config {

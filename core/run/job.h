@@ -6,6 +6,7 @@
 #ifndef JX__RUN_JOB_H
 #define JX__RUN_JOB_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <jansson.h>
@@ -17,6 +18,20 @@
 #include "plugin/host.h"
 #include "run/executor.h"
 #include "run/result.h"
+
+/* A job's progress (progress.c).  The lock guards what handlers report,
+ * which a plugin's own threads may do. */
+typedef struct jx__progress {
+    pthread_mutex_t lock;
+    jx_job_progress_cb cb;  /* NULL: events are not built */
+    const jx__step *step;   /* the running step */
+    size_t step_number;     /* its position, from 1 */
+    size_t steps_done;
+    double fraction;        /* its handler's last report; -1: none */
+    char *message;          /* and its text (redacted), or NULL */
+    double last_sent;       /* monotonic time of the last "running" event */
+    int held;               /* a report not delivered yet */
+} jx__progress;
 
 /* What one run carries from step to step. */
 typedef struct jx__job {
@@ -39,6 +54,7 @@ typedef struct jx__job {
     atomic_int cancelled;
     int cancel_fd;
     struct jx__job *next_running;
+    jx__progress progress;
 } jx__job;
 
 /* A step's outcome as the core sees it. */
@@ -89,6 +105,20 @@ void jx__record_step_finished(jx__job *j, const jx__step *st,
                               const char *completed_at);
 /* job_finished, sealed, and the end of the evidence document. */
 void jx__record_job_finished(jx__job *j, const char *completed_at);
+
+/* ---- progress.c ----------------------------------------------------- */
+
+/* The run's events: started, before and after each step, finished. */
+void jx__progress_start(jx__job *j);
+void jx__progress_step_begin(jx__job *j, const jx__step *st);
+void jx__progress_step_end(jx__job *j, const jx__step *st);
+void jx__progress_finish(jx__job *j);
+/* What a handler reports (ctx_progress, redacted already): arg is the
+ * job. */
+void jx__progress_report(void *arg, double fraction, const char *message);
+/* ,"progress":{"fraction":F,"message":M} for the step's result, when its
+ * handler reported any. */
+int jx__progress_put(const jx__job *j, jx__buf *b);
 
 /* ---- cancel.c ------------------------------------------------------- */
 

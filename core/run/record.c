@@ -133,6 +133,7 @@ static int build_step_result(jx__job *j, const jx__step *st,
            jx__buf_puts(b, ",\"error\":") ||
            (oc->completed ? jx__buf_puts(b, "null")
                           : jx__buf_put_json_string(b, oc->error)) ||
+           jx__progress_put(j, b) ||
            (oc->stderr_text != NULL && put_stderr(b, oc)) ||
            jx__buf_append(b, "}", 1);
 }

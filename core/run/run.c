@@ -57,6 +57,7 @@ static void run_step(jx__job *j, const jx__step *st)
     jx__outcome oc;
 
     jx__outcome_begin(j, &oc);
+    jx__progress_step_begin(j, st);
     jx__iso_now(started_at);
     if (jx__record_step_started(j, st, started_at) != 0)
         goto out; /* the step never started */
@@ -80,6 +81,7 @@ static void run_step(jx__job *j, const jx__step *st)
     }
     tally(j, st, &oc);
     jx__record_step_finished(j, st, &oc, started_at, completed_at);
+    jx__progress_step_end(j, st);
 out:
     jx__outcome_end(j, &oc);
 }
@@ -99,7 +101,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
                     const jx_run_options *opts, jx_result **out,
                     jx_error *err)
 {
-    static const jx_run_options no_options = {NULL, NULL, NULL, NULL};
+    static const jx_run_options no_options = JX_RUN_OPTIONS_INIT;
     jx__job j = {.ex = ex, .plan = plan, .opts = opts ? opts : &no_options};
 
     *out = NULL;
@@ -121,6 +123,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
                    j.opts->on_record, j.opts->user);
     jx__doc_begin(&j.doc, j.opts->document, plan);
     jx__job_start_running(&j);
+    jx__progress_start(&j);
 
     j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
@@ -139,6 +142,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
 
     jx__job_stop_running(&j);
     finish(&j);
+    jx__progress_finish(&j);
     json_decref(j.health_before);
     json_decref(j.health_after);
     jx__chain_fini(&j.chain);

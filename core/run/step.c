@@ -102,6 +102,8 @@ void jx__step_call(jx__job *j, const jx__step *st, jx__plugin *p,
         .cancel_fd = j->cancel_fd,
         .on_progress = j->opts->on_progress,
         .user = j->opts->user,
+        .progress = jx__progress_report,
+        .progress_arg = j,
     };
     jx_step view = {st, NULL, j->plan};
     jx_output *out = &oc->out;

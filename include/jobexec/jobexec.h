@@ -256,14 +256,64 @@ typedef void (*jx_progress_cb)(const char *job_id, int64_t step_index,
                                double fraction, const char *message,
                                void *user);
 
+/*
+ * A job's progress, as the executor reports it: when the job starts, when
+ * a handler reports (host->ctx_progress; at most every 100 ms, the last
+ * one of a step always delivered), after each step, and when the job
+ * ends.  Lent for the duration of the call; text is redacted.
+ */
+typedef struct jx_progress_event {
+    const char *job_id;
+    /* "started", "running" (a handler reported), "step_finished",
+     * "finished" */
+    const char *stage;
+    int64_t step_index;     /* the step's step_index; -1 for started and
+                             * finished */
+    size_t step_number;     /* its position in the plan, from 1; 0 for
+                             * started */
+    size_t steps_done;      /* steps finished so far */
+    size_t total_steps;
+    double percentage;      /* 0..100: finished steps, and the running
+                             * step's reported fraction */
+    double step_fraction;   /* the running step's last report (0..1), or
+                             * -1 when it has made none */
+    const char *message;    /* the handler's message; NULL when none */
+    const char *status;     /* with finished: "COMPLETED", ...; else NULL */
+    double elapsed_seconds; /* since the job started */
+    double eta_seconds;     /* a linear estimate of what is left; -1 when
+                             * nothing is done yet, 0 when finished */
+} jx_progress_event;
+
+typedef void (*jx_job_progress_cb)(const jx_progress_event *ev, void *user);
+
+/*
+ * Options of one run.  Zero-initialise it ({0} or JX_RUN_OPTIONS_INIT):
+ * members after struct_size are read only when struct_size covers them,
+ * so that a program built against an older header keeps working when the
+ * struct grows.  Every callback is called on the thread that runs the job
+ * (a handler's own threads' progress reports excepted: those come on the
+ * thread that reported), never two at once for one job.
+ */
 typedef struct jx_run_options {
     jx_record_cb on_record;     /* may be NULL */
-    jx_progress_cb on_progress; /* may be NULL */
-    void *user;                 /* passed to both */
+    jx_progress_cb on_progress; /* a handler's every report; may be NULL */
+    void *user;                 /* passed to every callback */
     /* When set, the evidence document is written here as the job runs
      * (step results are streamed, so memory stays flat). */
     FILE *document;
+    /* sizeof(jx_run_options) as the caller was built, or 0: only the four
+     * members above are read. */
+    size_t struct_size;
+    jx_job_progress_cb on_job_progress; /* may be NULL */
 } jx_run_options;
+
+#define JX_RUN_OPTIONS_INIT                                                   \
+    {NULL, NULL, NULL, NULL, sizeof(jx_run_options), NULL}
+
+/* Whether opts (non-NULL) carries member m: set by a caller whose header
+ * has it. */
+#define JX_RUN_OPTIONS_HAS(opts, m)                                           \
+    ((opts)->struct_size >= offsetof(jx_run_options, m) + sizeof((opts)->m))
 
 typedef struct jx_result jx_result;
 
