@@ -11,9 +11,10 @@
 
 #include <jobexec/jobexec.h>
 
-/* Exit codes.  EXIT_TAMPERED is `evidence verify`'s alone. */
+/* Exit codes.  EXIT_TAMPERED is `evidence verify`'s alone,
+ * EXIT_SCOPE_REJECTED `run --scope`'s. */
 enum { EXIT_COMPLETED = 0, EXIT_JOB_FAILED = 1, EXIT_USAGE = 2,
-       EXIT_INTERNAL = 3, EXIT_TAMPERED = 4 };
+       EXIT_INTERNAL = 3, EXIT_TAMPERED = 4, EXIT_SCOPE_REJECTED = 5 };
 
 typedef struct options {
     const char *config;
@@ -26,6 +27,11 @@ typedef struct options {
     const char *capability; /* registry history --capability */
     int json;             /* registry --json */
     const char *progress; /* run --progress */
+    /* Scopes: run --scope/--incident/--action, scope create ... */
+    const char *scope_id, *incident;
+    const char *actions[32]; /* --action, as often as given */
+    size_t n_actions;
+    const char *max_attempts, *ttl, *intent, *max_cost, *created_by;
 } options;
 
 typedef struct jx__cli_command {
@@ -47,7 +53,7 @@ typedef struct jx__cli_command {
 
 /* The commands, each defined in its own file. */
 extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
-    jx__cli_evidence, jx__cli_keygen, jx__cli_registry;
+    jx__cli_evidence, jx__cli_keygen, jx__cli_registry, jx__cli_scope;
 
 extern const char *const jx__cli_prog;
 

@@ -43,6 +43,8 @@ static void usage_main(FILE *fp)
             "  registry list|history         what the capability registry "
             "holds, what\n"
             "                                changed it\n"
+            "  scope create|list|show|revoke bound execution scopes for "
+            "run --scope\n"
             "  help [COMMAND]                show help for a command\n"
             "\n"
             "Options:\n"
@@ -52,14 +54,16 @@ static void usage_main(FILE *fp)
             "  -V, --version       show the version\n"
             "\n"
             "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "
-            "usage, config\nor plan (nothing ran), 3 internal error.  "
-            "`evidence verify` has its own\n(see its --help).\n",
+            "usage, config\nor plan (nothing ran), 3 internal error, 5 "
+            "refused by the scope gate\n(run --scope).  `evidence verify` "
+            "has its own (see its --help).\n",
             prog, jx__cli_default_config());
 }
 
 static const command *const commands[] = {
     &jx__cli_run,      &jx__cli_check,  &jx__cli_plugins,
     &jx__cli_evidence, &jx__cli_keygen, &jx__cli_registry,
+    &jx__cli_scope,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -193,6 +197,33 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case 'P':
             o->progress = optarg;
             break;
+        case 's':
+            o->scope_id = optarg;
+            break;
+        case 'i':
+            o->incident = optarg;
+            break;
+        case 'a':
+            if (o->n_actions == sizeof o->actions / sizeof o->actions[0])
+                return bad_usage(cmd, "more than %zu --action options",
+                                 o->n_actions);
+            o->actions[o->n_actions++] = optarg;
+            break;
+        case 'm':
+            o->max_attempts = optarg;
+            break;
+        case 't':
+            o->ttl = optarg;
+            break;
+        case 'T':
+            o->intent = optarg;
+            break;
+        case 'M':
+            o->max_cost = optarg;
+            break;
+        case 'b':
+            o->created_by = optarg;
+            break;
         case 'v':
             o->verbose = 1;
             break;
@@ -269,7 +300,8 @@ int main(int argc, char **argv)
         return finish_stdout(rc);
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
-                               "evidence, keygen, registry, help)");
+                               "evidence, keygen, registry, scope, "
+                               "help)");
     if (strcmp(argv[optind], "help") == 0)
         return finish_stdout(
             cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL,

@@ -34,9 +34,15 @@ static void usage_run(FILE *fp)
             "is a terminal),\n"
             "                       json (one JSON object per event), or "
             "none\n"
+            "  --scope ID --incident ID --action A\n"
+            "                       run only as the scope ID allows (see "
+            "jobexec scope):\n"
+            "                       refused, no step runs, and the exit "
+            "status is 5\n"
             "\n"
             "Exit status: 0 completed, 1 failed or cancelled, 2 bad config "
-            "or plan (nothing\nran), 3 internal error.\n",
+            "or plan (nothing\nran), 3 internal error, 5 refused by the "
+            "scope gate.\n",
             prog);
 }
 
@@ -105,6 +111,14 @@ static int cmd_run(const options *o)
                 prog, o->progress, prog);
         return EXIT_USAGE;
     }
+    if ((o->scope_id != NULL || o->incident != NULL || o->n_actions > 0) &&
+        (o->scope_id == NULL || o->incident == NULL || o->n_actions != 1)) {
+        fprintf(stderr, "%s: --scope, --incident and one --action go "
+                        "together\nTry '%s run --help' for more "
+                        "information.\n",
+                prog, prog);
+        return EXIT_USAGE;
+    }
     if (jx_plan_load(o->operand, &plan, &err) != 0)
         return jx__cli_report(&err);
     if (jx__cli_load_executor(o, 0, &ex, &err) != 0) {
@@ -115,12 +129,16 @@ static int cmd_run(const options *o)
     ro.document = stdout;
     ro.on_job_progress = jx__cli_progress_cb;
     ro.user = &progress;
+    ro.scope_id = o->scope_id;
+    ro.incident_id = o->incident;
+    ro.action = o->n_actions > 0 ? o->actions[0] : NULL;
     rc = jx_executor_run(ex, plan, &ro, &res, &err);
     canceller_stop(&cancel);
     if (rc != 0) {
         status = jx__cli_report(&err);
     } else {
         status = jx_result_status(res) == JX_JOB_COMPLETED ? EXIT_COMPLETED
+                 : jx_result_scope_rejected(res)          ? EXIT_SCOPE_REJECTED
                                                            : EXIT_JOB_FAILED;
         if (isatty(STDERR_FILENO))
             jx__cli_print_line(stderr, "%s: job %s %s: %zu/%zu steps "
@@ -153,6 +171,9 @@ static const struct option run_options[] = {
     JX__CLI_OPT_CONFIG,
     JX__CLI_OPT_VERBOSE,
     {"progress", required_argument, NULL, 'P'},
+    {"scope", required_argument, NULL, 's'},
+    {"incident", required_argument, NULL, 'i'},
+    {"action", required_argument, NULL, 'a'},
     JX__CLI_OPT_HELP,
     JX__CLI_OPT_VERSION,
     JX__CLI_OPT_END,

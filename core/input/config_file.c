@@ -389,7 +389,7 @@ static int read_root(const jx__node *root, jx_config *cfg,
                      const char *default_plugin_dir, jx_error *err)
 {
     static const char *const keys[] = {"plugin_dir", "plugins", "health",
-                                       "evidence", "runner", NULL};
+                                       "evidence", "runner", "scopes", NULL};
     const char *name = cfg->name;
     const jx__node *v;
     int rc;
@@ -432,6 +432,15 @@ static int read_root(const jx__node *root, jx_config *cfg,
                       &cfg->health_line, &cfg->health_col, err);
     if (rc != 0)
         return rc;
+    rc = read_section(root, "scopes", "db", name, &cfg->scopes_db,
+                      &cfg->scopes_line, &cfg->scopes_col, err);
+    if (rc != 0)
+        return rc;
+    if (cfg->scopes_db != NULL && cfg->scopes_db[0] != '/')
+        return jx__fail(err, JX_ECONFIG, "%s:%u:%u: scopes.db '%s' must be "
+                                         "an absolute path",
+                        name, cfg->scopes_line, cfg->scopes_col,
+                        cfg->scopes_db);
     if ((rc = read_runner(jx__map_get(root, "runner"), cfg, err)) != 0)
         return rc;
     return read_evidence(jx__map_get(root, "evidence"), cfg, err);
@@ -507,6 +516,7 @@ void jx_config_free(jx_config *cfg)
     free(cfg->health_observer);
     free(cfg->evidence_log);
     free(cfg->signing_key);
+    free(cfg->scopes_db);
     jx__runner_conf_clear(&cfg->runner);
     free(cfg);
 }
@@ -537,6 +547,11 @@ char *jx_config_plugin_section(const jx_config *cfg, const char *name)
         if (strcmp(cfg->plugins[i].path_written, name) == 0)
             return json_dumps(cfg->plugins[i].config, JSON_COMPACT);
     return NULL;
+}
+
+const char *jx_config_scopes_db(const jx_config *cfg)
+{
+    return cfg != NULL ? cfg->scopes_db : NULL;
 }
 
 const char *jx_config_runner_path(const jx_config *cfg)

@@ -68,6 +68,8 @@ struct jx_config {
     char *signing_key;     /* NULL: jobs are sealed unsigned */
     unsigned signing_key_line, signing_key_col;
     jx__runner_conf runner;
+    char *scopes_db;       /* NULL: no scope store */
+    unsigned scopes_line, scopes_col;
 };
 
 #endif

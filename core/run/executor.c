@@ -37,6 +37,7 @@ void jx_executor_free(jx_executor *ex)
     jx__binding_free(&ex->bindings);
     jx__evlog_close(ex->log);
     jx__signer_free(ex->signer);
+    jx_scope_store_close(ex->scopes);
     if (ex->ltdl_held)
         jx__ltdl_release();
     pthread_mutex_destroy(&ex->running_lock);
@@ -196,6 +197,11 @@ int jx_executor_open(const jx_config *cfg, unsigned flags, jx_executor **out,
         rc = setup_observer(ex, cfg, err);
     if (rc == 0 && cfg != NULL && cfg->evidence_log != NULL)
         rc = open_evidence(ex, cfg, err);
+    /* An executor that runs nothing needs no scope store, and must not
+     * create one. */
+    if (rc == 0 && cfg != NULL && cfg->scopes_db != NULL && !ex->check_only &&
+        (rc = jx_scope_store_open(cfg->scopes_db, &ex->scopes, err)) != 0)
+        rc = at_config(err, cfg, cfg->scopes_line, cfg->scopes_col);
     if (rc == 0 && !ex->check_only && has_isolated(ex))
         jx__isolate_sweep_cgroups();
     if (rc != 0) {

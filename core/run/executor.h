@@ -21,6 +21,7 @@ struct jx_executor {
     jx__plugin *observer; /* may be NULL */
     jx__evlog *log;       /* may be NULL */
     jx__signer *signer;   /* may be NULL */
+    jx_scope_store *scopes; /* the config's scopes.db; may be NULL */
     int ltdl_held;
     int check_only; /* JX_EXECUTOR_CHECK_ONLY: runs nothing */
     /* Jobs running now, for jx_executor_cancel() (run/cancel.c). */

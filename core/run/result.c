@@ -53,6 +53,10 @@ size_t jx_result_steps_succeeded(const jx_result *res)
     return res->succeeded;
 }
 size_t jx_result_steps_failed(const jx_result *res) { return res->failed; }
+int jx_result_scope_rejected(const jx_result *res)
+{
+    return res->scope_rejected;
+}
 double jx_result_duration_seconds(const jx_result *res)
 {
     return res->duration;

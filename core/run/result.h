@@ -15,6 +15,7 @@ struct jx_result {
     char job_id[JX__UUID_LEN + 1];
     size_t executed, succeeded, failed;
     double duration;
+    int scope_rejected; /* the scope gate refused the run */
 };
 
 /* Replaces res->reason with what fmt makes; -1 (reason NULL) when out of

@@ -86,6 +86,47 @@ out:
     jx__outcome_end(j, &oc);
 }
 
+/* The scope gate, before step 0: one attempt of the run's scope.  A
+ * refusal stops the job with no step run. */
+static void pass_gate(jx__job *j, const jx_run_options *o)
+{
+    char why[64];
+    jx_error err = {0, ""};
+    int rc = jx_scope_consume(j->ex->scopes, o->scope_id, o->incident_id,
+                              o->action, why, sizeof why, &err);
+
+    if (rc == 0)
+        return;
+    j->res->status = JX_JOB_FAILED;
+    j->stopped = 1;
+    if (rc == JX_EREFUSED) {
+        j->res->scope_rejected = 1;
+        jx__result_set_reason(j->res, "Scope gate rejected: %s", why);
+    } else {
+        jx__result_set_reason(j->res, "Scope gate failed: %s", err.message);
+    }
+}
+
+/* Whether the options name a scope, and whether the executor can check
+ * it: 1 to pass the gate, 0 without a scope, or an error. */
+static int scope_requested(const jx_executor *ex, const jx_run_options *o,
+                           jx_error *err)
+{
+    if (!JX_RUN_OPTIONS_HAS(o, action) ||
+        (o->scope_id == NULL && o->incident_id == NULL && o->action == NULL))
+        return 0;
+    if (o->scope_id == NULL || o->incident_id == NULL || o->action == NULL)
+        return jx__fail(err, JX_EINVAL, "jx_executor_run: a scope needs "
+                                        "scope_id, incident_id and action "
+                                        "together");
+    if (ex->scopes == NULL)
+        return jx__fail(err, JX_ECONFIG, "jx_executor_run: the run names "
+                                         "scope %s, but the config sets no "
+                                         "scopes.db",
+                        o->scope_id);
+    return 1;
+}
+
 static void finish(jx__job *j)
 {
     char completed_at[JX__ISO_TIME_SIZE];
@@ -103,6 +144,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
 {
     static const jx_run_options no_options = JX_RUN_OPTIONS_INIT;
     jx__job j = {.ex = ex, .plan = plan, .opts = opts ? opts : &no_options};
+    int gated;
 
     *out = NULL;
     if (ex == NULL || plan == NULL)
@@ -112,6 +154,8 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
         return jx__fail(err, JX_EINVAL, "jx_executor_run: the executor was "
                                         "opened with JX_EXECUTOR_CHECK_ONLY "
                                         "and runs no job");
+    if ((gated = scope_requested(ex, j.opts, err)) < 0)
+        return gated;
     j.res = calloc(1, sizeof *j.res);
     if (j.res == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
@@ -128,6 +172,8 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
     jx__record_job_started(&j);
+    if (gated && !j.stopped)
+        pass_gate(&j, j.opts);
 
     for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) { /* EXEC-001 */
         if (atomic_load(&j.cancelled)) {

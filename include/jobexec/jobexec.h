@@ -133,6 +133,67 @@ const char *jx_config_runner_path(const jx_config *cfg);
  * a plugin's data beside the executor, as `jobexec registry` does. */
 char *jx_config_plugin_section(const jx_config *cfg, const char *name);
 
+/* The config's scopes.db (the scope store), or NULL.  Owned by cfg. */
+const char *jx_config_scopes_db(const jx_config *cfg);
+
+/* ---- Execution scopes ---------------------------------------------------- */
+
+/*
+ * A scope binds what a job may do: an incident, the actions allowed, how
+ * many times (max_attempts), until when (ttl), why (intent), by whom.  A
+ * run given a scope runs only when the scope exists, is active, has not
+ * expired, has an attempt left, is bound to the run's incident and allows
+ * its action; it consumes one attempt atomically, so of two runs racing
+ * for a single-use scope exactly one runs.  Scopes live in an SQLite
+ * database (the config's scopes.db); several processes may share it.
+ */
+typedef struct jx_scope_store jx_scope_store;
+
+typedef struct jx_scope_spec {
+    const char *incident_id;    /* required */
+    const char *const *actions; /* required, NULL-terminated, not empty */
+    unsigned max_attempts;      /* 0: 1 */
+    unsigned ttl_seconds;       /* 0: 300 */
+    double max_cost_usd;        /* < 0: no ceiling */
+    const char *intent;         /* may be NULL */
+    const char *created_by;     /* may be NULL: "jobexec" */
+} jx_scope_spec;
+
+/* Opens (creating it, with its folder's owner's rights) the store at
+ * path.  *out is the caller's to jx_scope_store_close().  Thread-safe
+ * once open. */
+int jx_scope_store_open(const char *path, jx_scope_store **out,
+                        jx_error *err);
+void jx_scope_store_close(jx_scope_store *s);
+
+/* Creates a scope; its id (a UUID) goes to id.  JX_EINVAL with the reason
+ * for a spec that is incomplete. */
+int jx_scope_create(jx_scope_store *s, const jx_scope_spec *spec,
+                    char id[37], jx_error *err);
+
+/* Revokes a scope: no run may use it any more.  JX_EINVAL when there is
+ * no such scope. */
+int jx_scope_revoke(jx_scope_store *s, const char *id, jx_error *err);
+
+/* The scopes (id NULL) or one scope as JSON text: an array of, or one,
+ * {id, incident_id, actions, max_attempts, attempts_used, max_cost_usd,
+ * intent, created_by, created_at, expires_at, status}, status "active",
+ * "exhausted", "expired" or "revoked" as of now.  The caller free()s it.
+ * JX_EINVAL when id names no scope. */
+int jx_scope_json(jx_scope_store *s, const char *id, char **json,
+                  jx_error *err);
+
+/*
+ * The gate: checks the scope for (incident_id, action) and consumes one
+ * attempt, in one transaction.  Returns 0 when the run may go on, or
+ * JX_EREFUSED with why (why_size bytes) one of "not found", "revoked",
+ * "expired", "exhausted", "incident mismatch", "action not allowed".
+ * jx_executor_run calls it when the run's options name a scope.
+ */
+int jx_scope_consume(jx_scope_store *s, const char *scope_id,
+                     const char *incident_id, const char *action, char *why,
+                     size_t why_size, jx_error *err);
+
 /* ---- Executor ---------------------------------------------------------- */
 
 typedef struct jx_executor jx_executor;
@@ -305,10 +366,17 @@ typedef struct jx_run_options {
      * members above are read. */
     size_t struct_size;
     jx_job_progress_cb on_job_progress; /* may be NULL */
+    /* The scope the run must pass (all three, or none): the executor's
+     * scope store (the config's scopes.db) decides, before any step.  A
+     * refusal runs no step: the job ends FAILED, "Scope gate rejected:
+     * REASON", and jx_result_scope_rejected() says so. */
+    const char *scope_id;
+    const char *incident_id;
+    const char *action;
 } jx_run_options;
 
 #define JX_RUN_OPTIONS_INIT                                                   \
-    {NULL, NULL, NULL, NULL, sizeof(jx_run_options), NULL}
+    {NULL, NULL, NULL, NULL, sizeof(jx_run_options), NULL, NULL, NULL, NULL}
 
 /* Whether opts (non-NULL) carries member m: set by a caller whose header
  * has it. */
@@ -349,6 +417,8 @@ const char *jx_result_job_id(const jx_result *res);
 size_t jx_result_steps_executed(const jx_result *res);
 size_t jx_result_steps_succeeded(const jx_result *res);
 size_t jx_result_steps_failed(const jx_result *res);
+/* Non-zero when the scope gate refused the run (no step ran). */
+int jx_result_scope_rejected(const jx_result *res);
 double jx_result_duration_seconds(const jx_result *res);
 void jx_result_free(jx_result *res);
 
