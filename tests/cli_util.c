@@ -48,6 +48,8 @@ extern char **environ;
     "  registry list|history         what the capability registry holds, "   \
     "what\n"                                                                 \
     "                                changed it\n"                           \
+    "  scope create|list|show|revoke bound execution scopes for run "       \
+    "--scope\n"                                                              \
     "  help [COMMAND]                show help for a command\n"              \
     "\n"                                                                     \
     "Options:\n"                                                             \
@@ -59,8 +61,9 @@ extern char **environ;
     "  -V, --version       show the version\n"                               \
     "\n"                                                                     \
     "Exit status: 0 job completed, 1 job failed or cancelled, 2 bad "        \
-    "usage, config\nor plan (nothing ran), 3 internal error.  `evidence "    \
-    "verify` has its own\n(see its --help).\n"
+    "usage, config\nor plan (nothing ran), 3 internal error, 5 refused by " \
+    "the scope gate\n(run --scope).  `evidence verify` has its own (see "   \
+    "its --help).\n"
 
 int fx_setup(void **state)
 {

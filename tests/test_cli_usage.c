@@ -41,9 +41,14 @@
     "                       place; the default when standard error is a "   \
     "terminal),\n"                                                           \
     "                       json (one JSON object per event), or none\n"    \
+    "  --scope ID --incident ID --action A\n"                               \
+    "                       run only as the scope ID allows (see jobexec "   \
+    "scope):\n"                                                              \
+    "                       refused, no step runs, and the exit status is "  \
+    "5\n"                                                                    \
     "\n"                                                                     \
     "Exit status: 0 completed, 1 failed or cancelled, 2 bad config or plan " \
-    "(nothing\nran), 3 internal error.\n"
+    "(nothing\nran), 3 internal error, 5 refused by the scope gate.\n"
 
 #define CHECK_USAGE                                                          \
     "Usage: jobexec check [--config FILE] [PLAN|-]\n"                        \
@@ -170,12 +175,14 @@ static void test_no_command(void **state)
 
     JOBEXEC(f, NULL, NULL);
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
-                              "plugins, evidence, keygen, registry, help)\n" TRY_MAIN);
+                              "plugins, evidence, keygen, registry, scope, "
+                              "help)\n" TRY_MAIN);
 
     /* Options alone are no command either. */
     JOBEXEC(f, NULL, "--verbose");
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
-                              "plugins, evidence, keygen, registry, help)\n" TRY_MAIN);
+                              "plugins, evidence, keygen, registry, scope, "
+                              "help)\n" TRY_MAIN);
 }
 
 static void test_unknown_command(void **state)
