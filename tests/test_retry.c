@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <jobexec/jobexec.h>
 
@@ -556,6 +557,34 @@ static void test_advise_patterns(void **state)
                                   "reached");
 }
 
+/* A reason too long for its field is cut between characters, never
+ * inside one: it stays UTF-8. */
+static void test_advise_long_pattern(void **state)
+{
+    fixture *f = *state;
+
+    for (size_t odd = 0; odd < 2; odd++) {
+        char pattern[512], text[600];
+        jx_retry_advice a;
+        json_t *s;
+        size_t n = 0;
+
+        if (odd)
+            pattern[n++] = 'x';
+        for (size_t i = 0; i < 200; i++, n += 2)
+            memcpy(pattern + n, "\xc3\xa9", 2); /* U+00E9 */
+        pattern[n] = '\0';
+        snprintf(text, sizeof text, "{retryable_errors: [\"%s\"]}", pattern);
+        policy(f, text);
+        a = advise(f->cfg, 1, pattern, NOW, 0); /* it matches itself */
+        assert_int_equal(a.should_retry, 1);
+        assert_true(strlen(a.reason) >= sizeof a.reason - 2);
+        s = json_string(a.reason); /* NULL when not UTF-8 */
+        assert_non_null(s);
+        json_decref(s);
+    }
+}
+
 /* No patterns: every error is retryable, the empty one too. */
 static void test_advise_no_patterns(void **state)
 {
@@ -742,6 +771,7 @@ int main(void)
         T(test_advise_next_attempt_at),
         T(test_advise_max_retries),
         T(test_advise_patterns),
+        T(test_advise_long_pattern),
         T(test_advise_no_patterns),
         T(test_advise_defaults),
         T(test_advise_pure),

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -74,6 +75,35 @@ static void format_utc(double t, char *out, size_t size)
     snprintf(out + n, size - n, ".%06u+00:00", usec);
 }
 
+/* Fills out->reason; a reason too long for it (a long pattern) is cut at
+ * a character boundary, so that it stays UTF-8 as the config was. */
+static void set_reason(jx_retry_advice *out, const char *fmt, ...)
+    JX__PRINTF(2, 3);
+
+static void set_reason(jx_retry_advice *out, const char *fmt, ...)
+{
+    unsigned char *r = (unsigned char *)out->reason;
+    size_t end = sizeof out->reason - 1, lead;
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len <= end)
+        return;
+    /* Back over continuation bytes to the cut character's first byte, and
+     * drop the character unless all of it fits. */
+    for (lead = end; lead > 0 && (r[lead - 1] & 0xc0) == 0x80; lead--)
+        ;
+    if (lead > 0 && r[lead - 1] >= 0xc0) {
+        unsigned char c = r[lead - 1];
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (end - (lead - 1) < need)
+            r[lead - 1] = '\0';
+    }
+}
+
 /* The first retryable_errors pattern error matches, in the config's order:
  * 1 and *which, 0 when none does, or JX_ENOMEM. */
 static int match_pattern(const jx__retry_conf *r, const char *error,
@@ -126,14 +156,13 @@ int jx_retry_advise(const jx_config *cfg, unsigned attempt, const char *error,
     if ((matched = match_pattern(r, error, &which)) < 0)
         return jx__fail(err, matched, "out of memory");
     if (r->n_patterns > 0 && !matched) {
-        snprintf(out->reason, sizeof out->reason, "attempt %u failed: the "
-                 "error matches no retryable_errors pattern", attempt);
+        set_reason(out, "attempt %u failed: the error matches no "
+                        "retryable_errors pattern", attempt);
         return 0;
     }
     if (attempt > r->max_retries) {
-        snprintf(out->reason, sizeof out->reason,
-                 "attempt %u failed: max_retries (%u) reached", attempt,
-                 r->max_retries);
+        set_reason(out, "attempt %u failed: max_retries (%u) reached",
+                   attempt, r->max_retries);
         return 0;
     }
 
@@ -146,14 +175,12 @@ int jx_retry_advise(const jx_config *cfg, unsigned attempt, const char *error,
     out->delay_seconds = d;
     format_utc(now + d, out->next_attempt_at, sizeof out->next_attempt_at);
     if (matched)
-        snprintf(out->reason, sizeof out->reason,
-                 "attempt %u failed: retry %u of up to %u; the error matches "
-                 "'%s'", attempt, attempt, r->max_retries,
-                 r->pattern_texts[which]);
+        set_reason(out, "attempt %u failed: retry %u of up to %u; the error "
+                        "matches '%s'", attempt, attempt, r->max_retries,
+                   r->pattern_texts[which]);
     else
-        snprintf(out->reason, sizeof out->reason,
-                 "attempt %u failed: retry %u of up to %u; every error is "
-                 "retryable (no retryable_errors)", attempt, attempt,
-                 r->max_retries);
+        set_reason(out, "attempt %u failed: retry %u of up to %u; every "
+                        "error is retryable (no retryable_errors)", attempt,
+                   attempt, r->max_retries);
     return 0;
 }
