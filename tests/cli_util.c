@@ -48,6 +48,9 @@ extern char **environ;
     "  registry list|history         what the capability registry holds, "   \
     "what\n"                                                                 \
     "                                changed it\n"                           \
+    "  retry-advice --attempt N --error TEXT\n"                              \
+    "                                whether and when to retry failed "      \
+    "work\n"                                                                 \
     "  help [COMMAND]                show help for a command\n"              \
     "\n"                                                                     \
     "Options:\n"                                                             \

@@ -7,6 +7,7 @@
 #define JX__CLI_CLI_H
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include <jobexec/jobexec.h>
@@ -24,7 +25,9 @@ typedef struct options {
     const char *job;      /* evidence --job, registry history --job */
     const char *db;       /* registry --db */
     const char *capability; /* registry history --capability */
-    int json;             /* registry --json */
+    int json;             /* registry --json, retry-advice --json */
+    const char *attempt;  /* retry-advice --attempt */
+    const char *error;    /* retry-advice --error */
 } options;
 
 typedef struct jx__cli_command {
@@ -46,7 +49,7 @@ typedef struct jx__cli_command {
 
 /* The commands, each defined in its own file. */
 extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
-    jx__cli_evidence, jx__cli_keygen, jx__cli_registry;
+    jx__cli_evidence, jx__cli_keygen, jx__cli_registry, jx__cli_retry;
 
 extern const char *const jx__cli_prog;
 
@@ -58,6 +61,20 @@ extern const char *const jx__cli_prog;
 int jx__cli_print_line(FILE *fp, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Bad usage: prints "jobexec: MESSAGE" and "Try 'jobexec[ COMMAND]
+ * --help' for more information." on stderr; returns EXIT_USAGE.  command
+ * NULL: before any command. */
+int jx__cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int jx__cli_vusage_error(const char *command, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
 #endif
     ;
 

@@ -43,6 +43,9 @@ static void usage_main(FILE *fp)
             "  registry list|history         what the capability registry "
             "holds, what\n"
             "                                changed it\n"
+            "  retry-advice --attempt N --error TEXT\n"
+            "                                whether and when to retry "
+            "failed work\n"
             "  help [COMMAND]                show help for a command\n"
             "\n"
             "Options:\n"
@@ -60,6 +63,7 @@ static void usage_main(FILE *fp)
 static const command *const commands[] = {
     &jx__cli_run,      &jx__cli_check,  &jx__cli_plugins,
     &jx__cli_evidence, &jx__cli_keygen, &jx__cli_registry,
+    &jx__cli_retry,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -112,14 +116,12 @@ static int bad_usage(const command *cmd, const char *fmt, ...)
 static int bad_usage(const command *cmd, const char *fmt, ...)
 {
     va_list ap;
+    int rc;
 
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rc = jx__cli_vusage_error(cmd != NULL ? cmd->name : NULL, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", prog,
-            cmd != NULL ? " " : "", cmd != NULL ? cmd->name : "");
-    return EXIT_USAGE;
+    return rc;
 }
 
 /* An option that some command has, but not cmd (NULL: before any
@@ -189,6 +191,12 @@ static int parse_options(int argc, char **argv, const char *optstring,
             break;
         case 'J':
             o->json = 1;
+            break;
+        case 'a':
+            o->attempt = optarg;
+            break;
+        case 'e':
+            o->error = optarg;
             break;
         case 'v':
             o->verbose = 1;
@@ -266,7 +274,8 @@ int main(int argc, char **argv)
         return finish_stdout(rc);
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
-                               "evidence, keygen, registry, help)");
+                               "evidence, keygen, registry, retry-advice, "
+                               "help)");
     if (strcmp(argv[optind], "help") == 0)
         return finish_stdout(
             cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL,
