@@ -50,6 +50,9 @@ extern char **environ;
     "                                changed it\n"                           \
     "  scope create|list|show|revoke bound execution scopes for run "       \
     "--scope\n"                                                              \
+    "  retry-advice --attempt N --error TEXT\n"                              \
+    "                                whether and when to retry failed "      \
+    "work\n"                                                                 \
     "  help [COMMAND]                show help for a command\n"              \
     "\n"                                                                     \
     "Options:\n"                                                             \

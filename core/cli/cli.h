@@ -7,6 +7,7 @@
 #define JX__CLI_CLI_H
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include <jobexec/jobexec.h>
@@ -25,13 +26,15 @@ typedef struct options {
     const char *job;      /* evidence --job, registry history --job */
     const char *db;       /* registry --db */
     const char *capability; /* registry history --capability */
-    int json;             /* registry --json */
+    int json;             /* registry, scope, retry-advice --json */
     const char *progress; /* run --progress */
     /* Scopes: run --scope/--incident/--action, scope create ... */
     const char *scope_id, *incident;
     const char *actions[32]; /* --action, as often as given */
     size_t n_actions;
     const char *max_attempts, *ttl, *intent, *max_cost, *created_by;
+    const char *attempt;  /* retry-advice --attempt */
+    const char *error;    /* retry-advice --error */
 } options;
 
 typedef struct jx__cli_command {
@@ -44,6 +47,19 @@ typedef struct jx__cli_command {
     const struct option *longopts; /* its option table */
 } jx__cli_command;
 
+/* Values of options that have no short form (getopt_long returns them
+ * like letters; above any char, so that no letter is mistaken for one). */
+enum {
+    JX__OPT_SCOPE = 256,
+    JX__OPT_INCIDENT,
+    JX__OPT_ACTION,
+    JX__OPT_MAX_ATTEMPTS,
+    JX__OPT_TTL,
+    JX__OPT_INTENT,
+    JX__OPT_MAX_COST,
+    JX__OPT_CREATED_BY
+};
+
 /* The entries of option tables that several commands share. */
 #define JX__CLI_OPT_CONFIG {"config", required_argument, NULL, 'c'}
 #define JX__CLI_OPT_VERBOSE {"verbose", no_argument, NULL, 'v'}
@@ -53,7 +69,8 @@ typedef struct jx__cli_command {
 
 /* The commands, each defined in its own file. */
 extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
-    jx__cli_evidence, jx__cli_keygen, jx__cli_registry, jx__cli_scope;
+    jx__cli_evidence, jx__cli_keygen, jx__cli_registry, jx__cli_scope,
+    jx__cli_retry;
 
 extern const char *const jx__cli_prog;
 
@@ -65,6 +82,20 @@ extern const char *const jx__cli_prog;
 int jx__cli_print_line(FILE *fp, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Bad usage: prints "jobexec: MESSAGE" and "Try 'jobexec[ COMMAND]
+ * --help' for more information." on stderr; returns EXIT_USAGE.  command
+ * NULL: before any command. */
+int jx__cli_usage_error(const char *command, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int jx__cli_vusage_error(const char *command, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
 #endif
     ;
 

@@ -77,6 +77,26 @@ int jx__cli_print_line(FILE *fp, const char *fmt, ...)
     return 0;
 }
 
+int jx__cli_vusage_error(const char *command, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", prog,
+            command != NULL ? " " : "", command != NULL ? command : "");
+    return EXIT_USAGE;
+}
+
+int jx__cli_usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = jx__cli_vusage_error(command, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 /* The uninstalled binary (run from its build tree) uses the tree's config
  * and plugins, so that a fresh build works without `make install`. */
 static int running_uninstalled(void)

@@ -45,6 +45,9 @@ static void usage_main(FILE *fp)
             "                                changed it\n"
             "  scope create|list|show|revoke bound execution scopes for "
             "run --scope\n"
+            "  retry-advice --attempt N --error TEXT\n"
+            "                                whether and when to retry "
+            "failed work\n"
             "  help [COMMAND]                show help for a command\n"
             "\n"
             "Options:\n"
@@ -63,7 +66,7 @@ static void usage_main(FILE *fp)
 static const command *const commands[] = {
     &jx__cli_run,      &jx__cli_check,  &jx__cli_plugins,
     &jx__cli_evidence, &jx__cli_keygen, &jx__cli_registry,
-    &jx__cli_scope,
+    &jx__cli_scope,    &jx__cli_retry,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -116,14 +119,12 @@ static int bad_usage(const command *cmd, const char *fmt, ...)
 static int bad_usage(const command *cmd, const char *fmt, ...)
 {
     va_list ap;
+    int rc;
 
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rc = jx__cli_vusage_error(cmd != NULL ? cmd->name : NULL, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s%s%s --help' for more information.\n", prog,
-            cmd != NULL ? " " : "", cmd != NULL ? cmd->name : "");
-    return EXIT_USAGE;
+    return rc;
 }
 
 /* An option that some command has, but not cmd (NULL: before any
@@ -197,32 +198,38 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case 'P':
             o->progress = optarg;
             break;
-        case 's':
+        case JX__OPT_SCOPE:
             o->scope_id = optarg;
             break;
-        case 'i':
+        case JX__OPT_INCIDENT:
             o->incident = optarg;
             break;
-        case 'a':
+        case JX__OPT_ACTION:
             if (o->n_actions == sizeof o->actions / sizeof o->actions[0])
                 return bad_usage(cmd, "more than %zu --action options",
                                  o->n_actions);
             o->actions[o->n_actions++] = optarg;
             break;
-        case 'm':
+        case JX__OPT_MAX_ATTEMPTS:
             o->max_attempts = optarg;
             break;
-        case 't':
+        case JX__OPT_TTL:
             o->ttl = optarg;
             break;
-        case 'T':
+        case JX__OPT_INTENT:
             o->intent = optarg;
             break;
-        case 'M':
+        case JX__OPT_MAX_COST:
             o->max_cost = optarg;
             break;
-        case 'b':
+        case JX__OPT_CREATED_BY:
             o->created_by = optarg;
+            break;
+        case 'a':
+            o->attempt = optarg;
+            break;
+        case 'e':
+            o->error = optarg;
             break;
         case 'v':
             o->verbose = 1;
@@ -301,7 +308,7 @@ int main(int argc, char **argv)
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
                                "evidence, keygen, registry, scope, "
-                               "help)");
+                               "retry-advice, help)");
     if (strcmp(argv[optind], "help") == 0)
         return finish_stdout(
             cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL,

@@ -227,13 +227,13 @@ static int cmd_scope(const options *o)
 }
 
 static const struct option scope_options[] = {
-    {"incident", required_argument, NULL, 'i'},
-    {"action", required_argument, NULL, 'a'},
-    {"max-attempts", required_argument, NULL, 'm'},
-    {"ttl", required_argument, NULL, 't'},
-    {"intent", required_argument, NULL, 'T'},
-    {"max-cost", required_argument, NULL, 'M'},
-    {"created-by", required_argument, NULL, 'b'},
+    {"incident", required_argument, NULL, JX__OPT_INCIDENT},
+    {"action", required_argument, NULL, JX__OPT_ACTION},
+    {"max-attempts", required_argument, NULL, JX__OPT_MAX_ATTEMPTS},
+    {"ttl", required_argument, NULL, JX__OPT_TTL},
+    {"intent", required_argument, NULL, JX__OPT_INTENT},
+    {"max-cost", required_argument, NULL, JX__OPT_MAX_COST},
+    {"created-by", required_argument, NULL, JX__OPT_CREATED_BY},
     {"db", required_argument, NULL, 'd'},
     {"json", no_argument, NULL, 'J'},
     JX__CLI_OPT_CONFIG,

@@ -7,6 +7,7 @@
 #include "base/file.h"
 #include "input/config_file.h"
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,11 +386,167 @@ static int read_runner(const jx__node *sec, jx_config *cfg, jx_error *err)
     return 0;
 }
 
+static int read_retry_strategy(const jx__node *v, const char *name,
+                               jx__retry_conf *r, jx_error *err)
+{
+    static const char *const names[] = {"fixed", "linear", "exponential",
+                                        "fibonacci"};
+    static const jx__retry_strategy strategies[] = {
+        JX__RETRY_FIXED, JX__RETRY_LINEAR, JX__RETRY_EXPONENTIAL,
+        JX__RETRY_FIBONACCI};
+
+    if (expect_kind(v, JX__NODE_SCALAR, name, "retry.strategy", err) != 0)
+        return JX_ECONFIG;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(v->text, names[i]) == 0) {
+            r->strategy = strategies[i];
+            return 0;
+        }
+    return at(err, name, v, "retry.strategy '%s' is not one of fixed, "
+                            "linear, exponential, fibonacci", v->text);
+}
+
+/* A delay in seconds under key, more than 0 and at most a week; left as
+ * it is when absent.  *node is where it is written (NULL: absent). */
+static int read_retry_delay(const jx__node *sec, const char *key,
+                            const char *name, double *out,
+                            const jx__node **node, jx_error *err)
+{
+    const jx__node *v = jx__map_get(sec, key);
+    char what[48];
+    int rc;
+
+    *node = v;
+    if (v == NULL)
+        return 0;
+    snprintf(what, sizeof what, "retry.%s", key);
+    if ((rc = jx__node_number(v, name, what, out, err)) != 0)
+        return as_config_error(err, rc);
+    if (!(*out > 0 && *out <= JX__RETRY_MAX_DELAY))
+        return at(err, name, v, "%s must be more than 0 and at most %g, "
+                                "found %s", what, JX__RETRY_MAX_DELAY,
+                  v->text);
+    return 0;
+}
+
+/* max_delay_seconds may not be below base_delay_seconds, either of them
+ * perhaps the default: the message stands where one of them is written. */
+static int check_retry_delays(const jx__node *base, const jx__node *max,
+                              const char *name, const jx__retry_conf *r,
+                              jx_error *err)
+{
+    if (r->max_delay >= r->base_delay)
+        return 0;
+    if (max != NULL && base != NULL)
+        return at(err, name, max, "retry.max_delay_seconds must be at least "
+                                  "retry.base_delay_seconds (%s), found %s",
+                  base->text, max->text);
+    if (max != NULL)
+        return at(err, name, max, "retry.max_delay_seconds must be at least "
+                                  "retry.base_delay_seconds (%g, the "
+                                  "default), found %s",
+                  JX__RETRY_DEFAULT_BASE, max->text);
+    return at(err, name, base, "retry.base_delay_seconds must be at most "
+                               "retry.max_delay_seconds (%g, the default), "
+                               "found %s", JX__RETRY_DEFAULT_MAX, base->text);
+}
+
+/* retryable_errors: POSIX extended regular expressions, compiled here so
+ * that a bad one is refused with its position, and kept compiled. */
+static int read_retryable_errors(const jx__node *v, const char *name,
+                                 jx__retry_conf *r, jx_error *err)
+{
+    if (v->kind == JX__NODE_SCALAR && !v->quoted && v->text_len == 0)
+        return 0; /* "retryable_errors:" alone: none */
+    if (expect_kind(v, JX__NODE_SEQ, name, "retry.retryable_errors", err))
+        return JX_ECONFIG;
+    if (v->n_items == 0)
+        return 0;
+    r->pattern_texts = calloc(v->n_items, sizeof *r->pattern_texts);
+    r->patterns = calloc(v->n_items, sizeof *r->patterns);
+    if (r->pattern_texts == NULL || r->patterns == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < v->n_items; i++) {
+        const jx__node *item = v->items[i];
+        char what[64];
+        int rc;
+
+        snprintf(what, sizeof what, "retry.retryable_errors[%zu]", i);
+        if ((rc = get_string(item, name, what, &r->pattern_texts[i], err)))
+            return rc;
+        /* The reader refuses NUL in scalars: regcomp sees the whole
+         * pattern. */
+        rc = regcomp(&r->patterns[i], item->text, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            free(r->pattern_texts[i]); /* not counted in n_patterns */
+            r->pattern_texts[i] = NULL;
+        }
+        if (rc == REG_ESPACE)
+            return jx__fail(err, JX_ENOMEM, "out of memory");
+        if (rc != 0) {
+            char why[256];
+            regerror(rc, &r->patterns[i], why, sizeof why);
+            return at(err, name, item, "%s is not a valid regular "
+                                       "expression: %s", what, why);
+        }
+        r->n_patterns++;
+    }
+    return 0;
+}
+
+static int read_retry(const jx__node *sec, jx_config *cfg, jx_error *err)
+{
+    static const char *const keys[] = {
+        "strategy", "base_delay_seconds", "max_delay_seconds", "jitter",
+        "max_retries", "retryable_errors", NULL};
+    const char *name = cfg->name;
+    jx__retry_conf *r = &cfg->retry;
+    const jx__node *v, *base, *max;
+    long long ll;
+    int rc;
+
+    if (sec == NULL)
+        return 0;
+    if (expect_kind(sec, JX__NODE_MAP, name, "retry", err) != 0)
+        return JX_ECONFIG;
+    if ((rc = jx__check_keys(sec, keys, name, "retry", JX_ECONFIG, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "strategy")) != NULL &&
+        (rc = read_retry_strategy(v, name, r, err)))
+        return rc;
+    if ((rc = read_retry_delay(sec, "base_delay_seconds", name,
+                               &r->base_delay, &base, err)) ||
+        (rc = read_retry_delay(sec, "max_delay_seconds", name, &r->max_delay,
+                               &max, err)) ||
+        (rc = check_retry_delays(base, max, name, r, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "jitter")) != NULL) {
+        if ((rc = jx__node_number(v, name, "retry.jitter", &r->jitter, err)))
+            return as_config_error(err, rc);
+        if (!(r->jitter >= 0 && r->jitter <= 1))
+            return at(err, name, v, "retry.jitter must be between 0 and 1, "
+                                    "found %s", v->text);
+    }
+    if ((v = jx__map_get(sec, "max_retries")) != NULL) {
+        if ((rc = jx__node_int(v, name, "retry.max_retries", &ll, err)))
+            return as_config_error(err, rc);
+        if (ll < 0 || ll > JX__RETRY_MAX_RETRIES)
+            return at(err, name, v, "retry.max_retries must be between 0 "
+                                    "and %d, found %s", JX__RETRY_MAX_RETRIES,
+                      v->text);
+        r->max_retries = (unsigned)ll;
+    }
+    if ((v = jx__map_get(sec, "retryable_errors")) != NULL)
+        return read_retryable_errors(v, name, r, err);
+    return 0;
+}
+
 static int read_root(const jx__node *root, jx_config *cfg,
                      const char *default_plugin_dir, jx_error *err)
 {
     static const char *const keys[] = {"plugin_dir", "plugins", "health",
-                                       "evidence", "runner", "scopes", NULL};
+                                       "evidence", "runner", "scopes",
+                                       "retry", NULL};
     const char *name = cfg->name;
     const jx__node *v;
     int rc;
@@ -443,7 +600,9 @@ static int read_root(const jx__node *root, jx_config *cfg,
                         cfg->scopes_db);
     if ((rc = read_runner(jx__map_get(root, "runner"), cfg, err)) != 0)
         return rc;
-    return read_evidence(jx__map_get(root, "evidence"), cfg, err);
+    if ((rc = read_evidence(jx__map_get(root, "evidence"), cfg, err)) != 0)
+        return rc;
+    return read_retry(jx__map_get(root, "retry"), cfg, err);
 }
 
 int jx_config_parse(const char *text, size_t len, const char *name,
@@ -467,6 +626,7 @@ int jx_config_parse(const char *text, size_t len, const char *name,
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
     jx__runner_conf_defaults(&cfg->runner);
+    jx__retry_conf_defaults(&cfg->retry);
     rc = read_root(root, cfg, default_plugin_dir, err);
     jx__node_free(root);
     if (rc != 0) {
@@ -518,6 +678,7 @@ void jx_config_free(jx_config *cfg)
     free(cfg->signing_key);
     free(cfg->scopes_db);
     jx__runner_conf_clear(&cfg->runner);
+    jx__retry_conf_clear(&cfg->retry);
     free(cfg);
 }
 
@@ -538,6 +699,27 @@ void jx__runner_conf_clear(jx__runner_conf *rc)
     free(rc->path);
     free(rc->user);
     free(rc->group);
+    memset(rc, 0, sizeof *rc);
+}
+
+void jx__retry_conf_defaults(jx__retry_conf *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->strategy = JX__RETRY_EXPONENTIAL;
+    rc->base_delay = JX__RETRY_DEFAULT_BASE;
+    rc->max_delay = JX__RETRY_DEFAULT_MAX;
+    rc->jitter = 0;
+    rc->max_retries = JX__RETRY_DEFAULT_RETRIES;
+}
+
+void jx__retry_conf_clear(jx__retry_conf *rc)
+{
+    for (size_t i = 0; i < rc->n_patterns; i++) {
+        regfree(&rc->patterns[i]);
+        free(rc->pattern_texts[i]);
+    }
+    free(rc->patterns);
+    free(rc->pattern_texts);
     memset(rc, 0, sizeof *rc);
 }
 

@@ -4,6 +4,7 @@
 #ifndef JX__INPUT_CONFIG_FILE_H
 #define JX__INPUT_CONFIG_FILE_H
 
+#include <regex.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -42,6 +43,39 @@ typedef struct jx__runner_conf {
 void jx__runner_conf_defaults(jx__runner_conf *rc);
 void jx__runner_conf_clear(jx__runner_conf *rc);
 
+/* How the delay before a retry grows with the attempt that failed. */
+typedef enum jx__retry_strategy {
+    JX__RETRY_FIXED = 0,   /* base */
+    JX__RETRY_LINEAR,      /* base * N */
+    JX__RETRY_EXPONENTIAL, /* base * 2^(N-1) */
+    JX__RETRY_FIBONACCI    /* base * F(N), F(1) = F(2) = 1 */
+} jx__retry_strategy;
+
+/* Bounds and defaults of the retry section. */
+#define JX__RETRY_MAX_DELAY 604800.0 /* a week, as timeout_seconds */
+#define JX__RETRY_MAX_RETRIES 1000
+#define JX__RETRY_DEFAULT_BASE 1.0
+#define JX__RETRY_DEFAULT_MAX 300.0
+#define JX__RETRY_DEFAULT_RETRIES 3
+
+/* The retry section: the policy jx_retry_advise() applies.  The executor
+ * never reads it: it never retries. */
+typedef struct jx__retry_conf {
+    jx__retry_strategy strategy;
+    double base_delay;  /* seconds, > 0 */
+    double max_delay;   /* seconds, >= base_delay */
+    double jitter;      /* 0..1 */
+    unsigned max_retries;
+    /* retryable_errors: the patterns as written and compiled (POSIX ERE,
+     * REG_NOSUB); none: every error is retryable. */
+    char **pattern_texts;
+    regex_t *patterns;
+    size_t n_patterns;
+} jx__retry_conf;
+
+void jx__retry_conf_defaults(jx__retry_conf *rc);
+void jx__retry_conf_clear(jx__retry_conf *rc);
+
 typedef struct jx__plugin_conf {
     char *path_written;  /* as in the file, for messages and health.observer */
     char *path;          /* resolved: absolute, extension added */
@@ -70,6 +104,7 @@ struct jx_config {
     jx__runner_conf runner;
     char *scopes_db;       /* NULL: no scope store */
     unsigned scopes_line, scopes_col;
+    jx__retry_conf retry;
 };
 
 #endif

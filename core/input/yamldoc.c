@@ -616,3 +616,16 @@ int jx__node_int(const jx__node *node, const char *name, const char *what,
         *out = node->text[0] == '-' ? LLONG_MIN : LLONG_MAX;
     return 0;
 }
+
+int jx__node_number(const jx__node *node, const char *name, const char *what,
+                    double *out, jx_error *err)
+{
+    int r = node->kind == JX__NODE_SCALAR && !node->quoted
+                ? parse_float(node->text, out)
+                : 0;
+
+    if (r == 0)
+        return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s must be a number", name,
+                        node->line, node->col, what);
+    return 0; /* out of range: *out is strtod's, for the caller to refuse */
+}

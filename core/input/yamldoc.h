@@ -97,4 +97,12 @@ int jx__check_keys(const jx__node *map, const char *const *allowed,
 int jx__node_int(const jx__node *node, const char *name, const char *what,
                  long long *out, jx_error *err);
 
+/* Reads a number scalar of the decimal shapes parameters are typed by
+ * (integers and floats; never "inf", "nan" or hex); JX_EPLAN with err
+ * filled ("WHAT must be a number") when it is not one.  One beyond a
+ * double's range reads as strtod() gives it (+-HUGE_VAL, or nearly 0), so
+ * that the caller's range check gives the reason. */
+int jx__node_number(const jx__node *node, const char *name, const char *what,
+                    double *out, jx_error *err);
+
 #endif

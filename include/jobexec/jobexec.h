@@ -193,6 +193,52 @@ int jx_scope_json(jx_scope_store *s, const char *id, char **json,
 int jx_scope_consume(jx_scope_store *s, const char *scope_id,
                      const char *incident_id, const char *action, char *why,
                      size_t why_size, jx_error *err);
+/* ---- Retry advice ------------------------------------------------------ */
+
+/*
+ * The executor never retries: a handler is called at most once per step.
+ * A worker that wants to try a failed job's work again creates a new job,
+ * and jx_retry_advise() tells it whether and when, by the config's retry
+ * section (schema in README).
+ */
+typedef struct jx_retry_advice {
+    int should_retry;          /* 1: try again at next_attempt_at */
+    double delay_seconds;      /* from now; 0 when should_retry is 0 */
+    unsigned attempt;          /* the attempt that failed, as given */
+    char next_attempt_at[40];  /* now + delay_seconds, ISO 8601 UTC with
+                                  microseconds, as evidence timestamps are
+                                  written; "" when should_retry is 0 */
+    const char *strategy;      /* "fixed", "linear", "exponential" or
+                                  "fibonacci" (static) */
+    char reason[256];          /* one line saying why */
+} jx_retry_advice;
+
+/*
+ * Advises on a retry after attempt `attempt` (counted from 1) failed with
+ * the error text `error` (a step's error, or a job's final_reason).
+ *
+ * The delay for attempt N is base_delay_seconds times 1 (fixed), N
+ * (linear), 2^(N-1) (exponential) or F(N) (fibonacci: 1, 1, 2, 3, 5...),
+ * capped at max_delay_seconds, then multiplied by
+ * 1 - jitter + 2 * jitter * random01 and capped again.  should_retry is 1
+ * when the error matches one of retryable_errors (or there are none) and
+ * N <= max_retries; the reason names the pattern that matched, or says
+ * which of the two failed (the pattern is checked first).
+ *
+ * Pure: nothing is read but the arguments, nothing is kept, and the same
+ * arguments give the same advice.  now is the caller's clock, seconds since
+ * the epoch (0 up to the last second of 9999); random01, in [0, 1), the
+ * caller's randomness for the jitter.  cfg NULL: the defaults (exponential,
+ * 1 s doubling up to 300 s, no jitter, 3 retries, every error retryable).
+ * Thread-safe: cfg is only read.
+ *
+ * Returns 0 with *out filled, whatever the advice; JX_EINVAL (out zeroed
+ * when not NULL) for attempt 0, a NULL error or out, or now or random01
+ * out of range.
+ */
+int jx_retry_advise(const jx_config *cfg, unsigned attempt, const char *error,
+                    double now, double random01, jx_retry_advice *out,
+                    jx_error *err);
 
 /* ---- Executor ---------------------------------------------------------- */
 
