@@ -72,9 +72,11 @@ void jx__progress_step_begin(jx__job *j, const jx__step *st)
     /* Only the step's own thread has the context yet: no lock needed. */
     p->step = st;
     p->step_number++;
-    p->fraction = -1;
-    free(p->message);
-    p->message = NULL;
+    if (p->fraction >= 0 || p->message != NULL) { /* the last step reported */
+        p->fraction = -1;
+        free(p->message);
+        p->message = NULL;
+    }
     p->held = 0;
     p->last_sent = 0;
 }
@@ -104,6 +106,10 @@ void jx__progress_step_end(jx__job *j, const jx__step *st)
 {
     jx__progress *p = &j->progress;
 
+    if (p->cb == NULL) { /* nothing is held back without a callback */
+        p->steps_done++;
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     if (p->held) /* the last report is always delivered */
         send_event(j, "running", st);
