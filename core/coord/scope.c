@@ -120,7 +120,7 @@ void jx_scope_store_close(jx_scope_store *s)
 int jx_scope_create(jx_scope_store *s, const jx_scope_spec *spec,
                     char id[37], jx_error *err)
 {
-    json_t *actions = json_array();
+    json_t *actions;
     char *actions_text = NULL, created[64];
     sqlite3_stmt *st = NULL;
     double now = now_epoch();
@@ -129,9 +129,11 @@ int jx_scope_create(jx_scope_store *s, const jx_scope_spec *spec,
     int rc = 0;
 
     if (spec->incident_id == NULL || spec->incident_id[0] == '\0')
-        rc = jx__fail(err, JX_EINVAL, "a scope needs an incident id");
-    else if (spec->actions == NULL || spec->actions[0] == NULL)
-        rc = jx__fail(err, JX_EINVAL, "a scope needs at least one action");
+        return jx__fail(err, JX_EINVAL, "a scope needs an incident id");
+    if (spec->actions == NULL || spec->actions[0] == NULL)
+        return jx__fail(err, JX_EINVAL, "a scope needs at least one action");
+    if ((actions = json_array()) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && spec->actions[i] != NULL; i++)
         if (spec->actions[i][0] == '\0' ||
             json_array_append_new(actions, json_string(spec->actions[i])) != 0)
@@ -248,7 +250,7 @@ int jx_scope_json(jx_scope_store *s, const char *id, char **json,
     sqlite3_stmt *st;
     json_t *all = json_array(), *one = NULL;
     double now = now_epoch();
-    int rc = 0, step;
+    int rc = 0;
 
     *json = NULL;
     snprintf(sql, sizeof sql, "%s%s", select_scope,
@@ -257,6 +259,7 @@ int jx_scope_json(jx_scope_store *s, const char *id, char **json,
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         rc = db_fail(s, err, "cannot read");
     } else {
+        int step;
         if (id != NULL)
             sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -323,7 +326,7 @@ int jx_scope_consume(jx_scope_store *s, const char *scope_id,
     char sql[512];
     sqlite3_stmt *st = NULL;
     const char *refusal = "not found";
-    int rc = 0, step;
+    int rc = 0;
 
     snprintf(sql, sizeof sql, "%s WHERE id = lower(?1)", select_scope);
     pthread_mutex_lock(&s->lock);
@@ -335,6 +338,7 @@ int jx_scope_consume(jx_scope_store *s, const char *scope_id,
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         rc = db_fail(s, err, "cannot read the scope");
     else {
+        int step;
         sqlite3_bind_text(st, 1, scope_id, -1, SQLITE_STATIC);
         step = sqlite3_step(st);
         if (step == SQLITE_ROW)
