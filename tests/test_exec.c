@@ -220,7 +220,7 @@ static void test_command_not_found(void **state)
  * dead too.  Waits up to 2 s for SIGKILL to land. */
 static int alive(pfix *f, const char *name)
 {
-    char *text = tu_read(pf_path(f, name)), stat_path[64], *st;
+    char *text = tu_read(pf_path(f, name)), stat_path[64];
     long pid = text != NULL ? strtol(text, NULL, 10) : 0;
 
     free(text);
@@ -229,7 +229,8 @@ static int alive(pfix *f, const char *name)
     snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", pid);
     for (int i = 0; i < 200; i++) {
         const char *state;
-        if ((st = tu_read(stat_path)) == NULL)
+        char *st = tu_read(stat_path);
+        if (st == NULL)
             return 0;
         state = strrchr(st, ')');
         if (state != NULL && (state[2] == 'Z' || state[2] == 'X')) {
