@@ -220,6 +220,40 @@ static void test_single_use_race(void **state)
     }
 }
 
+/* A refused run is in the audit trail, which `evidence verify` checks as
+ * it checks an evidence log: the same verdicts and exit statuses. */
+static void test_refusal_audited(void **state)
+{
+    fixture *f = *state;
+    const char *audit = fx_printf(f, "%s/audit.jsonl", fx_dir(f));
+    const char *cfg = fx_keep(
+        f, tu_write(fx_dir(f), "audited.yaml",
+                    fx_printf(f,
+                              "plugins:\n"
+                              "  - path: noop\n"
+                              "    step_types: [capability_enable]\n"
+                              "scopes: {db: %s/scopes.db}\n"
+                              "audit: {log: %s}\n",
+                              fx_dir(f), audit)));
+    char *text;
+
+    JOBEXEC(f, NULL, "run", "-c", cfg, "--scope", TU_NIL_JOB, "--incident",
+            "INC-1", "--action", "restart", plan(f));
+    assert_refused(f, "not found");
+    JOBEXEC(f, NULL, "evidence", "verify", audit);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.out, TU_JOB ": valid (2 records, unsigned "
+                                  "seal)\n1 job: 1 valid, 0 incomplete, 0 "
+                                  "tampered\n");
+    text = fx_keep(f, tu_read(audit));
+    assert_non_null(strstr(text, "\"event_type\":\"scope_rejected\""));
+    *strstr(text, "not found") = 'N';
+    fx_keep(f, tu_write(fx_dir(f), "audit.jsonl", text));
+    JOBEXEC(f, NULL, "evidence", "verify", audit);
+    assert_int_equal(f->p.status, 4);
+    assert_non_null(strstr(f->p.out, ": tampered: line 2: "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +262,7 @@ int main(void)
         TEST(test_list_json),
         TEST(test_usage_errors),
         TEST(test_single_use_race),
+        TEST(test_refusal_audited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,24 @@ int jx__sha256_with(jx__sha256_ctx *ctx, const void *data, size_t len,
                : -1;
 }
 
+int jx__sha256_start(jx__sha256_ctx *ctx)
+{
+    const EVP_MD *m = md();
+    return m != NULL && EVP_DigestInit_ex((EVP_MD_CTX *)ctx, m, NULL) == 1
+               ? 0
+               : -1;
+}
+
+int jx__sha256_update(jx__sha256_ctx *ctx, const void *data, size_t len)
+{
+    return EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, len) == 1 ? 0 : -1;
+}
+
+int jx__sha256_finish(jx__sha256_ctx *ctx, unsigned char out[JX__SHA256_LEN])
+{
+    return EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, NULL) == 1 ? 0 : -1;
+}
+
 int jx__sha256_2(const void *a, size_t a_len, const void *b, size_t b_len,
                  unsigned char out[JX__SHA256_LEN])
 {

@@ -22,6 +22,12 @@ void jx__sha256_ctx_free(jx__sha256_ctx *ctx);
 int jx__sha256_with(jx__sha256_ctx *ctx, const void *data, size_t len,
                     unsigned char out[JX__SHA256_LEN]);
 
+/* A digest of data given in pieces: start, update as often as needed,
+ * finish.  Each returns 0, or -1 (then the digest is lost). */
+int jx__sha256_start(jx__sha256_ctx *ctx);
+int jx__sha256_update(jx__sha256_ctx *ctx, const void *data, size_t len);
+int jx__sha256_finish(jx__sha256_ctx *ctx, unsigned char out[JX__SHA256_LEN]);
+
 /* Hashes a then b, as if concatenated. */
 int jx__sha256_2(const void *a, size_t a_len, const void *b, size_t b_len,
                  unsigned char out[JX__SHA256_LEN]);

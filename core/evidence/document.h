@@ -11,17 +11,24 @@
 
 #include <jansson.h>
 
+#include "base/sha256.h"
 #include "input/plan.h"
 
 typedef struct jx__document {
     FILE *fp;           /* NULL: no document wanted */
     size_t n_results;
+    jx__sha256_ctx *hash; /* NULL: not hashed (or the hash was lost) */
 } jx__document;
 
-void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan);
+/* hash: also compute the SHA-256 of every byte written (the audit trail's
+ * result_hash). */
+void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash);
 /* One entry of step_results, already JSON text. */
 void jx__doc_step(jx__document *d, const char *json, size_t len);
 /* tail holds final_status ... executor_version; written after the steps. */
 void jx__doc_end(jx__document *d, const json_t *tail);
+/* The document's SHA-256 in hex, after jx__doc_end; -1 when it was not
+ * hashed.  Frees the hashing state either way. */
+int jx__doc_digest(jx__document *d, char hex[2 * JX__SHA256_LEN + 1]);
 
 #endif

@@ -31,6 +31,26 @@ int jx__record_kind_of(const char *name);
 int jx__chain_genesis(const char *job_id, size_t id_len,
                       unsigned char out[JX__SHA256_LEN]);
 
+/*
+ * The audit trail (coord/audit.c) writes its events in the same envelope,
+ * one chain per run of a job from its own domain
+ * (SHA-256("jobexec:audit:v1:" || job_id)): job_created opens a run,
+ * job_started follows, and job_completed, job_failed, job_cancelled or
+ * scope_rejected ends it, sealed.  Every audit record also carries
+ * previous_event_hash (its prev) and, last before any seal,
+ * integrity_hash: the SHA-256 of the record as it reads without it.
+ */
+#define JX__INTEGRITY_MEMBER ",\"integrity_hash\":\""
+
+/* An audit event's place in its chain, as the verifier reads it: 0 opens
+ * a run (job_created), 1 continues it (job_started), 3 ends it, sealed;
+ * -1 for a name that is no audit event. */
+int jx__audit_kind_of(const char *name);
+
+/* The prev of a run's first audit event.  0, or -1. */
+int jx__audit_genesis(const char *job_id, size_t id_len,
+                      unsigned char out[JX__SHA256_LEN]);
+
 /* Appends the seal object: {"head":H} or, signed,
  * {"head":H,"key_id":K,"sig":S}.  key_id and sig are both given or both
  * NULL. */

@@ -38,6 +38,7 @@ typedef struct vjob {
     char reason[REASON_SIZE]; /* set once the job is tampered */
     char final_status[16];
     int sealed, torn, signed_seal, signature_checked;
+    int audit; /* an audit trail's run (from job_created), not evidence */
 } vjob;
 
 typedef struct verifier {
@@ -276,15 +277,72 @@ static void check_seal(verifier *v, vjob *j, const char *line, size_t len,
                                 "the given key");
 }
 
+/* An audit event's own hashes: previous_event_hash is its prev, and
+ * integrity_hash the SHA-256 of the record as it reads without it (and
+ * without the seal that may follow).  0 when both hold. */
+static int check_integrity(verifier *v, vjob *j, const char *line,
+                           size_t len, json_t *rec, const char *prev)
+{
+    static const char key[] = JX__INTEGRITY_MEMBER;
+    const char *given = json_string_value(json_object_get(rec,
+                                                          "integrity_hash"));
+    const char *pev = json_string_value(json_object_get(rec,
+                                                        "previous_event_hash"));
+    const char *at = NULL;
+    unsigned char digest[JX__SHA256_LEN];
+    char hex[2 * JX__SHA256_LEN + 1];
+
+    for (const char *p = line; (p = memmem(p, (size_t)(line + len - p), key,
+                                           sizeof key - 1)) != NULL;
+         p++)
+        at = p;
+    if (pev == NULL || strcmp(pev, prev) != 0) {
+        tampered(j, v->line_no, "previous_event_hash is not the record's "
+                                "prev");
+        return -1;
+    }
+    if (given == NULL || at == NULL ||
+        jx__sha256_2(line, (size_t)(at - line), "}", 1, digest) != 0) {
+        tampered(j, v->line_no, "the audit event carries no integrity_hash");
+        return -1;
+    }
+    jx__hex(digest, sizeof digest, hex);
+    if (strcmp(hex, given) != 0) {
+        tampered(j, v->line_no, "the integrity_hash does not match the "
+                                "event: it was changed after it was written");
+        return -1;
+    }
+    return 0;
+}
+
+/* The final status an audit run's last event stands for. */
+static const char *audit_status(const char *event)
+{
+    return strcmp(event, "job_completed") == 0   ? "COMPLETED"
+           : strcmp(event, "job_cancelled") == 0 ? "CANCELLED"
+                                                 : "FAILED";
+}
+
 static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
                         json_t *rec)
 {
     json_t *jseq = json_object_get(rec, "seq");
     const char *prev = json_string_value(json_object_get(rec, "prev"));
-    int ev = jx__record_kind_of(json_string_value(json_object_get(rec, "event")));
+    const char *event = json_string_value(json_object_get(rec, "event"));
+    int ev;
     uint64_t seq;
     char want[2 * JX__SHA256_LEN + 1];
 
+    /* A run's first record says which trail it belongs to. */
+    if (j->next_seq == 0) {
+        j->audit = jx__audit_kind_of(event) == 0;
+        if (j->audit &&
+            jx__audit_genesis(j->job_id, JX__UUID_LEN, j->prev) != 0) {
+            tampered(j, v->line_no, "SHA-256 failed");
+            return;
+        }
+    }
+    ev = j->audit ? jx__audit_kind_of(event) : jx__record_kind_of(event);
     if (!json_is_integer(jseq) || json_integer_value(jseq) < 0 ||
         prev == NULL || ev < 0) {
         tampered(j, v->line_no, "not a well-formed record (seq, prev or "
@@ -318,15 +376,18 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
     }
     if ((seq == 0) != (ev == 0)) {
         tampered(j, v->line_no, "%s at seq %" PRIu64 ": a job starts with "
-                                "job_started and has only one",
-                 jx__record_kind_name((jx_record_kind)ev), seq);
+                                "%s and has only one",
+                 event, seq, j->audit ? "job_created" : "job_started");
         return;
     }
+    if (j->audit && check_integrity(v, j, line, len, rec, prev) != 0)
+        return;
     if (ev == 3) {
         check_seal(v, j, line, len, seq, rec);
         j->sealed = 1;
         snprintf(j->final_status, sizeof j->final_status, "%s",
-                 json_string_value(json_object_get(rec, "final_status"))
+                 j->audit ? audit_status(event)
+                 : json_string_value(json_object_get(rec, "final_status"))
                      ? json_string_value(json_object_get(rec, "final_status"))
                      : "");
     }
@@ -338,14 +399,17 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
     j->last_line = v->line_no;
 }
 
-/* Whether rec opens a run: job_started at seq 0. */
+/* Whether rec opens a run: job_started (job_created in an audit trail)
+ * at seq 0. */
 static int opens_run(json_t *rec)
 {
     json_t *seq = json_object_get(rec, "seq");
     const char *event = json_string_value(json_object_get(rec, "event"));
 
     return json_is_integer(seq) && json_integer_value(seq) == 0 &&
-           event != NULL && jx__record_kind_of(event) == JX_RECORD_JOB_STARTED;
+           event != NULL &&
+           (jx__record_kind_of(event) == JX_RECORD_JOB_STARTED ||
+            jx__audit_kind_of(event) == 0);
 }
 
 /* A job_started of a job already in the file: another run, unless it is

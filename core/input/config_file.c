@@ -297,6 +297,40 @@ static int read_fsync(const jx__node *v, const char *name, jx_config *cfg,
                             "found '%s'", v->text);
 }
 
+static int read_audit(const jx__node *sec, jx_config *cfg, jx_error *err)
+{
+    static const char *const keys[] = {"log", "syslog", "handler", NULL};
+    const char *name = cfg->name;
+    const jx__node *v;
+    int rc;
+
+    if (sec == NULL)
+        return 0;
+    if (expect_kind(sec, JX__NODE_MAP, name, "audit", err) != 0)
+        return JX_ECONFIG;
+    if ((rc = jx__check_keys(sec, keys, name, "audit", JX_ECONFIG, err)))
+        return rc;
+    if ((v = jx__map_get(sec, "log")) != NULL) {
+        if ((rc = get_string(v, name, "audit.log", &cfg->audit_log, err)))
+            return rc;
+        if (cfg->audit_log[0] != '/')
+            return at(err, name, v, "audit.log '%s' must be an absolute path",
+                      cfg->audit_log);
+        cfg->audit_log_line = v->line;
+        cfg->audit_log_col = v->col;
+    }
+    if ((v = jx__map_get(sec, "syslog")) != NULL) {
+        if (v->kind != JX__NODE_SCALAR || v->quoted ||
+            (strcmp(v->text, "true") != 0 && strcmp(v->text, "false") != 0))
+            return at(err, name, v, "%s", "audit.syslog must be true or false");
+        cfg->audit_syslog = strcmp(v->text, "true") == 0;
+    }
+    if ((v = jx__map_get(sec, "handler")) != NULL &&
+        (rc = get_string(v, name, "audit.handler", &cfg->audit_handler, err)))
+        return rc;
+    return 0;
+}
+
 static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
 {
     static const char *const keys[] = {"log", "fsync", "signing_key", NULL};
@@ -546,7 +580,7 @@ static int read_root(const jx__node *root, jx_config *cfg,
 {
     static const char *const keys[] = {"plugin_dir", "plugins", "health",
                                        "evidence", "runner", "scopes",
-                                       "retry", NULL};
+                                       "retry", "audit", NULL};
     const char *name = cfg->name;
     const jx__node *v;
     int rc;
@@ -601,6 +635,8 @@ static int read_root(const jx__node *root, jx_config *cfg,
     if ((rc = read_runner(jx__map_get(root, "runner"), cfg, err)) != 0)
         return rc;
     if ((rc = read_evidence(jx__map_get(root, "evidence"), cfg, err)) != 0)
+        return rc;
+    if ((rc = read_audit(jx__map_get(root, "audit"), cfg, err)) != 0)
         return rc;
     return read_retry(jx__map_get(root, "retry"), cfg, err);
 }
@@ -677,6 +713,8 @@ void jx_config_free(jx_config *cfg)
     free(cfg->evidence_log);
     free(cfg->signing_key);
     free(cfg->scopes_db);
+    free(cfg->audit_log);
+    free(cfg->audit_handler);
     jx__runner_conf_clear(&cfg->runner);
     jx__retry_conf_clear(&cfg->retry);
     free(cfg);

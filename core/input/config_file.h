@@ -102,6 +102,10 @@ struct jx_config {
     char *signing_key;     /* NULL: jobs are sealed unsigned */
     unsigned signing_key_line, signing_key_col;
     jx__runner_conf runner;
+    char *audit_log;       /* audit.log; NULL: none */
+    unsigned audit_log_line, audit_log_col;
+    int audit_syslog;      /* audit.syslog */
+    char *audit_handler;   /* audit.handler; NULL: "jobexec" */
     char *scopes_db;       /* NULL: no scope store */
     unsigned scopes_line, scopes_col;
     jx__retry_conf retry;

@@ -38,6 +38,7 @@ void jx_executor_free(jx_executor *ex)
     jx__evlog_close(ex->log);
     jx__signer_free(ex->signer);
     jx_scope_store_close(ex->scopes);
+    jx__audit_close(&ex->audit);
     if (ex->ltdl_held)
         jx__ltdl_release();
     pthread_mutex_destroy(&ex->running_lock);
@@ -158,6 +159,27 @@ static int open_evidence(jx_executor *ex, const jx_config *cfg, jx_error *err)
     return rc;
 }
 
+/* The audit trail's sinks, sealed with the evidence key.  Like the
+ * evidence log, the file is only checked when the executor runs nothing. */
+static int open_audit(jx_executor *ex, const jx_config *cfg, jx_error *err)
+{
+    int rc = 0;
+
+    ex->audit.syslog = cfg->audit_syslog && !ex->check_only;
+    ex->audit.signer = ex->signer;
+    if ((ex->audit.handler = strdup(cfg->audit_handler != NULL
+                                        ? cfg->audit_handler
+                                        : "jobexec")) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    if (cfg->audit_log != NULL)
+        rc = ex->check_only ? jx__evlog_probe(cfg->audit_log, err)
+                            : jx__evlog_open(cfg->audit_log, JX__FSYNC_STEP,
+                                             &ex->audit.log, err);
+    if (rc == JX_ECONFIG)
+        return at_config(err, cfg, cfg->audit_log_line, cfg->audit_log_col);
+    return rc;
+}
+
 static int has_isolated(const jx_executor *ex)
 {
     for (size_t i = 0; i < ex->n_plugins; i++)
@@ -197,6 +219,8 @@ int jx_executor_open(const jx_config *cfg, unsigned flags, jx_executor **out,
         rc = setup_observer(ex, cfg, err);
     if (rc == 0 && cfg != NULL && cfg->evidence_log != NULL)
         rc = open_evidence(ex, cfg, err);
+    if (rc == 0 && cfg != NULL)
+        rc = open_audit(ex, cfg, err);
     /* An executor that runs nothing needs no scope store, and must not
      * create one. */
     if (rc == 0 && cfg != NULL && cfg->scopes_db != NULL && !ex->check_only &&

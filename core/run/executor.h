@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "coord/audit.h"
 #include "evidence/chain.h"
 #include "evidence/seal.h"
 #include "plugin/binding.h"
@@ -22,6 +23,7 @@ struct jx_executor {
     jx__evlog *log;       /* may be NULL */
     jx__signer *signer;   /* may be NULL */
     jx_scope_store *scopes; /* the config's scopes.db; may be NULL */
+    jx__audit audit;        /* the audit trail's sinks; may have none */
     int ltdl_held;
     int check_only; /* JX_EXECUTOR_CHECK_ONLY: runs nothing */
     /* Jobs running now, for jx_executor_cancel() (run/cancel.c). */

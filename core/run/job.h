@@ -17,6 +17,7 @@
 #include "evidence/document.h"
 #include "plugin/host.h"
 #include "run/executor.h"
+#include "coord/audit.h"
 #include "run/result.h"
 
 /* A job's progress (progress.c).  The lock guards what handlers report,
@@ -55,6 +56,10 @@ typedef struct jx__job {
     int cancel_fd;
     struct jx__job *next_running;
     jx__progress progress;
+    /* The audit trail (run/audit.c) */
+    jx__audit_run audit;
+    jx__audit_cb on_audit; /* from the options, or NULL */
+    int audited;           /* some sink receives this run's events */
 } jx__job;
 
 /* A step's outcome as the core sees it. */
@@ -119,6 +124,16 @@ void jx__progress_report(void *arg, double fraction, const char *message);
 /* ,"progress":{"fraction":F,"message":M} for the step's result, when its
  * handler reported any. */
 int jx__progress_put(const jx__job *j, jx__buf *b);
+
+/* ---- audit.c: the audit trail's events of a run --------------------- */
+
+/* job_created; 0, or -1 when a sink refused it (the job is then stopped,
+ * FAILED, before any step). */
+void jx__job_audit_created(jx__job *j);
+/* After the scope gate: scope_rejected (the run's last) or job_started. */
+void jx__job_audit_started(jx__job *j);
+/* The run's last event, from the result and the document's digest. */
+void jx__job_audit_finished(jx__job *j);
 
 /* ---- cancel.c ------------------------------------------------------- */
 

@@ -165,15 +165,18 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     jx__iso_now(j.started_at);
     jx__chain_init(&j.chain, plan->job_id, ex->log, ex->signer,
                    j.opts->on_record, j.opts->user);
-    jx__doc_begin(&j.doc, j.opts->document, plan);
     jx__job_start_running(&j);
     jx__progress_start(&j);
+    jx__job_audit_created(&j);
+    /* The audit trail's result_hash is the document's digest. */
+    jx__doc_begin(&j.doc, j.opts->document, plan, j.audited);
 
     j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
     jx__record_job_started(&j);
     if (gated && !j.stopped)
         pass_gate(&j, j.opts);
+    jx__job_audit_started(&j);
 
     for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) { /* EXEC-001 */
         if (atomic_load(&j.cancelled)) {
@@ -188,6 +191,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
 
     jx__job_stop_running(&j);
     finish(&j);
+    jx__job_audit_finished(&j);
     jx__progress_finish(&j);
     json_decref(j.health_before);
     json_decref(j.health_after);

@@ -419,10 +419,16 @@ typedef struct jx_run_options {
     const char *scope_id;
     const char *incident_id;
     const char *action;
+    /* Receives each audit event (job_created, job_started, job_completed,
+     * job_failed, job_cancelled, scope_rejected) as one line of JSON, the
+     * bytes the config's audit.log gets; returning non-zero before the
+     * steps stops the job, FAILED.  May be NULL. */
+    int (*on_audit)(const char *json, size_t len, void *user);
 } jx_run_options;
 
 #define JX_RUN_OPTIONS_INIT                                                   \
-    {NULL, NULL, NULL, NULL, sizeof(jx_run_options), NULL, NULL, NULL, NULL}
+    {NULL, NULL, NULL, NULL, sizeof(jx_run_options), NULL, NULL, NULL, NULL,  \
+     NULL}
 
 /* Whether opts (non-NULL) carries member m: set by a caller whose header
  * has it. */
