@@ -95,16 +95,14 @@ static int close_record(const jx__audit *a, jx__audit_run *r, int last)
         jx__buf_puts(b, "\""))
         return -1;
     if (last) {
-        char msg[JX__SEAL_MESSAGE_SIZE], sig[JX__SEAL_SIG_B64_SIZE];
-        size_t msg_len;
-
         if (jx__sha256_2(b->data, b->len, "}", 1, digest) != 0)
             return -1;
         jx__hex(digest, sizeof digest, hex);
         if (jx__buf_puts(b, JX__SEAL_MEMBER) != 0)
             return -1;
         if (a->signer != NULL) {
-            msg_len = jx__seal_message(r->job_id, r->seq, hex, msg);
+            char msg[JX__SEAL_MESSAGE_SIZE], sig[JX__SEAL_SIG_B64_SIZE];
+            size_t msg_len = jx__seal_message(r->job_id, r->seq, hex, msg);
             if (jx__sign(a->signer, msg, msg_len, sig) != 0 ||
                 jx__seal_put(b, hex, jx__signer_key_id(a->signer), sig) != 0)
                 return -1;
