@@ -260,7 +260,34 @@ static void test_missing_symbol(void **state)
     rc = load(f, "plugins:\n  - path: no_symbol\n");
     expect_error(f, rc, JX_EABI,
                  CONFIG_NAME ":3:11: plugin '%s/no_symbol.so': exports "
-                 "neither step_handler_v1 nor health_observer_v1",
+                 "neither step_handler_v1 nor health_observer_v1: looked for "
+                 "no_symbol_LTX_step_handler_v1 and "
+                 "no_symbol_LTX_health_observer_v1, as "
+                 "JX_STEP_HANDLER(no_symbol) and "
+                 "JX_HEALTH_OBSERVER(no_symbol) name them (the prefix comes "
+                 "from the file's name: a module renamed after it was built "
+                 "keeps its old one)",
+                 f->dir);
+}
+
+/* A module renamed after it was built: the message names the symbol
+ * looked for, which the module does not have under its new name. */
+static void test_renamed_module(void **state)
+{
+    fixture *f = *state;
+    int rc;
+
+    copy_so(f, TU_FIXTURES, "counting", "counting-v2.so", 0644);
+    rc = load(f, "plugins:\n  - path: counting-v2.so\n");
+    expect_error(f, rc, JX_EABI,
+                 CONFIG_NAME ":3:11: plugin '%s/counting-v2.so': exports "
+                 "neither step_handler_v1 nor health_observer_v1: looked for "
+                 "counting_v2_LTX_step_handler_v1 and "
+                 "counting_v2_LTX_health_observer_v1, as "
+                 "JX_STEP_HANDLER(counting_v2) and "
+                 "JX_HEALTH_OBSERVER(counting_v2) name them (the prefix "
+                 "comes from the file's name: a module renamed after it was "
+                 "built keeps its old one)",
                  f->dir);
 }
 
@@ -295,6 +322,7 @@ int main(void)
         TEST(test_wrong_abi_version),
         TEST(test_short_struct_size),
         TEST(test_missing_symbol),
+        TEST(test_renamed_module),
         TEST(test_init_fails),
     };
 

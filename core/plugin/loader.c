@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -251,18 +252,40 @@ static lt_dlhandle open_file(const char *path, const char **why)
     return h;
 }
 
+/* The symbol prefix libltdl tries for a module file: its name up to the
+ * first dot, every other character than a letter or digit made '_'
+ * ("sleepy-v2.so": "sleepy_v2").  A module renamed after it was built
+ * still carries the old one. */
+static void module_prefix(const char *path, char *out, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    size_t n = 0;
+
+    base = base != NULL ? base + 1 : path;
+    for (; *base != '\0' && *base != '.' && n + 1 < size; base++)
+        out[n++] = isalnum((unsigned char)*base) ? *base : '_';
+    out[n] = '\0';
+}
+
 static int find_descriptors(jx__plugin *p, const jx__origin *o, jx_error *err)
 {
+    char prefix[128];
     int rc;
 
     pthread_mutex_lock(&ltdl_lock);
     p->handler = lt_dlsym(p->module, "step_handler_v1");
     p->observer = lt_dlsym(p->module, "health_observer_v1");
     pthread_mutex_unlock(&ltdl_lock);
+    module_prefix(o->path, prefix, sizeof prefix);
     if (p->handler == NULL && p->observer == NULL)
         return refuse(err, JX_EABI, o,
                       "exports neither step_handler_v1 nor "
-                      "health_observer_v1");
+                      "health_observer_v1: looked for %s_LTX_step_handler_v1 "
+                      "and %s_LTX_health_observer_v1, as JX_STEP_HANDLER(%s) "
+                      "and JX_HEALTH_OBSERVER(%s) name them (the prefix comes "
+                      "from the file's name: a module renamed after it was "
+                      "built keeps its old one)",
+                      prefix, prefix, prefix, prefix);
     if (p->handler != NULL && (rc = jx__check_handler(p->handler, o, err)))
         return rc;
     if (p->observer != NULL && (rc = jx__check_observer(p->observer, o, err)))
