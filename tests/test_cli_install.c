@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,22 +279,39 @@ static void test_installed_failing_step(void **state)
     assert_doc(fx_doc(f), FAILS_JOB, "FAILED", "Step 1 failed: Boom", 2, 1);
 }
 
+/* Who isolated plugins run as: nobody:nogroup under root, else the
+ * executor's own user. */
+static const char *runner_user(fixture *f)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    const struct group *gr = getgrgid(getegid());
+
+    if (geteuid() == 0)
+        return "nobody:nogroup";
+    return fx_printf(f, "%s:%s", pw != NULL ? pw->pw_name : "?",
+                     gr != NULL ? gr->gr_name : "?");
+}
+
 static void test_installed_plugins_and_version(void **state)
 {
     fixture *f = *state;
+    const char *user = runner_user(f);
 
     INSTALLED(f, "plugins", "-c", inst.config);
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out,
                         fx_printf(f,
-                                  /* A runner serves one step at a time. */
-                                  "noop 1.0.0 (abi 1, isolated)\n"
+                                  /* One runner each: runner.max_per_plugin's
+                                   * default. */
+                                  "noop 1.0.0 (abi 1, isolated: 1 runner as "
+                                  "%s)\n"
                                   "  file: %s/noop.so\n"
                                   "  step types: " NOOP_TYPES "\n"
-                                  "fail 1.0.0 (abi 1, isolated)\n"
+                                  "fail 1.0.0 (abi 1, isolated: 1 runner as "
+                                  "%s)\n"
                                   "  file: %s/fail.so\n"
                                   "  step types: bad\n",
-                                  inst.plugins, inst.plugins));
+                                  user, inst.plugins, user, inst.plugins));
     assert_string_equal(f->p.err, "");
 
     INSTALLED(f, "--version");

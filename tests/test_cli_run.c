@@ -390,15 +390,15 @@ static void test_plugins_default(void **state)
     JOBEXEC(f, NULL, "plugins");
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out,
-                        "registry 1.0.0 (abi 1, health observer)\n"
+                        "registry 1.0.0 (abi 1, in-process, health observer)\n"
                         "  file: " TU_PLUGINS "/registry.so\n"
                         "  step types: capability_add capability_remove "
                         "capability_enable capability_disable "
                         "configuration_change\n"
-                        "exec 1.0.0 (abi 1, thread-safe)\n"
+                        "exec 1.0.0 (abi 1, in-process, thread-safe)\n"
                         "  file: " TU_PLUGINS "/exec.so\n"
                         "  step types: command\n"
-                        "noop 1.0.0 (abi 1, thread-safe)\n"
+                        "noop 1.0.0 (abi 1, in-process, thread-safe)\n"
                         "  file: " TU_PLUGINS "/noop.so\n"
                         "  step types: unknown\n");
     assert_string_equal(f->p.err, "");
@@ -411,12 +411,12 @@ static void test_plugins_health_and_fail(void **state)
     JOBEXEC(f, NULL, "plugins", "--config", E2E "/config-health.yaml");
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out,
-                        "noop 1.0.0 (abi 1, thread-safe)\n"
+                        "noop 1.0.0 (abi 1, in-process, thread-safe)\n"
                         "  file: " TU_PLUGINS "/noop.so\n"
                         "  step types: capability_enable capability_disable "
                         "configuration_change\n"
-                        "health_static 1.0.0 (abi 1, thread-safe, health "
-                        "observer)\n"
+                        "health_static 1.0.0 (abi 1, in-process, thread-safe, "
+                        "health observer)\n"
                         "  file: " TU_PLUGINS "/health_static.so\n"
                         "  step types: (none)\n");
     assert_string_equal(f->p.err, "");
@@ -424,11 +424,11 @@ static void test_plugins_health_and_fail(void **state)
     JOBEXEC(f, NULL, "plugins", "-c", E2E "/config-fail.yaml");
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out,
-                        "noop 1.0.0 (abi 1, thread-safe)\n"
+                        "noop 1.0.0 (abi 1, in-process, thread-safe)\n"
                         "  file: " TU_PLUGINS "/noop.so\n"
                         "  step types: capability_enable "
                         "capability_disable\n"
-                        "fail 1.0.0 (abi 1, thread-safe)\n"
+                        "fail 1.0.0 (abi 1, in-process, thread-safe)\n"
                         "  file: " TU_PLUGINS "/fail.so\n"
                         "  step types: bad\n");
     assert_string_equal(f->p.err, "");

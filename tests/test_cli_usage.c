@@ -61,7 +61,8 @@
 #define PLUGINS_USAGE                                                        \
     "Usage: jobexec plugins [--config FILE]\n"                               \
     "List the plugins the config loads: name, version, ABI, whether they "   \
-    "are\nthread-safe, the file, and the step types bound to them.\n"
+    "run\nin-process (and are thread-safe) or isolated (how many runners, "   \
+    "as which\nuser), the file, and the step types bound to them.\n"
 
 
 /* ---- version and help --------------------------------------------------- */

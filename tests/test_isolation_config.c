@@ -128,6 +128,8 @@ static void test_isolation_defaults(void **state)
     assert_int_equal(jx_executor_plugin_info(f->ex, 0, &info), 0);
     assert_string_equal(info.name, "noop");
     assert_int_equal(info.isolated, 0);
+    assert_int_equal(info.runners, 0);
+    assert_null(info.runner_user);
     assert_int_equal(jx_executor_plugin_info(f->ex, 1, &info), 0);
     assert_string_equal(info.name, "fail");
     assert_int_equal(info.isolated, 1);

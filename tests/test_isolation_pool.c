@@ -286,8 +286,15 @@ static void test_plugin_runners_override(void **state)
     fixture *f = *state;
     side_job a, b;
     char sa[512], sb[512];
+    jx_plugin_info info;
 
     make_executor(f, "    runners: 2\n", "", "");
+    /* jobexec plugins reads the same. */
+    assert_int_equal(jx_executor_plugin_info(f->ex, 0, &info), 0);
+    assert_int_equal(info.isolated, 1);
+    assert_int_equal(info.runners, 2);
+    assert_string_equal(info.runner_user, geteuid() == 0 ? "nobody:nogroup"
+                                                         : info.runner_user);
     start_side_job(&a, f->ex, JOB_A, meet_step(f, sa, sizeof sa, "a", "b",
                                                 20000, 60));
     start_side_job(&b, f->ex, JOB_B, meet_step(f, sb, sizeof sb, "b", "a",

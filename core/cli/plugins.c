@@ -14,8 +14,9 @@ static void usage_plugins(FILE *fp)
     fprintf(fp,
             "Usage: %s plugins [--config FILE]\n"
             "List the plugins the config loads: name, version, ABI, whether "
-            "they are\nthread-safe, the file, and the step types bound to "
-            "them.\n",
+            "they run\nin-process (and are thread-safe) or isolated (how "
+            "many runners, as which\nuser), the file, and the step types "
+            "bound to them.\n",
             prog);
 }
 
@@ -29,11 +30,17 @@ static int cmd_plugins(const options *o)
     for (size_t i = 0; i < jx_executor_plugin_count(ex); i++) {
         jx_plugin_info info;
         jx_executor_plugin_info(ex, i, &info);
-        printf("%s %s (abi %u%s%s%s)\n  file: %s\n  step types:", info.name,
-               info.version, info.abi_version,
-               info.thread_safe ? ", thread-safe" : "",
-               info.is_health_observer ? ", health observer" : "",
-               info.isolated ? ", isolated" : "", info.path);
+        if (info.isolated)
+            printf("%s %s (abi %u, isolated: %u runner%s as %s)\n",
+                   info.name, info.version, info.abi_version, info.runners,
+                   info.runners == 1 ? "" : "s",
+                   info.runner_user != NULL ? info.runner_user : "?");
+        else
+            printf("%s %s (abi %u, in-process%s%s)\n", info.name,
+                   info.version, info.abi_version,
+                   info.thread_safe ? ", thread-safe" : "",
+                   info.is_health_observer ? ", health observer" : "");
+        printf("  file: %s\n  step types:", info.path);
         for (size_t k = 0; info.step_types != NULL && info.step_types[k];
              k++)
             printf(" %s", info.step_types[k]);

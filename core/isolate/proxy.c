@@ -6,10 +6,13 @@
  */
 #include "config.h"
 
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "isolate/cgroup.h"
@@ -283,6 +286,19 @@ static void proxy_fini(void *state)
 
 /* ---- opening ----------------------------------------------------------- */
 
+/* "user:group" for ids, by name where they have one; NULL on OOM. */
+static char *user_name(uid_t uid, gid_t gid)
+{
+    const struct passwd *pw = getpwuid(uid);
+    const struct group *gr = getgrgid(gid);
+    char *out;
+
+    if (asprintf(&out, "%s%s%s", pw != NULL ? pw->pw_name : "?", ":",
+                 gr != NULL ? gr->gr_name : "?") < 0)
+        return NULL;
+    return out;
+}
+
 static char *load_message(const jx__pool *p, const jx__plugin_conf *pc,
                           const jx_config *cfg)
 {
@@ -367,7 +383,12 @@ int jx__isolate_open(const jx__plugin_conf *pc, const jx_config *cfg,
         .validate = proxy_validate,
         .fini = proxy_fini,
     };
-    if ((rc = jx__plugin_proxy(pc, &p->desc, p, out, err)) != 0)
+    if ((rc = jx__plugin_proxy(pc, &p->desc, p, out, err)) != 0) {
         jx__pool_free(p);
-    return rc;
+        return rc;
+    }
+    (*out)->runners = (unsigned)p->limits.max_per_plugin;
+    (*out)->runner_user = user_name(p->drop ? p->uid : geteuid(),
+                                    p->drop ? p->gid : getegid());
+    return 0;
 }

@@ -461,6 +461,7 @@ void jx__plugin_free(jx__plugin *p)
     for (size_t i = 0; i < p->n_bound; i++)
         free(p->bound[i]);
     free(p->bound);
+    free(p->runner_user);
     json_decref(p->config);
     free(p->path);
     free(p->written);

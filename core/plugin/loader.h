@@ -28,6 +28,10 @@ typedef struct jx__plugin {
     /* Bound step types, NULL-terminated (pointers owned here). */
     char **bound;
     size_t n_bound;
+    /* Isolated: how many runners at most, and who they run as
+     * ("nobody:nogroup"; owned).  0 and NULL in-process. */
+    unsigned runners;
+    char *runner_user;
 } jx__plugin;
 
 /* Where a plugin came from, for messages: "FILE:LINE:COL: plugin 'P'". */

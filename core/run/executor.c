@@ -315,6 +315,8 @@ int jx_executor_plugin_info(const jx_executor *ex, size_t i,
     out->has_handler = p->handler != NULL;
     out->is_health_observer = p == ex->observer;
     out->isolated = p->isolated;
+    out->runners = p->runners;
+    out->runner_user = p->runner_user;
     out->step_types = p->bound != NULL ? (const char *const *)p->bound : none;
     return 0;
 }

@@ -297,6 +297,10 @@ typedef struct jx_plugin_info {
     int is_health_observer;  /* serves as the health observer */
     const char *const *step_types; /* bound step types, NULL-terminated */
     int isolated;            /* runs in a jobexec-runner process */
+    /* Isolated: runner processes at most (runners, runner.max_per_plugin)
+     * and who they run as, "user:group"; 0 and NULL in-process. */
+    unsigned runners;
+    const char *runner_user;
 } jx_plugin_info;
 
 size_t jx_executor_plugin_count(const jx_executor *ex);
