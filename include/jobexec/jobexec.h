@@ -353,7 +353,8 @@ typedef struct jx_record {
     jx_record_kind kind;
     int64_t step_index; /* -1 for job records */
     uint64_t seq;       /* position in the job's chain, from 0 */
-    const char *json;   /* the record as one line of JSON, no newline */
+    const char *json;   /* the record as one line of JSON, no newline,
+                         * NUL-terminated (json[json_len] == '\0') */
     size_t json_len;
 } jx_record;
 
