@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -434,10 +435,37 @@ static void test_plugins_health_and_fail(void **state)
     assert_string_equal(f->p.err, "");
 }
 
+/* Under root, an isolated plugin is read by the runner's user, who may
+ * be refused what root may read: the message says who. */
+static void test_isolated_permission_names_user(void **state)
+{
+    fixture *f = *state;
+    const char *so = fx_printf(f, "%s/counting.so", fx_dir(f));
+    const char *cfg;
+
+    if (geteuid() != 0)
+        skip(); /* the runner runs as the test's user, who can read it */
+    assert_int_equal(tu_copy(TU_FIXTURES "/counting.so", so, 0644), 0);
+    cfg = fx_keep(f, tu_write(fx_dir(f), "c.yaml",
+                              fx_printf(f, "plugins:\n  - path: %s\n"
+                                           "    isolation: process\n"
+                                           "runner: {path: " TU_RUNNER "}\n",
+                                        so)));
+    JOBEXEC(f, NULL, "check", "-c", cfg);
+    assert_usage_error(&f->p,
+                       fx_printf(f, "jobexec: %s:2:11: plugin '%s': cannot "
+                                    "open: Permission denied (the runner "
+                                    "runs as nobody:nogroup, who must be "
+                                    "able to read the module and search "
+                                    "every folder above it)\n",
+                                 cfg, so));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_run_options_before_command),
+        TEST(test_isolated_permission_names_user),
         TEST(test_run_stdin_yaml),
         TEST(test_run_stdin_json),
         TEST(test_run_empty_stdin),

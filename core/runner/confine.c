@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,4 +67,16 @@ void jx__runner_limits_hint(const jx__msg_load *load, jx_error *err)
              " (in the runner, under runner.max_address_space_mb: %" PRId64
              " and runner.max_open_files: %" PRId64 ")",
              load->address_space_mb, load->open_files);
+}
+
+void jx__runner_user_hint(jx_error *err)
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    const struct group *gr = getgrgid(getegid());
+    size_t len = strlen(err->message);
+
+    snprintf(err->message + len, sizeof err->message - len,
+             " (the runner runs as %s:%s, who must be able to read the module "
+             "and search every folder above it)",
+             pw != NULL ? pw->pw_name : "?", gr != NULL ? gr->gr_name : "?");
 }

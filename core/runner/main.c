@@ -91,6 +91,8 @@ static int open_plugin(const jx__msg_load *load, jx__plugin **out,
         if (rc == JX_ELOAD && err != NULL &&
             strstr(err->message, "cannot load: ") != NULL)
             jx__runner_limits_hint(load, err);
+        else if (err != NULL && strstr(err->message, strerror(EACCES)) != NULL)
+            jx__runner_user_hint(err);
         return rc;
     }
     o = (jx__origin){load->config_name, pc.line, pc.col, (*out)->path};
