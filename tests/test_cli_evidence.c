@@ -159,7 +159,7 @@ static void test_evidence_verify_escapes(void **state)
     assert_int_equal(count_lines(f->p.out), 2);
     assert_true(ends_with(f->p.out, " (1 line belongs to no job)\n"
                                     "0 jobs: 0 valid, 0 incomplete, 0 "
-                                    "tampered\n"));
+                                    "tampered, 1 stray line\n"));
 }
 
 /* A plugin's text reaches the terminal escaped: its log messages, the

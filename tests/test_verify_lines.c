@@ -367,7 +367,7 @@ static void test_stray_line(void **state)
     assert_int_equal(p.status, 4);
     head = fmt("%s: valid (6 records, signature checked)\n"
                "%s: tampered: line 3: %s (1 line belongs to no job)\n"
-               "1 job: 1 valid, 0 incomplete, 0 tampered\n",
+               "1 job: 1 valid, 0 incomplete, 0 tampered, 1 stray line\n",
                ids[0], f->copy, sum.stray_reason);
     assert_string_equal(p.out, head);
     assert_non_null(strstr(p.out, "belongs to no job"));
@@ -383,7 +383,8 @@ static void test_stray_line(void **state)
     assert_string_equal(sum.stray_reason, "not a record of any job");
     head = fmt("%s: tampered: line 1: not a record of any job (1 line "
                "belongs to no job)\n"
-               "0 jobs: 0 valid, 0 incomplete, 0 tampered\n", f->copy);
+               "0 jobs: 0 valid, 0 incomplete, 0 tampered, 1 stray line\n",
+               f->copy);
     cli_expect("verify", f->copy, NULL, NULL, 4, head);
     free(head);
     free_lines(&l);

@@ -84,8 +84,14 @@ int jx__cli_evidence_verify(const options *o)
     else
         printf("%zu runs of %zu job%s: ", sum.jobs, t.distinct_jobs,
                t.distinct_jobs == 1 ? "" : "s");
-    printf("%zu valid, %zu incomplete, %zu tampered\n", sum.valid,
+    printf("%zu valid, %zu incomplete, %zu tampered", sum.valid,
            sum.incomplete, sum.tampered);
+    /* Counted where the eye ends: such lines make the file tampered even
+     * when every job is valid. */
+    if (sum.stray_lines > 0 && o->job == NULL)
+        printf(", %lu stray line%s", sum.stray_lines,
+               sum.stray_lines == 1 ? "" : "s");
+    putchar('\n');
     if (sum.tampered > 0 || (sum.stray_lines > 0 && o->job == NULL))
         return EXIT_TAMPERED;
     /* A torn tail that names no job is still an interrupted write. */
