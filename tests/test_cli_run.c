@@ -461,10 +461,40 @@ static void test_isolated_permission_names_user(void **state)
                                  cfg, so));
 }
 
+/* --json: one array, every field the lines show. */
+static void test_plugins_json(void **state)
+{
+    fixture *f = *state;
+    json_t *all, *p;
+
+    JOBEXEC(f, NULL, "plugins", "--json", "-c", E2E "/config-fail.yaml");
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.err, "");
+    all = json_loads(f->p.out, 0, NULL);
+    assert_true(json_is_array(all));
+    assert_int_equal(json_array_size(all), 2);
+    p = json_array_get(all, 1);
+    assert_string_equal(doc_string(p, "name"), "fail");
+    assert_string_equal(doc_string(p, "version"), "1.0.0");
+    assert_int_equal(doc_int(p, "abi_version"), 1);
+    assert_string_equal(doc_string(p, "file"), TU_PLUGINS "/fail.so");
+    assert_true(json_is_false(json_object_get(p, "isolated")));
+    assert_true(json_is_true(json_object_get(p, "thread_safe")));
+    assert_true(json_is_false(json_object_get(p, "health_observer")));
+    assert_int_equal(doc_int(p, "runners"), 0);
+    assert_true(json_is_null(json_object_get(p, "runner_user")));
+    assert_int_equal(json_array_size(json_object_get(p, "step_types")), 1);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(p, "step_types"), 0)),
+                        "bad");
+    json_decref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_run_options_before_command),
+        TEST(test_plugins_json),
         TEST(test_isolated_permission_names_user),
         TEST(test_run_stdin_yaml),
         TEST(test_run_stdin_json),

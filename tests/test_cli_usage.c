@@ -59,10 +59,13 @@
     "that cannot be opened or\ncreated among them), 3 internal error.\n"
 
 #define PLUGINS_USAGE                                                        \
-    "Usage: jobexec plugins [--config FILE]\n"                               \
+    "Usage: jobexec plugins [--config FILE] [--json]\n"                      \
     "List the plugins the config loads: name, version, ABI, whether they "   \
     "run\nin-process (and are thread-safe) or isolated (how many runners, "   \
-    "as which\nuser), the file, and the step types bound to them.\n"
+    "as which\nuser), the file, and the step types bound to them.\nWith "   \
+    "--json, one JSON array of {name, version, abi_version, file,\n"        \
+    "isolated, thread_safe, health_observer, runners, runner_user, "         \
+    "step_types}.\n"
 
 
 /* ---- version and help --------------------------------------------------- */
