@@ -64,12 +64,11 @@ static int cmd_plugins(const options *o)
 {
     jx_executor *ex = NULL;
     jx_error err = {0, ""};
-    int rc;
 
     if (jx__cli_load_executor(o, JX_EXECUTOR_CHECK_ONLY, &ex, &err) != 0)
         return jx__cli_report(&err);
     if (o->json) {
-        rc = print_json(ex);
+        int rc = print_json(ex);
         jx_executor_free(ex);
         return rc;
     }
