@@ -12,55 +12,41 @@
 
 #include "registry.h"
 
-/* Adds name -> {state, updated_at} per capability, at most max; *total
- * gets how many there are. */
-static int read_capabilities(sqlite3 *db, int max, json_t *into,
-                             long long *total)
+/* A capability's entry: {state, updated_at}. */
+static json_t *capability_value(sqlite3_stmt *st)
 {
-    sqlite3_stmt *st;
-    int rc;
-
-    if (sqlite3_prepare_v2(db, "SELECT name, state, updated_at, "
-                               "(SELECT count(*) FROM capabilities) FROM "
-                               "capabilities ORDER BY name LIMIT ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int(st, 1, max);
-    *total = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *entry = json_pack(
-            "{s:s, s:s}", "state", (const char *)sqlite3_column_text(st, 1),
-            "updated_at", (const char *)sqlite3_column_text(st, 2));
-        *total = sqlite3_column_int64(st, 3);
-        if (entry == NULL ||
-            json_object_set_new(into, (const char *)sqlite3_column_text(st, 0),
-                                entry) != 0)
-            break;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return json_pack("{s:s, s:s}", "state",
+                     (const char *)sqlite3_column_text(st, 1), "updated_at",
+                     (const char *)sqlite3_column_text(st, 2));
 }
 
-static int read_configuration(sqlite3 *db, int max, json_t *into,
-                              long long *total)
+/* A configuration value, as JSON; one some other writer stored unparsed
+ * stays its text. */
+static json_t *configuration_value(sqlite3_stmt *st)
+{
+    const char *text = (const char *)sqlite3_column_text(st, 1);
+    json_t *value = json_loads(text, JSON_DECODE_ANY, NULL);
+
+    return value != NULL ? value : json_string(text);
+}
+
+/* Adds column 0 -> value_of(row) for each row of sql (at most max: its
+ * ?1), whose last column (number n_cols - 1) counts every row there is,
+ * into *total. */
+static int read_map(sqlite3 *db, const char *sql, int n_cols, int max,
+                    json_t *(*value_of)(sqlite3_stmt *st), json_t *into,
+                    long long *total)
 {
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(db, "SELECT key, value, (SELECT count(*) FROM "
-                               "configuration) FROM configuration ORDER BY "
-                               "key LIMIT ?1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int(st, 1, max);
     *total = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *value = json_loads((const char *)sqlite3_column_text(st, 1),
-                                   JSON_DECODE_ANY, NULL);
-        *total = sqlite3_column_int64(st, 2);
-        /* A value some other writer stored unparsed stays its text. */
-        if (value == NULL)
-            value = json_string((const char *)sqlite3_column_text(st, 1));
+        json_t *value = value_of(st);
+        *total = sqlite3_column_int64(st, n_cols - 1);
         if (value == NULL ||
             json_object_set_new(into, (const char *)sqlite3_column_text(st, 0),
                                 value) != 0)
@@ -68,6 +54,24 @@ static int read_configuration(sqlite3 *db, int max, json_t *into,
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int read_capabilities(sqlite3 *db, int max, json_t *into,
+                             long long *total)
+{
+    return read_map(db, "SELECT name, state, updated_at, (SELECT count(*) "
+                        "FROM capabilities) FROM capabilities ORDER BY name "
+                        "LIMIT ?1",
+                    4, max, capability_value, into, total);
+}
+
+static int read_configuration(sqlite3 *db, int max, json_t *into,
+                              long long *total)
+{
+    return read_map(db, "SELECT key, value, (SELECT count(*) FROM "
+                        "configuration) FROM configuration ORDER BY key "
+                        "LIMIT ?1",
+                    3, max, configuration_value, into, total);
 }
 
 static double round2(double x)
