@@ -24,6 +24,27 @@ void jx__sleep_ms(long ms)
         ;
 }
 
+double jx__epoch_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void jx__iso_time(double t, char out[JX__ISO_TIME_SIZE])
+{
+    time_t sec = (time_t)t;
+    long usec = (long)((t - (double)sec) * 1e6);
+    struct tm tm;
+
+    if (usec < 0 || usec > 999999)
+        usec = 0;
+    gmtime_r(&sec, &tm);
+    snprintf(out, JX__ISO_TIME_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+00:00",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, usec);
+}
+
 /* Formatting the date costs more than the rest of a no-op step, and it only
  * changes once a second: each thread keeps the last second's text. */
 static _Thread_local time_t cached_second = -1;

@@ -15,6 +15,12 @@ double jx__monotonic(void);
 /* Sleeps ms milliseconds, whatever signals arrive meanwhile. */
 void jx__sleep_ms(long ms);
 
+/* Seconds since the epoch, on the wall clock. */
+double jx__epoch_now(void);
+
+/* An epoch time (seconds) as jx__iso_now writes the current one. */
+void jx__iso_time(double t, char out[JX__ISO_TIME_SIZE]);
+
 /* The current UTC time, ISO 8601 with microseconds. */
 void jx__iso_now(char out[JX__ISO_TIME_SIZE]);
 

@@ -6,17 +6,16 @@
  */
 #include "config.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
 #include <uuid/uuid.h>
 
+#include "base/clock.h"
 #include "base/common.h"
 
 #define DEFAULT_TTL_S 300
@@ -43,26 +42,6 @@ struct jx_scope_store {
     sqlite3 *db;
     pthread_mutex_t lock; /* one connection, shared by the executor's jobs */
 };
-
-static double now_epoch(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* An epoch time as ISO 8601 UTC with microseconds. */
-static void iso_of(double t, char out[64])
-{
-    time_t sec = (time_t)floor(t);
-    struct tm tm;
-    char date[32];
-
-    gmtime_r(&sec, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 64, "%s.%06d+00:00", date,
-             (int)((t - (double)sec) * 1e6) % 1000000);
-}
 
 static int db_fail(jx_scope_store *s, jx_error *err, const char *what)
 {
@@ -121,9 +100,9 @@ int jx_scope_create(jx_scope_store *s, const jx_scope_spec *spec,
                     char id[37], jx_error *err)
 {
     json_t *actions;
-    char *actions_text = NULL, created[64];
+    char *actions_text = NULL, created[JX__ISO_TIME_SIZE];
     sqlite3_stmt *st = NULL;
-    double now = now_epoch();
+    double now = jx__epoch_now();
     unsigned ttl = spec->ttl_seconds ? spec->ttl_seconds : DEFAULT_TTL_S;
     uuid_t u;
     int rc = 0;
@@ -148,7 +127,7 @@ int jx_scope_create(jx_scope_store *s, const jx_scope_spec *spec,
     }
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
-    iso_of(now, created);
+    jx__iso_time(now, created);
     pthread_mutex_lock(&s->lock);
     if (sqlite3_prepare_v2(s->db, "INSERT INTO scopes (id, incident_id, "
                                   "actions, max_attempts, max_cost_usd, "
@@ -217,11 +196,11 @@ static const char select_scope[] =
 
 static json_t *row_json(sqlite3_stmt *st, double now)
 {
-    char expires[64];
+    char expires[JX__ISO_TIME_SIZE];
     json_t *actions = json_loads((const char *)sqlite3_column_text(st, 2), 0,
                                  NULL);
 
-    iso_of(sqlite3_column_double(st, 9), expires);
+    jx__iso_time(sqlite3_column_double(st, 9), expires);
     return json_pack(
         "{s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:s, s:s, s:s, s:s}", "id",
         (const char *)sqlite3_column_text(st, 0), "incident_id",
@@ -249,7 +228,7 @@ int jx_scope_json(jx_scope_store *s, const char *id, char **json,
     char sql[512];
     sqlite3_stmt *st;
     json_t *all = json_array(), *one = NULL;
-    double now = now_epoch();
+    double now = jx__epoch_now();
     int rc = 0;
 
     *json = NULL;
@@ -342,7 +321,7 @@ int jx_scope_consume(jx_scope_store *s, const char *scope_id,
         sqlite3_bind_text(st, 1, scope_id, -1, SQLITE_STATIC);
         step = sqlite3_step(st);
         if (step == SQLITE_ROW)
-            refusal = verdict(st, incident_id, action, now_epoch());
+            refusal = verdict(st, incident_id, action, jx__epoch_now());
         else if (step != SQLITE_DONE)
             rc = db_fail(s, err, "cannot read the scope");
     }
