@@ -26,8 +26,10 @@ static void audit_failed(jx__job *j, const char *why, int before_steps)
     j->stopped = 1;
 }
 
+/* before_steps: a refusal stops the job; last: the run's sealed end. */
 static void emit(jx__job *j, const char *type, const char *error,
-                 double duration_ms, const char *result_hash, int last)
+                 double duration_ms, const char *result_hash, int last,
+                 int before_steps)
 {
     jx__audit_event e = {type, j->plan->tenant_id, j->plan->sha256,
                          duration_ms, error, result_hash};
@@ -37,8 +39,7 @@ static void emit(jx__job *j, const char *type, const char *error,
         return;
     if (jx__audit_emit(&j->ex->audit, &j->audit, &e, last, j->on_audit,
                        j->opts->user, why, sizeof why) != 0)
-        audit_failed(j, why, strcmp(type, "job_created") == 0 ||
-                                 strcmp(type, "job_started") == 0);
+        audit_failed(j, why, before_steps);
 }
 
 void jx__job_audit_created(jx__job *j)
@@ -48,15 +49,15 @@ void jx__job_audit_created(jx__job *j)
     j->on_audit = JX_RUN_OPTIONS_HAS(o, on_audit) ? o->on_audit : NULL;
     j->audited = jx__audit_wanted(&j->ex->audit, j->on_audit);
     jx__audit_run_init(&j->audit, j->plan->job_id);
-    emit(j, "job_created", NULL, -1, NULL, 0);
+    emit(j, "job_created", NULL, -1, NULL, 0, 1);
 }
 
 void jx__job_audit_started(jx__job *j)
 {
     if (j->res->scope_rejected)
-        emit(j, "scope_rejected", j->res->reason, 0, NULL, 1);
+        emit(j, "scope_rejected", j->res->reason, 0, NULL, 1, 0);
     else
-        emit(j, "job_started", NULL, -1, NULL, 0);
+        emit(j, "job_started", NULL, -1, NULL, 0, 1);
 }
 
 void jx__job_audit_finished(jx__job *j)
@@ -66,12 +67,13 @@ void jx__job_audit_finished(jx__job *j)
                        : j->res->status == JX_JOB_CANCELLED ? "job_cancelled"
                                                             : "job_failed";
 
+    /* Taken (and the hashing state freed) whether or not it is used. */
+    int hashed = jx__doc_digest(&j->doc, digest) == 0;
+
     /* A refused run ended with scope_rejected. */
     if (!j->res->scope_rejected)
         emit(j, type,
              j->res->status == JX_JOB_COMPLETED ? NULL : j->res->reason,
-             j->res->duration * 1e3,
-             jx__doc_digest(&j->doc, digest) == 0 ? digest : NULL, 1);
-    jx__doc_digest(&j->doc, digest); /* frees the hashing state */
+             j->res->duration * 1e3, hashed ? digest : NULL, 1, 0);
     jx__audit_run_fini(&j->audit);
 }
