@@ -84,23 +84,31 @@ static void test_run_step_fails(void **state)
     assert_true(json_is_null(json_object_get(failed, "output")));
 }
 
+/* run refuses what check refuses, before step 0: step 1 (which has a
+ * handler) does not run either, and the log holds the job, finished. */
 static void test_run_no_handler(void **state)
 {
     fixture *f = *state;
-    json_t *doc, *failed;
+    const char *log, *cfg = write_log_config(f, &log);
+    char *text;
+    json_t *doc, *last;
 
-    JOBEXEC(f, NULL, "run", E2E "/plan-unhandled.yaml");
+    JOBEXEC(f, NULL, "run", "--config", cfg, E2E "/plan-unhandled.yaml");
     assert_int_equal(f->p.status, 1);
-    assert_string_equal(f->p.err, "");
     doc = fx_doc(f);
     assert_doc(doc, UNHANDLED_JOB, "FAILED",
-               "Step 0 failed: No handler registered for step type: "
+               "Plan refused: step 0: No handler registered for step type: "
                "nothing_handles_this",
-               1, 1);
-    failed = json_array_get(json_object_get(doc, "step_results"), 0);
-    assert_string_equal(doc_string(failed, "error"),
-                        "No handler registered for step type: "
-                        "nothing_handles_this");
+               0, 0);
+    text = fx_keep(f, tu_read(log));
+    assert_int_equal(count_lines(text), 2);
+    assert_true(strstr(text, "\"event\":\"job_started\"") != NULL);
+    last = json_loads(strchr(text, '\n') + 1, 0, NULL); /* line 2 */
+    assert_non_null(last);
+    assert_string_equal(doc_string(last, "event"), "job_finished");
+    json_decref(last);
+    JOBEXEC(f, NULL, "evidence", "verify", log);
+    assert_int_equal(f->p.status, 0);
 }
 
 static void test_run_evidence_log(void **state)

@@ -107,7 +107,9 @@ static void test_record_contents(void **state)
     json_decref(rec);
 }
 
-static void test_step_without_handler_has_records(void **state)
+/* A plan the executor refuses still has a job: job_started and a sealed
+ * job_finished, and no step in between. */
+static void test_refused_plan_has_records(void **state)
 {
     fixture *f = *state;
     char *lines[MAX_RECORDS];
@@ -116,21 +118,27 @@ static void test_step_without_handler_has_records(void **state)
                                "  - {step_index: 0, step_type: rec}\n"
                                "  - {step_index: 1, step_type: unknown}\n"
                                "  - {step_index: 2, step_type: rec}\n";
-    json_t *rec;
+    json_t *rec, *v;
 
     make_executor(f, NULL);
     assert_int_equal(
         jx_plan_parse(plan, strlen(plan), "plan.yaml", &f->plan, &f->err), 0);
     run(f, 1);
-    assert_int_equal(seen.n_records, 6);
-    for (size_t i = 0; i < 6; i++)
+    assert_int_equal(seen.n_records, 2);
+    for (size_t i = 0; i < 2; i++)
         lines[i] = seen.records[i].json;
-    assert_int_equal(verify_chain(lines, 6, TU_JOB), 2);
-    rec = parse_record(seen.records[4].json);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(rec, "step"),
-                                          "error")),
-        "No handler registered for step type: unknown");
+    assert_int_equal(verify_chain(lines, 2, TU_JOB), 0);
+    rec = parse_record(seen.records[1].json);
+    assert_string_equal(json_string_value(json_object_get(rec, "event")),
+                        "job_finished");
+    assert_string_equal(json_string_value(json_object_get(rec, "final_status")),
+                        "FAILED");
+    assert_string_equal(json_string_value(json_object_get(rec, "final_reason")),
+                        "Plan refused: step 1: No handler registered for "
+                        "step type: unknown");
+    v = json_object_get(rec, "execution_summary");
+    assert_int_equal(json_integer_value(json_object_get(v, "steps_executed")),
+                     0);
     json_decref(rec);
 }
 
@@ -237,7 +245,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_callback_records_in_order),
         T(test_record_contents),
-        T(test_step_without_handler_has_records),
+        T(test_refused_plan_has_records),
         T(test_refusing_callback_stops_job),
         T(test_refused_record_keeps_log_chain),
         T(test_refused_job_started_leaves_no_record),

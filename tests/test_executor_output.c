@@ -132,7 +132,7 @@ static void test_observed_after_failed_step_that_returned(void **state)
     assert_json_text(get(h, "after"), "{\"n\":3,\"status\":\"green\"}");
 }
 
-static void test_no_observation_after_step_without_handler(void **state)
+static void test_no_observation_after_refused_plan(void **state)
 {
     fixture *f = *state;
     static const int64_t indexes[] = {0, 1};
@@ -143,8 +143,8 @@ static void test_no_observation_after_step_without_handler(void **state)
     use_counting_observer(f);
     run_steps(f, 2, indexes, types);
     assert_final(f, JX_JOB_FAILED, "FAILED",
-                 "Step 0 failed: No handler registered for step type: "
-                 "nobody_handles_this");
+                 "Plan refused: step 0: No handler registered for step "
+                 "type: nobody_handles_this");
     assert_int_equal(seen.n_observe, 1);
     assert_int_equal(seen.n_calls, 0);
     h = get(f->doc, "health_observations");
@@ -478,7 +478,7 @@ int main(void)
         T(test_health_without_observer_is_null),
         T(test_observed_before_and_after_each_step),
         T(test_observed_after_failed_step_that_returned),
-        T(test_no_observation_after_step_without_handler),
+        T(test_no_observation_after_refused_plan),
         T(test_failing_observer_gives_null),
         T(test_document_fields),
         T(test_output_text_matches_jansson),

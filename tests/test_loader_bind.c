@@ -479,15 +479,18 @@ static void assert_only_first(fixture *f)
     json_t *doc;
 
     assert_int_equal(jx_executor_plugin_count(f->ex), 1);
-    doc = run(f, "  - {step_index: 0, step_type: dup}\n"
-                 "  - {step_index: 1, step_type: other}\n");
+    doc = run(f, "  - {step_index: 0, step_type: dup}\n");
     assert_string_equal(
         json_string_value(json_object_get(step_output(doc, 0), "handler")),
         "first");
+    assert_int_equal(jx_result_status(f->res), JX_JOB_COMPLETED);
+    doc = run(f, "  - {step_index: 0, step_type: dup}\n"
+                 "  - {step_index: 1, step_type: other}\n");
     assert_int_equal(jx_result_status(f->res), JX_JOB_FAILED);
+    assert_int_equal(json_array_size(json_object_get(doc, "step_results")), 0);
     assert_string_equal(jx_result_reason(f->res),
-                        "Step 1 failed: No handler registered for step type: "
-                        "other");
+                        "Plan refused: step 1: No handler registered for "
+                        "step type: other");
 }
 
 static void test_in_process_bad_descriptors(void **state)
@@ -543,12 +546,13 @@ static void test_in_process_duplicate_of_loaded_type(void **state)
                  "(%s/counting.so) and 'first' ((in-process))",
                  f->dir);
     assert_int_equal(jx_executor_plugin_count(f->ex), 1);
-    doc = run(f, "  - {step_index: 0, step_type: count}\n"
-                 "  - {step_index: 1, step_type: dup}\n");
+    doc = run(f, "  - {step_index: 0, step_type: count}\n");
     assert_int_equal(output_int(doc, 0, "calls"), 1);
+    run(f, "  - {step_index: 0, step_type: count}\n"
+           "  - {step_index: 1, step_type: dup}\n");
     assert_string_equal(jx_result_reason(f->res),
-                        "Step 1 failed: No handler registered for step type: "
-                        "dup");
+                        "Plan refused: step 1: No handler registered for "
+                        "step type: dup");
 }
 
 /* ---- the fixtures behave as other suites rely on ------------------------ */

@@ -224,15 +224,17 @@ static void test_configuration_change(void **state)
         "->20 20>{\"per_user\":2,\"hosts\":[\"a\",\"b\"]} ->null");
 }
 
-static void test_configuration_without_value_fails(void **state)
+/* run checks the plan first: execute never sees the step. */
+static void test_configuration_without_value_refused(void **state)
 {
     pfix *f = *state;
 
     registry(f, 0, NULL);
     pf_run(f, "  - {step_index: 0, step_type: configuration_change, "
               "target: max_sessions, parameters: {setting: x}}\n");
-    assert_failed(f, "Step 0 failed: parameter 'value' is required: the new "
-                     "value (any JSON value)");
+    assert_failed(f, "Plan refused: step 0: refused by 'registry': "
+                     "parameter 'value' is required: the new value (any "
+                     "JSON value)");
 }
 
 /* ---- validate ----------------------------------------------------------- */
@@ -376,7 +378,7 @@ int main(void)
         PTEST(test_add_existing_fails),
         PTEST(test_missing_capability_fails),
         PTEST(test_configuration_change),
-        PTEST(test_configuration_without_value_fails),
+        PTEST(test_configuration_without_value_refused),
         PTEST(test_validate_refusals),
         PTEST(test_observer_snapshot),
         PTEST(test_observer_bounded),

@@ -268,10 +268,15 @@ static int proxy_validate(void *state, const jx_host_v1 *host,
     (void)host;
     if (!p->has_validate)
         return 0;
-    if ((r = jx__pool_take(p, jx__monotonic() + JX__START_TIMEOUT_S, NULL,
-                         &failed)) == NULL) {
-        snprintf(why, why_len, "validate %s (waiting for a free runner)",
-                 failed);
+    /* The check waits no longer than the step itself would have (a view
+     * without a deadline: as long as a runner may take to start). */
+    if ((r = jx__pool_take(p,
+                           step->wait_deadline > 0
+                               ? step->wait_deadline
+                               : jx__monotonic() + JX__START_TIMEOUT_S,
+                           step->cancelled, &failed)) == NULL) {
+        snprintf(why, why_len, "could not validate: %s waiting for a free "
+                 "runner", failed);
         return -1;
     }
     rc = validate_on(r, step, why, why_len);

@@ -24,6 +24,11 @@ struct jx_step {
     const jx__step *step;
     jx__scratch *scratch;
     const jx_plan *plan; /* the step's plan */
+    /* For the pre-run check's validate alone (0 and NULL elsewhere): how
+     * long an isolated validate may wait for a free runner, and the job's
+     * cancel flag, which ends that wait. */
+    double wait_deadline;
+    const atomic_int *cancelled;
 };
 
 struct jx_context {

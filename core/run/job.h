@@ -72,6 +72,25 @@ typedef struct jx__outcome {
     size_t stderr_dropped; /* bytes of it beyond runner.max_stderr_bytes */
 } jx__outcome;
 
+/* ---- check.c: whether the executor accepts a plan -------------------- */
+
+/* The first step the executor would not run, and why. */
+typedef struct jx__verdict {
+    const jx__step *step; /* NULL when every step is accepted */
+    int refused;          /* by its handler's validate (else: no handler) */
+    char *why;            /* redacted; the caller frees it; NULL on OOM */
+} jx__verdict;
+
+enum { JX__CHECK_CANCELLED = 1 };
+
+/* Checks every step of plan against ex's handlers, stopping at the first
+ * refusal.  Returns 0 (all accepted), JX_EREFUSED with v filled, or
+ * JX__CHECK_CANCELLED when cancelled (may be NULL) was set while a
+ * validate waited (v->step: the step checked then).  v->why is set only
+ * for a refusal. */
+int jx__check_plan(jx_executor *ex, const jx_plan *plan,
+                   const atomic_int *cancelled, jx__verdict *v);
+
 /* ---- step.c: calling plugins --------------------------------------- */
 
 /* Lends the job's output buffer to oc (j->output stays its owner until

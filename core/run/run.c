@@ -86,6 +86,31 @@ out:
     jx__outcome_end(j, &oc);
 }
 
+/* Before step 0: the plan as jx_executor_check() sees it, so that a plan
+ * `check` would refuse runs no handler.  (A step with no handler used to
+ * fail at its turn, after the steps before it had run.) */
+static void check_plan(jx__job *j)
+{
+    jx__verdict v;
+    int rc = jx__check_plan(j->ex, j->plan, &j->cancelled, &v);
+
+    if (rc == 0)
+        return;
+    j->stopped = 1;
+    if (rc == JX__CHECK_CANCELLED) {
+        j->res->status = JX_JOB_CANCELLED;
+        jx__result_set_reason(j->res, "Cancelled before step %" PRId64,
+                              j->plan->steps[0].index);
+        return;
+    }
+    j->res->status = JX_JOB_FAILED;
+    jx__result_set_reason(j->res, "Plan refused: step %" PRId64 ": %s",
+                          v.step->index,
+                          v.why != NULL ? v.why
+                                        : "(reason withheld: out of memory)");
+    free(v.why);
+}
+
 /* The scope gate, before step 0: one attempt of the run's scope.  A
  * refusal stops the job with no step run. */
 static void pass_gate(jx__job *j, const jx_run_options *o)
@@ -174,6 +199,8 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
     jx__record_job_started(&j);
+    if (!j.stopped)
+        check_plan(&j); /* before the gate: a refused plan spends nothing */
     if (gated && !j.stopped)
         pass_gate(&j, j.opts);
     jx__job_audit_started(&j);

@@ -105,7 +105,7 @@ void jx__step_call(jx__job *j, const jx__step *st, jx__plugin *p,
         .progress = jx__progress_report,
         .progress_arg = j,
     };
-    jx_step view = {st, NULL, j->plan};
+    jx_step view = {.step = st, .plan = j->plan};
     jx_output *out = &oc->out;
     int locked, rc;
 

@@ -142,7 +142,7 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
             .cancel_fd = -1,
             .on_progress = forward_progress,
         };
-        jx_step view = {&plan->steps[0], NULL, plan};
+        jx_step view = {.step = &plan->steps[0], .plan = plan};
         int rc;
 
         /* From the request, not from before it: a SIGUSR1 meant for the
@@ -169,7 +169,7 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
     if (read_request(data, len, &plan, &req, &keep, &err) != 0) {
         send_msg(JX__MSG_VRES, &b, jx__msg_vres_encode(&b, 0, err.message));
     } else {
-        jx_step view = {&plan->steps[0], NULL, plan};
+        jx_step view = {.step = &plan->steps[0], .plan = plan};
         char why[512] = "";
         int rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
                                       sizeof why);

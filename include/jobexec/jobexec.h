@@ -444,8 +444,10 @@ typedef struct jx_result jx_result;
 
 /*
  * Runs a plan: steps in order, evidence per step, stop at the first failure,
- * each handler at most once.  Returns 0 when the job ran, whatever its final
- * status, with *out the caller's to jx_result_free(); a negative code only
+ * each handler at most once.  Before step 0 the plan is checked as
+ * jx_executor_check() does; a plan it refuses runs no handler and ends
+ * FAILED, "Plan refused: step N: WHY".  Returns 0 when the job ran (refused
+ * plans included), whatever its final status, with *out the caller's to jx_result_free(); a negative code only
  * when it could not run at all.  opts may be NULL.
  */
 int jx_executor_run(jx_executor *ex, const jx_plan *plan,
