@@ -181,6 +181,22 @@ static void assert_has_keys(const json_t *object, const char *const *keys)
         (void)get(object, *k);
 }
 
+/* The number after key in text is a plain decimal with six places, never
+ * an exponent ("0.000082"). */
+static void assert_six_places(const char *text, const char *key)
+{
+    const char *d = strstr(text, key), *dot;
+    size_t n;
+
+    assert_non_null(d);
+    d += strlen(key);
+    n = strspn(d, "0123456789.");
+    assert_true(strchr(",}", d[n]) != NULL && d[n] != '\0');
+    dot = memchr(d, '.', n);
+    assert_non_null(dot);
+    assert_int_equal(n - (size_t)(dot - d), 7);
+}
+
 static void test_document_fields(void **state)
 {
     fixture *f = *state;
@@ -234,6 +250,7 @@ static void test_document_fields(void **state)
     assert_true(json_real_value(get(timing, "duration_seconds")) >= 0.0);
     assert_true(json_real_value(get(timing, "duration_seconds")) ==
                 jx_result_duration_seconds(f->res));
+    assert_six_places(f->doc_text, "\"duration_seconds\":");
 }
 
 static void test_document_of_completed_job(void **state)

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,17 @@ static int put_value(jx__buf *b, const json_t *v, int depth)
         return json_dump_callback(v, dump_cb, b,
                                   JSON_COMPACT | JSON_ENCODE_ANY);
     }
+}
+
+int jx__buf_put_seconds(jx__buf *b, double seconds)
+{
+    char text[32];
+    int n = snprintf(text, sizeof text, "%.6f",
+                     isfinite(seconds) && seconds >= 0 ? seconds : 0.0);
+
+    if (n < 0 || (size_t)n >= sizeof text)
+        return -1; /* beyond 10^24 s: not a duration this clock measures */
+    return jx__buf_append(b, text, (size_t)n);
 }
 
 int jx__buf_put_json(jx__buf *b, const json_t *v)

@@ -43,6 +43,10 @@ int jx__buf_put_i64(jx__buf *b, int64_t v);
 /* Any JSON value, compact, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
  * writes it.  On failure nothing is appended. */
 int jx__buf_put_json(jx__buf *b, const json_t *v);
+/* A duration as a plain decimal with microseconds, "0.000082": jansson
+ * writes reals as %.17g, and a fast step's 8.2000000000000001e-05 reads
+ * badly in evidence. */
+int jx__buf_put_seconds(jx__buf *b, double seconds);
 /* A string of len bytes as a JSON string literal, as jansson writes it;
  * JX__BUF_NOT_UTF8 (nothing appended) when it is not valid UTF-8, which
  * jansson refuses too. */

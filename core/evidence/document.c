@@ -71,12 +71,12 @@ void jx__doc_step(jx__document *d, const char *json, size_t len)
     put(d, json, len);
 }
 
-void jx__doc_end(jx__document *d, const json_t *tail)
+void jx__doc_end(jx__document *d, const char *members, size_t len)
 {
     if (d->fp == NULL)
         return;
     puts_(d, "],");
-    put_members(d, tail);
+    put(d, members, len);
     puts_(d, "}\n");
     fflush(d->fp);
 }

@@ -26,7 +26,7 @@ void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash);
 /* One entry of step_results, already JSON text. */
 void jx__doc_step(jx__document *d, const char *json, size_t len);
 /* tail holds final_status ... executor_version; written after the steps. */
-void jx__doc_end(jx__document *d, const json_t *tail);
+void jx__doc_end(jx__document *d, const char *members, size_t len);
 /* The document's SHA-256 in hex, after jx__doc_end; -1 when it was not
  * hashed.  Frees the hashing state either way. */
 int jx__doc_digest(jx__document *d, char hex[2 * JX__SHA256_LEN + 1]);

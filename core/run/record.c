@@ -171,33 +171,44 @@ static json_t *summary(const jx_result *res)
                      (json_int_t)res->failed);
 }
 
-/* The document's members after step_results. */
+/* The document's members after step_results.  timing is written by hand
+ * for its duration's plain decimal. */
 static void end_document(jx__job *j, const char *completed_at)
 {
-    json_t *tail = json_pack(
-        "{s:s, s:s?, s:o, s:{s:O, s:O}, s:{s:s, s:s, s:f}, s:s, s:s}",
-        "final_status", jx__status_name(j->res->status), "final_reason",
-        j->res->reason, "execution_summary", summary(j->res),
-        "health_observations", "before", j->health_before, "after",
-        j->health_after, "timing", "started_at", j->started_at,
-        "completed_at", completed_at, "duration_seconds", j->res->duration,
-        "executor_version", PACKAGE_VERSION, "plan_sha256", j->plan->sha256);
+    json_t *head = json_pack(
+        "{s:s, s:s?, s:o, s:{s:O, s:O}}", "final_status",
+        jx__status_name(j->res->status), "final_reason", j->res->reason,
+        "execution_summary", summary(j->res), "health_observations",
+        "before", j->health_before, "after", j->health_after);
+    json_t *tail = json_pack("{s:s, s:s}", "executor_version",
+                             PACKAGE_VERSION, "plan_sha256", j->plan->sha256);
+    jx__buf *b = &j->text;
 
-    if (tail != NULL)
-        jx__doc_end(&j->doc, tail);
+    b->len = 0;
+    if (head != NULL && tail != NULL && jx__buf_put_members(b, head) == 0 &&
+        jx__buf_puts(b, ",\"timing\":{\"started_at\":") == 0 &&
+        jx__buf_put_json_string(b, j->started_at) == 0 &&
+        jx__buf_puts(b, ",\"completed_at\":") == 0 &&
+        jx__buf_put_json_string(b, completed_at) == 0 &&
+        jx__buf_puts(b, ",\"duration_seconds\":") == 0 &&
+        jx__buf_put_seconds(b, j->res->duration) == 0 &&
+        jx__buf_append(b, "}", 1) == 0 && jx__buf_put_members(b, tail) == 0)
+        jx__doc_end(&j->doc, b->data + 1, b->len - 1); /* no lead comma */
+    json_decref(head);
     json_decref(tail);
 }
 
 void jx__record_job_finished(jx__job *j, const char *completed_at)
 {
     json_t *body = json_pack(
-        "{s:s, s:s?, s:o, s:s, s:f}", "final_status",
+        "{s:s, s:s?, s:o, s:s}", "final_status",
         jx__status_name(j->res->status), "final_reason", j->res->reason,
-        "execution_summary", summary(j->res), "completed_at", completed_at,
-        "duration_seconds", j->res->duration);
+        "execution_summary", summary(j->res), "completed_at", completed_at);
 
     j->text.len = 0;
-    if (body == NULL || jx__buf_put_members(&j->text, body) != 0) {
+    if (body == NULL || jx__buf_put_members(&j->text, body) != 0 ||
+        jx__buf_puts(&j->text, ",\"duration_seconds\":") != 0 ||
+        jx__buf_put_seconds(&j->text, j->res->duration) != 0) {
         snprintf(j->chain.why, sizeof j->chain.why,
                  "out of memory building a record");
         evidence_failed(j);

@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,9 @@ static void finish(jx__job *j)
     char completed_at[JX__ISO_TIME_SIZE];
 
     jx__iso_now(completed_at);
-    j->res->duration = jx__monotonic() - j->t0;
+    /* To the microsecond, as the evidence prints it: the document and
+     * jx_result_duration_seconds() then agree exactly. */
+    j->res->duration = round((jx__monotonic() - j->t0) * 1e6) / 1e6;
     if (!j->stopped)
         jx__result_set_reason(j->res, "All steps completed successfully");
     jx__record_job_finished(j, completed_at);

@@ -478,6 +478,8 @@ size_t jx_result_steps_succeeded(const jx_result *res);
 size_t jx_result_steps_failed(const jx_result *res);
 /* Non-zero when the scope gate refused the run (no step ran). */
 int jx_result_scope_rejected(const jx_result *res);
+/* The job's duration in seconds, to the microsecond (as the evidence
+ * document's timing.duration_seconds, which prints it as 0.000082). */
 double jx_result_duration_seconds(const jx_result *res);
 void jx_result_free(jx_result *res);
 
