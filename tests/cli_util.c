@@ -406,6 +406,28 @@ void assert_doc(const json_t *doc, const char *job_id,
     assert_true(json_is_real(json_object_get(timing, "duration_seconds")));
 }
 
+const char *fx_cut_summary(fixture *f, const char *job_id,
+                           const char *status)
+{
+    char *err = f->p.err, *line, head[128];
+    size_t len = strlen(err);
+    unsigned done, total;
+    double seconds;
+    int used = 0;
+
+    if (len == 0 || err[len - 1] != '\n')
+        fail_msg("stderr does not end with a summary line: '%s'", err);
+    err[len - 1] = '\0';
+    line = strrchr(err, '\n') != NULL ? strrchr(err, '\n') + 1 : err;
+    snprintf(head, sizeof head, "jobexec: job %s %s: ", job_id, status);
+    if (!starts_with(line, head) ||
+        sscanf(line + strlen(head), "%u/%u steps succeeded in %lf s - %n",
+               &done, &total, &seconds, &used) != 3 || used == 0)
+        fail_msg("not the summary of job %s %s: '%s'", job_id, status, line);
+    *line = '\0';
+    return err;
+}
+
 json_t *assert_completed(fixture *f, const char *job_id,
                          size_t n_steps)
 {
@@ -413,7 +435,7 @@ json_t *assert_completed(fixture *f, const char *job_id,
 
     if (f->p.status != 0)
         fail_msg("exit %d, stderr: %s", f->p.status, f->p.err);
-    assert_string_equal(f->p.err, "");
+    assert_string_equal(fx_cut_summary(f, job_id, "COMPLETED"), "");
     doc = fx_doc(f);
     assert_doc(doc, job_id, "COMPLETED", TU_ALL_DONE, n_steps, 0);
     return doc;

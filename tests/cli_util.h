@@ -124,7 +124,13 @@ json_int_t doc_int(const json_t *obj, const char *key);
 void assert_doc(const json_t *doc, const char *job_id,
                 const char *status, const char *reason,
                 size_t n_results, size_t n_failed);
-/* The last run completed: exit 0, nothing on stderr, a COMPLETED
+/* The last run's stderr ends with its summary line, "jobexec: job ID
+ * STATUS: S/N steps succeeded in T s - REASON": checks that it is one
+ * line naming job_id and status, cuts it off f->p.err, and returns what
+ * came before it. */
+const char *fx_cut_summary(fixture *f, const char *job_id,
+                           const char *status);
+/* The last run completed: exit 0, its summary alone on stderr, a COMPLETED
  * document.  Returns the document (owned by f). */
 json_t *assert_completed(fixture *f, const char *job_id,
                          size_t n_steps);

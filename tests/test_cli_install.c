@@ -275,7 +275,7 @@ static void test_installed_failing_step(void **state)
 
     INSTALLED(f, "run", "--config", inst.config, E2E "/plan-fails.yaml");
     assert_int_equal(f->p.status, 1);
-    assert_string_equal(f->p.err, "");
+    assert_string_equal(fx_cut_summary(f, FAILS_JOB, "FAILED"), "");
     assert_doc(fx_doc(f), FAILS_JOB, "FAILED", "Step 1 failed: Boom", 2, 1);
 }
 

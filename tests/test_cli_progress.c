@@ -40,7 +40,7 @@ static void test_progress_json(void **state)
     size_t n = 0;
 
     JOBEXEC(f, NULL, "run", "-c", NOOP_CONFIG, "--progress", "json",
-            two_steps(f));
+            "--quiet", two_steps(f));
     /* stdout: the document alone */
     assert_int_equal(f->p.status, 0);
     assert_doc(fx_doc(f), TU_JOB, "COMPLETED", TU_ALL_DONE, 2, 0);
@@ -98,9 +98,13 @@ static void test_progress_none(void **state)
     assert_true(starts_with(f->p.err, "jobexec: job " TU_JOB " COMPLETED"));
     assert_null(strstr(f->p.err, "\033[K"));
 
-    /* Standard error not a terminal, no --progress: nothing at all. */
+    /* Standard error not a terminal, no --progress: the summary alone,
+     * and with --quiet not even that. */
     JOBEXEC(f, NULL, "run", "-c", NOOP_CONFIG, two_steps(f));
     assert_completed(f, TU_JOB, 2);
+    JOBEXEC(f, NULL, "run", "--quiet", "-c", NOOP_CONFIG, two_steps(f));
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.err, "");
 }
 
 static void test_progress_bad_mode(void **state)

@@ -74,7 +74,7 @@ static void test_run_step_fails(void **state)
     JOBEXEC(f, NULL, "run", "--config", E2E "/config-fail.yaml",
             E2E "/plan-fails.yaml");
     assert_int_equal(f->p.status, 1);
-    assert_string_equal(f->p.err, "");
+    assert_string_equal(fx_cut_summary(f, FAILS_JOB, "FAILED"), "");
     doc = fx_doc(f);
     /* Step 2 never started: two results, the second FAILED with Boom. */
     assert_doc(doc, FAILS_JOB, "FAILED", "Step 1 failed: Boom", 2, 1);

@@ -24,23 +24,26 @@
 #define TRY_MAIN "Try 'jobexec --help' for more information.\n"
 
 #define RUN_USAGE                                                            \
-    "Usage: jobexec run [--config FILE] [--verbose] [--progress MODE] "      \
-    "PLAN|-\n"                                                               \
+    "Usage: jobexec run [--config FILE] [--verbose] [--quiet] "              \
+    "[--progress MODE] PLAN|-\n"                                             \
     "Run the plan in PLAN (YAML or JSON; - reads standard input).\n"         \
     "\n"                                                                     \
     "Steps run in order; the job stops at the first step that fails.\n"      \
     "The evidence document (JSON) is written to standard output as the "     \
     "job\nruns; the config's evidence.log, when set, receives one record "   \
-    "per event.\nA one-line summary goes to standard error when it is a "    \
-    "terminal.\n"                                                            \
+    "per event.\nA one-line summary of how the job ended goes to standard "  \
+    "error.\n"                                                               \
     "SIGINT or SIGTERM cancels the job: the running step is asked to "       \
-    "stop, no\nfurther step starts, and the job ends CANCELLED.\n"           \
+    "stop, no\nfurther step starts, and the job ends CANCELLED.  A second "  \
+    "one says which\nstep the job waits for; a third ends jobexec at once "  \
+    "(exit 3), the job's\nevidence incomplete.\n"                            \
     "\n"                                                                     \
     "  -P, --progress MODE  progress on standard error: line (a line "       \
     "redrawn in\n"                                                           \
     "                       place; the default when standard error is a "   \
     "terminal),\n"                                                           \
     "                       json (one JSON object per event), or none\n"    \
+    "  -q, --quiet          no summary line on standard error\n"            \
     "  --scope ID --incident ID --action A\n"                               \
     "                       run only as the scope ID allows (see jobexec "   \
     "scope):\n"                                                              \

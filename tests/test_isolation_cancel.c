@@ -193,6 +193,26 @@ static pid_t spawn_cli(const char *config, const char *plan,
     return pid;
 }
 
+/* Returns once the step is under way: its step_started is in the log, so
+ * the CLI's signal thread is up. */
+static void wait_for_step(pid_t pid, const char *log, const char *err_path)
+{
+    double give_up = now_s() + 20;
+    int status;
+    char *text;
+
+    while (tu_count_lines(log) < 2 && now_s() < give_up &&
+           waitpid(pid, &status, WNOHANG) == 0)
+        sleep_ms(10);
+    if (tu_count_lines(log) < 2) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        text = tu_read(err_path);
+        fail_msg("the job never started: %s", text ? text : "");
+    }
+    sleep_ms(300);
+}
+
 static void test_cancel_by_sigterm(void **state)
 {
     fixture *f = *state;
@@ -202,7 +222,6 @@ static void test_cancel_by_sigterm(void **state)
     jx_verify_summary sum;
     json_t *doc;
     json_error_t jerr;
-    double give_up;
     int status;
     pid_t pid;
 
@@ -219,19 +238,7 @@ static void test_cancel_by_sigterm(void **state)
                          "timeout_seconds: 30}\n"
                          "  - {step_index: 1, step_type: well}\n");
     pid = spawn_cli(config, plan, out_path, err_path);
-    /* SIGTERM once the step is under way (its step_started is in the log:
-     * the CLI's signal thread is up by then). */
-    give_up = now_s() + 20;
-    while (tu_count_lines(log) < 2 && now_s() < give_up &&
-           waitpid(pid, &status, WNOHANG) == 0)
-        sleep_ms(10);
-    if (tu_count_lines(log) < 2) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        text = tu_read(err_path);
-        fail_msg("the job never started: %s", text ? text : "");
-    }
-    sleep_ms(300);
+    wait_for_step(pid, log, err_path);
     assert_int_equal(kill(pid, SIGTERM), 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
@@ -268,6 +275,60 @@ static void test_cancel_by_sigterm(void **state)
     free(plan);
 }
 
+/* An in-process step that never looks at ctx_cancelled: the second
+ * interrupt says what the job waits for, the third ends jobexec, exit 3,
+ * with the job incomplete in the log. */
+static void test_third_interrupt_ends_at_once(void **state)
+{
+    fixture *f = *state;
+    char *log, *out_path, *err_path, *config, *plan, *text, *tail;
+    verdicts v = {0};
+    jx_verify_options vo = {NULL, NULL, on_job, &v};
+    jx_verify_summary sum;
+    int status;
+    pid_t pid;
+
+    if (asprintf(&log, "%s/evidence.jsonl", f->dir) < 0 ||
+        asprintf(&out_path, "%s/out.json", f->dir) < 0 ||
+        asprintf(&err_path, "%s/err.txt", f->dir) < 0 ||
+        asprintf(&tail, "evidence:\n  log: %s\n", log) < 0)
+        fail_msg("out of memory");
+    text = config_text("    isolation: inproc\n", "", tail);
+    config = tu_write(f->dir, "jobexec.yaml", text);
+    free(text);
+    plan = tu_write(f->dir, "plan.yaml",
+                    HEAD "  - {step_index: 4, step_type: loop, "
+                         "timeout_seconds: 60}\n");
+    pid = spawn_cli(config, plan, out_path, err_path);
+    wait_for_step(pid, log, err_path);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kill(pid, SIGINT), 0);
+        sleep_ms(200);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    text = tu_read(err_path);
+    assert_string_equal(
+        text, "jobexec: interrupted: cancelling the job\n"
+              "jobexec: interrupted again: waiting for step 4 to return; a "
+              "third time ends jobexec without it\n"
+              "jobexec: interrupted a third time: exiting without waiting "
+              "for step 4; its evidence ends at its step_started (the job "
+              "is incomplete)\n");
+    free(text);
+
+    assert_int_equal(jx_evidence_verify(log, &vo, &sum, &f->err), 0);
+    assert_int_equal(sum.jobs, 1);
+    assert_int_equal(v.verdict, JX_VERDICT_INCOMPLETE);
+    free(log);
+    free(out_path);
+    free(err_path);
+    free(tail);
+    free(config);
+    free(plan);
+}
+
 /* ---- in-process --------------------------------------------------------- */
 
 static void test_inproc_overrun(void **state)
@@ -295,6 +356,7 @@ int main(void)
         T(test_cancel_between_steps),
         T(test_cancel_as_step_starts),
         T(test_cancel_by_sigterm),
+        T(test_third_interrupt_ends_at_once),
         T(test_inproc_overrun),
     };
 #undef T

@@ -224,7 +224,8 @@ static const char *toggle_plan(pfix *f, const char *name, const char *cap,
 
 static pid_t start(const char *config, const char *plan, const char *err)
 {
-    const char *const argv[] = {TU_JOBEXEC, "run", "-c", config, plan, NULL};
+    const char *const argv[] = {TU_JOBEXEC, "run", "--quiet", "-c", config,
+                                plan, NULL};
     posix_spawn_file_actions_t fa;
     pid_t pid;
 

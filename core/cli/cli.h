@@ -28,6 +28,7 @@ typedef struct options {
     const char *capability; /* registry history --capability */
     int json;             /* registry, scope, retry-advice --json */
     const char *progress; /* run --progress */
+    int quiet;            /* run --quiet: no summary line */
     /* Scopes: run --scope/--incident/--action, scope create ... */
     const char *scope_id, *incident;
     const char *actions[32]; /* --action, as often as given */

@@ -234,6 +234,9 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case 'v':
             o->verbose = 1;
             break;
+        case 'q':
+            o->quiet = 1;
+            break;
         case 'h':
             if (cmd != NULL)
                 cmd->usage(stdout);

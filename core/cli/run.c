@@ -4,8 +4,10 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -16,17 +18,19 @@
 static void usage_run(FILE *fp)
 {
     fprintf(fp,
-            "Usage: %s run [--config FILE] [--verbose] [--progress MODE] "
-            "PLAN|-\n"
+            "Usage: %s run [--config FILE] [--verbose] [--quiet] "
+            "[--progress MODE] PLAN|-\n"
             "Run the plan in PLAN (YAML or JSON; - reads standard input).\n"
             "\n"
             "Steps run in order; the job stops at the first step that fails.\n"
             "The evidence document (JSON) is written to standard output as "
             "the job\nruns; the config's evidence.log, when set, receives one "
-            "record per event.\nA one-line summary goes to standard error "
-            "when it is a terminal.\n"
+            "record per event.\nA one-line summary of how the job ended "
+            "goes to standard error.\n"
             "SIGINT or SIGTERM cancels the job: the running step is asked "
-            "to stop, no\nfurther step starts, and the job ends CANCELLED.\n"
+            "to stop, no\nfurther step starts, and the job ends CANCELLED.  "
+            "A second one says which\nstep the job waits for; a third ends "
+            "jobexec at once (exit 3), the job's\nevidence incomplete.\n"
             "\n"
             "  -P, --progress MODE  progress on standard error: line (a "
             "line redrawn in\n"
@@ -34,6 +38,7 @@ static void usage_run(FILE *fp)
             "is a terminal),\n"
             "                       json (one JSON object per event), or "
             "none\n"
+            "  -q, --quiet          no summary line on standard error\n"
             "  --scope ID --incident ID --action A\n"
             "                       run only as the scope ID allows (see "
             "jobexec scope):\n"
@@ -48,40 +53,80 @@ static void usage_run(FILE *fp)
 
 /*
  * SIGINT and SIGTERM cancel the job: the step is asked to stop, no further
- * step starts, and the evidence is completed.  The signals are blocked in
- * every thread and taken by sigwait() in a thread of their own, because
- * jx_executor_cancel() is not async-signal-safe.  SIGUSR2 tells that
- * thread the job is over.
+ * step starts, and the evidence is completed.  An in-process step may not
+ * listen: a second signal says which step the job waits for, and a third
+ * ends the process at once, exit 3, with the document flushed as far as
+ * it got and the log (written ahead, record by record) ending at that
+ * step's step_started, so that verify calls the job incomplete.
+ *
+ * The signals are blocked in every thread and taken by sigwait() in a
+ * thread of their own, because jx_executor_cancel() is not
+ * async-signal-safe.  SIGUSR2 tells that thread the job is over.
  */
 typedef struct canceller {
     pthread_t thread;
     sigset_t set;
     jx_executor *ex;
+    const jx_plan *plan;
+    atomic_size_t steps_done; /* from progress events, the run's thread */
+    jx__cli_progress *progress;
     int started;
 } canceller;
+
+/* The run's on_job_progress: counts finished steps for the canceller,
+ * then draws as --progress asks. */
+static void watch_progress(const jx_progress_event *ev, void *user)
+{
+    canceller *c = user;
+
+    atomic_store(&c->steps_done, ev->steps_done);
+    jx__cli_progress_cb(ev, c->progress);
+}
+
+static void interrupted(canceller *c, int sig, int n)
+{
+    const char *what = sig == SIGINT ? "interrupted" : "terminated";
+    int64_t step = jx_plan_step_index(c->plan, atomic_load(&c->steps_done));
+
+    jx__cli_progress_clear();
+    if (n == 1) {
+        fprintf(stderr, "%s: %s: cancelling the job\n", prog, what);
+        jx_executor_cancel(c->ex, NULL);
+    } else if (n == 2) {
+        fprintf(stderr, "%s: %s again: waiting for step %" PRId64 " to "
+                        "return; a third time ends jobexec without it\n",
+                prog, what, step);
+    } else {
+        fprintf(stderr, "%s: %s a third time: exiting without waiting for "
+                        "step %" PRId64 "; its evidence ends at its "
+                        "step_started (the job is incomplete)\n",
+                prog, what, step);
+        fflush(stdout);
+        _exit(EXIT_INTERNAL);
+    }
+}
 
 static void *cancel_on_signal(void *arg)
 {
     canceller *c = arg;
-    int sig;
+    int sig, n = 0;
 
-    while (sigwait(&c->set, &sig) == 0) {
-        if (sig == SIGUSR2)
-            break;
-        fprintf(stderr, "%s: %s: cancelling the job\n", prog,
-                sig == SIGINT ? "interrupted" : "terminated");
-        jx_executor_cancel(c->ex, NULL);
-    }
+    while (sigwait(&c->set, &sig) == 0 && sig != SIGUSR2)
+        interrupted(c, sig, ++n);
     return NULL;
 }
 
-static void canceller_start(canceller *c, jx_executor *ex)
+static void canceller_start(canceller *c, jx_executor *ex,
+                            const jx_plan *plan, jx__cli_progress *progress)
 {
     sigemptyset(&c->set);
     sigaddset(&c->set, SIGINT);
     sigaddset(&c->set, SIGTERM);
     sigaddset(&c->set, SIGUSR2);
     c->ex = ex;
+    c->plan = plan;
+    c->progress = progress;
+    atomic_init(&c->steps_done, 0);
     c->started = pthread_sigmask(SIG_BLOCK, &c->set, NULL) == 0 &&
                  pthread_create(&c->thread, NULL, cancel_on_signal, c) == 0;
 }
@@ -125,31 +170,21 @@ static int cmd_run(const options *o)
         jx_plan_free(plan);
         return jx__cli_report(&err);
     }
-    canceller_start(&cancel, ex);
+    canceller_start(&cancel, ex, plan, &progress);
     ro.document = stdout;
-    ro.on_job_progress = jx__cli_progress_cb;
-    ro.user = &progress;
+    ro.on_job_progress = watch_progress;
+    ro.user = &cancel;
     ro.scope_id = o->scope_id;
     ro.incident_id = o->incident;
     ro.action = o->n_actions > 0 ? o->actions[0] : NULL;
     rc = jx_executor_run(ex, plan, &ro, &res, &err);
     canceller_stop(&cancel);
-    if (rc != 0) {
+    if (rc != 0)
         status = jx__cli_report(&err);
-    } else {
+    else
         status = jx_result_status(res) == JX_JOB_COMPLETED ? EXIT_COMPLETED
                  : jx_result_scope_rejected(res)          ? EXIT_SCOPE_REJECTED
                                                            : EXIT_JOB_FAILED;
-        if (isatty(STDERR_FILENO))
-            jx__cli_print_line(stderr, "%s: job %s %s: %zu/%zu steps "
-                                      "succeeded in %.3f s - %s",
-                              prog, jx_result_job_id(res),
-                              jx_result_status_name(res),
-                              jx_result_steps_succeeded(res),
-                              jx_plan_step_count(plan),
-                              jx_result_duration_seconds(res),
-                              jx_result_reason(res));
-    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         /* The steps ran: say how the job ended, not only what was lost. */
         if (res != NULL)
@@ -160,6 +195,15 @@ static int cmd_run(const options *o)
             fprintf(stderr, "%s: cannot write the evidence document to "
                             "standard output\n", prog);
         status = EXIT_INTERNAL;
+    } else if (res != NULL && !o->quiet) {
+        jx__cli_print_line(stderr, "%s: job %s %s: %zu/%zu steps succeeded "
+                                   "in %.3f s - %s",
+                           prog, jx_result_job_id(res),
+                           jx_result_status_name(res),
+                           jx_result_steps_succeeded(res),
+                           jx_plan_step_count(plan),
+                           jx_result_duration_seconds(res),
+                           jx_result_reason(res));
     }
     jx_result_free(res);
     jx_executor_free(ex);
@@ -171,6 +215,7 @@ static const struct option run_options[] = {
     JX__CLI_OPT_CONFIG,
     JX__CLI_OPT_VERBOSE,
     {"progress", required_argument, NULL, 'P'},
+    {"quiet", no_argument, NULL, 'q'},
     {"scope", required_argument, NULL, JX__OPT_SCOPE},
     {"incident", required_argument, NULL, JX__OPT_INCIDENT},
     {"action", required_argument, NULL, JX__OPT_ACTION},
@@ -181,6 +226,6 @@ static const struct option run_options[] = {
 
 const jx__cli_command jx__cli_run = {
     "run", cmd_run, usage_run, 1, 1,
-    "missing PLAN (a file, or - for standard input)", ":c:vP:hV",
+    "missing PLAN (a file, or - for standard input)", ":c:vqP:hV",
     run_options,
 };

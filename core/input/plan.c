@@ -458,6 +458,11 @@ const char *jx_plan_contract_id(const jx_plan *plan)
 }
 size_t jx_plan_step_count(const jx_plan *plan) { return plan->n_steps; }
 
+int64_t jx_plan_step_index(const jx_plan *plan, size_t i)
+{
+    return i < plan->n_steps ? plan->steps[i].index : -1;
+}
+
 int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)
 {
     jx_plan *plan = calloc(1, sizeof *plan);

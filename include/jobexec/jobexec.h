@@ -324,6 +324,8 @@ const char *jx_plan_job_id(const jx_plan *plan);
 int jx_plan_job_id_generated(const jx_plan *plan);
 const char *jx_plan_contract_id(const jx_plan *plan);
 size_t jx_plan_step_count(const jx_plan *plan);
+/* The step_index of the plan's i-th step (from 0); -1 past the end. */
+int64_t jx_plan_step_index(const jx_plan *plan, size_t i);
 
 /*
  * Checks, without running anything, that every step has a handler and that
