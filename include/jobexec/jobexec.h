@@ -581,6 +581,27 @@ typedef struct jx_verify_summary {
 int jx_evidence_verify(const char *path, const jx_verify_options *opts,
                        jx_verify_summary *sum, jx_error *err);
 
+/* What jx_evidence_export() writes. */
+typedef enum jx_export_format {
+    JX_EXPORT_IN_TOTO = 0, /* per step, an in-toto link statement (v0.3) */
+    JX_EXPORT_SLSA = 1     /* for the job, a SLSA provenance statement (v1) */
+} jx_export_format;
+
+/*
+ * Writes job job_id of the evidence log path to out as in-toto statements
+ * (https://in-toto.io/Statement/v1), each in a DSSE envelope signed with
+ * the Ed25519 secret key at key_path (a `jobexec keygen` file), one
+ * envelope per line (JSON Lines).  The job must verify first (as
+ * jx_evidence_verify() does it; with pubkey_path, not NULL, its seal's
+ * signature too) and have run once: otherwise nothing is written and
+ * JX_EEVIDENCE says why ("PATH: not exported: ID: tampered: line N: WHY"),
+ * or JX_EINVAL for a job the log does not hold or holds more than one run
+ * of.  README's "Exporting a job" gives the statements' fields.
+ */
+int jx_evidence_export(const char *path, const char *job_id,
+                       jx_export_format format, const char *key_path,
+                       const char *pubkey_path, FILE *out, jx_error *err);
+
 /* Writes a new Ed25519 key pair for evidence.signing_key: secret_path
  * (0600; never overwrites a file) and secret_path + ".pub".  key_id
  * (17 bytes) receives the id that seals will name. */
