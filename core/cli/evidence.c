@@ -49,8 +49,7 @@ static void usage_evidence(FILE *fp)
             "  --format FORMAT    export: in-toto or slsa\n"
             "  --key KEYFILE      export: the secret key to sign with "
             "(default: the\n"
-            "                     config's evidence.signing_key)\n"
-            "  -c, --config FILE  export: the config naming that key\n"
+            "                     default config's evidence.signing_key)\n"
             "  -o, --output OUT   export: write to OUT instead of standard "
             "output\n"
             "\n"
@@ -82,15 +81,13 @@ static int cmd_evidence(const options *o)
     oj.job = normalise_job(o->job, job);
     if (strcmp(o->operand, "export") == 0)
         return jx__cli_evidence_export(&oj);
-    /* --config, --key, --format and --output are export's alone. */
-    if (o->config != NULL || o->key != NULL || o->format != NULL ||
-        o->output != NULL) {
-        fprintf(stderr, "%s: evidence %s takes no --%s (evidence export "
-                        "does)\n", prog, o->operand,
-                o->config ? "config" : o->key ? "key"
-                : o->format ? "format" : "output");
-        return EXIT_USAGE;
-    }
+    /* --key, --format and --output are export's alone. */
+    if (o->key != NULL || o->format != NULL || o->output != NULL)
+        return jx__cli_usage_error("evidence", "option '--%s' applies only "
+                                               "to 'evidence export'",
+                                   o->key      ? "key"
+                                   : o->format ? "format"
+                                               : "output");
     if (strcmp(o->operand, "verify") == 0)
         return jx__cli_evidence_verify(&oj);
     if (strcmp(o->operand, "show") == 0) {
@@ -114,7 +111,6 @@ static const struct option evidence_options[] = {
     {"format", required_argument, NULL, JX__OPT_FORMAT},
     {"key", required_argument, NULL, JX__OPT_KEY},
     {"output", required_argument, NULL, 'o'},
-    JX__CLI_OPT_CONFIG,
     JX__CLI_OPT_HELP,
     JX__CLI_OPT_VERSION,
     JX__CLI_OPT_END,
@@ -123,6 +119,6 @@ static const struct option evidence_options[] = {
 const jx__cli_command jx__cli_evidence = {
     "evidence", cmd_evidence, usage_evidence, 2, 2,
     "missing what to do and the log: evidence verify|show|export FILE",
-    ":k:j:o:c:hV",
+    ":k:j:o:hV",
     evidence_options,
 };

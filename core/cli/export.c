@@ -14,7 +14,8 @@
 
 #define prog jx__cli_prog
 
-/* The evidence key: --key, else the config's evidence.signing_key.
+/* The evidence key: --key, else the default config's
+ * evidence.signing_key (evidence takes no --config: o->config is NULL).
  * *cfg (may stay NULL) owns what is returned. */
 static int find_key(const options *o, jx_config **cfg, const char **key)
 {
