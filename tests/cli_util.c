@@ -39,10 +39,17 @@ extern char **environ;
     "run nothing\n"                                                          \
     "  plugins [--config FILE]       list loaded plugins and their "         \
     "step types\n"                                                           \
+    "  plugin check FILE [--config-section YAML] [--step YAML] [--run]\n"    \
+    "                                load one plugin as the loader does, "    \
+    "ask its\n"                                                              \
+    "                                validate, run one step isolated\n"      \
     "  evidence verify FILE [--pubkey KEY] [--job ID]\n"                     \
     "                                check an evidence log's chains and "    \
     "seals\n"                                                                \
     "  evidence show FILE [--job ID] print an evidence log as a timeline\n"  \
+    "  evidence export FILE --job ID --format in-toto|slsa [--key KEY]\n"    \
+    "                                signed in-toto statements (DSSE) for "   \
+    "a job\n"                                                                \
     "  keygen FILE                   write a key pair for sealing "          \
     "evidence\n"                                                             \
     "  registry list|history         what the capability registry holds, "   \

@@ -182,13 +182,13 @@ static void test_no_command(void **state)
 
     JOBEXEC(f, NULL, NULL);
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
-                              "plugins, evidence, keygen, registry, scope, "
+                              "plugins, plugin, evidence, keygen, registry, scope, "
                               "retry-advice, help)\n" TRY_MAIN);
 
     /* Options alone are no command either. */
     JOBEXEC(f, NULL, "--verbose");
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
-                              "plugins, evidence, keygen, registry, scope, "
+                              "plugins, plugin, evidence, keygen, registry, scope, "
                               "retry-advice, help)\n" TRY_MAIN);
 }
 
@@ -267,7 +267,7 @@ static void test_option_of_another_command(void **state)
 
     JOBEXEC(f, NULL, "evidence", "verify");
     assert_usage_error(&f->p, "jobexec: missing what to do and the log: "
-                              "evidence verify|show FILE\n"
+                              "evidence verify|show|export FILE\n"
                               TRY_CMD("evidence"));
 }
 

@@ -36,6 +36,12 @@ typedef struct options {
     const char *max_attempts, *ttl, *intent, *max_cost, *created_by;
     const char *attempt;  /* retry-advice --attempt */
     const char *error;    /* retry-advice --error */
+    const char *config_section; /* plugin check --config-section */
+    const char *step;     /* plugin check --step */
+    int run;              /* plugin check --run */
+    const char *format;   /* evidence export --format */
+    const char *key;      /* evidence export --key */
+    const char *output;   /* evidence export --output */
 } options;
 
 typedef struct jx__cli_command {
@@ -58,7 +64,12 @@ enum {
     JX__OPT_TTL,
     JX__OPT_INTENT,
     JX__OPT_MAX_COST,
-    JX__OPT_CREATED_BY
+    JX__OPT_CREATED_BY,
+    JX__OPT_CONFIG_SECTION,
+    JX__OPT_STEP,
+    JX__OPT_RUN,
+    JX__OPT_FORMAT,
+    JX__OPT_KEY
 };
 
 /* The entries of option tables that several commands share. */
@@ -71,7 +82,7 @@ enum {
 /* The commands, each defined in its own file. */
 extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
     jx__cli_evidence, jx__cli_keygen, jx__cli_registry, jx__cli_scope,
-    jx__cli_retry;
+    jx__cli_retry, jx__cli_plugin;
 
 extern const char *const jx__cli_prog;
 
@@ -107,6 +118,15 @@ const char *jx__cli_default_config(void);
 /* Prints "jobexec: MESSAGE" for err; returns the exit status its code
  * calls for (2 for bad input, 3 otherwise). */
 int jx__cli_report(const jx_error *err);
+
+/* The folder relative plugin paths resolve under when a config sets no
+ * plugin_dir: the build tree's for the uninstalled binary, else NULL (the
+ * installation's). */
+const char *jx__cli_plugin_dir(void);
+
+/* For the uninstalled binary, the build tree's runner on cfg, unless cfg
+ * names one. */
+void jx__cli_tree_runner(jx_config *cfg);
 
 /* Loads the config in effect: --config, else the default (the build
  * tree's, with the tree's plugins and runner, for the uninstalled
@@ -149,5 +169,6 @@ void jx__cli_progress_clear(void);
 /* evidence verify|show, dispatched by evidence.c. */
 int jx__cli_evidence_verify(const options *o);
 int jx__cli_evidence_show(const options *o);
+int jx__cli_evidence_export(const options *o);
 
 #endif

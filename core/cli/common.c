@@ -143,17 +143,25 @@ int jx__cli_report(const jx_error *err)
     return exit_for(err->code);
 }
 
+const char *jx__cli_plugin_dir(void)
+{
+    return running_uninstalled() ? JX__BUILD_PLUGINDIR : NULL;
+}
+
+void jx__cli_tree_runner(jx_config *cfg)
+{
+    if (running_uninstalled() && jx_config_runner_path(cfg) == NULL)
+        jx_config_set_runner_path(cfg, JX__BUILD_RUNNER);
+}
+
 int jx__cli_load_config(const options *o, jx_config **cfg, jx_error *err)
 {
-    int uninstalled = running_uninstalled();
     const char *path = o->config != NULL ? o->config
-                                         : default_config(uninstalled);
-    int rc = jx_config_load(path, uninstalled ? JX__BUILD_PLUGINDIR : NULL,
-                            cfg, err);
+                                         : jx__cli_default_config();
+    int rc = jx_config_load(path, jx__cli_plugin_dir(), cfg, err);
 
-    /* The tree's runner, unless the config names one. */
-    if (rc == 0 && uninstalled && jx_config_runner_path(*cfg) == NULL)
-        jx_config_set_runner_path(*cfg, JX__BUILD_RUNNER);
+    if (rc == 0)
+        jx__cli_tree_runner(*cfg);
     return rc;
 }
 

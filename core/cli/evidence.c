@@ -17,6 +17,9 @@ static void usage_evidence(FILE *fp)
     fprintf(fp,
             "Usage: %s evidence verify FILE [--pubkey KEY] [--job ID]\n"
             "       %s evidence show FILE [--job ID]\n"
+            "       %s evidence export FILE --job ID --format in-toto|slsa "
+            "[--key KEYFILE]\n"
+            "                [--pubkey KEY] [--output OUT]\n"
             "\n"
             "verify checks every job's hash chain in the evidence log FILE "
             "and its seal,\nand prints one verdict per job (per run, for a "
@@ -33,15 +36,28 @@ static void usage_evidence(FILE *fp)
             "\n"
             "show prints the log as a readable timeline.\n"
             "\n"
+            "export writes a job that verifies as in-toto statements, one "
+            "DSSE envelope\nper line signed with the evidence key: with "
+            "--format in-toto a link\nstatement per step, with --format "
+            "slsa a SLSA provenance statement for\nthe job.  A job that "
+            "does not verify is refused (exit 4).\n"
+            "\n"
             "Options:\n"
             "  -k, --pubkey KEY   check seal signatures with this public key\n"
-            "  -j, --job ID       only this job\n"
+            "  -j, --job ID       only this job (export: the job, "
+            "required)\n"
+            "  --format FORMAT    export: in-toto or slsa\n"
+            "  --key KEYFILE      export: the secret key to sign with "
+            "(default: the\n"
+            "                     default config's evidence.signing_key)\n"
+            "  -o, --output OUT   export: write to OUT instead of standard "
+            "output\n"
             "\n"
             "Exit status of verify: 0 every job valid, 1 some job incomplete "
             "or a torn\nlast line (nothing tampered), 4 some job or line "
             "tampered, 2 bad usage or\nunreadable file or key, 3 internal "
             "error or output that could not be written.\n",
-            prog, prog, prog);
+            prog, prog, prog, prog);
 }
 
 /* Job ids are stored as libuuid writes them, in lower case; an id copied
@@ -63,6 +79,15 @@ static int cmd_evidence(const options *o)
     char job[37];
 
     oj.job = normalise_job(o->job, job);
+    if (strcmp(o->operand, "export") == 0)
+        return jx__cli_evidence_export(&oj);
+    /* --key, --format and --output are export's alone. */
+    if (o->key != NULL || o->format != NULL || o->output != NULL)
+        return jx__cli_usage_error("evidence", "option '--%s' applies only "
+                                               "to 'evidence export'",
+                                   o->key      ? "key"
+                                   : o->format ? "format"
+                                               : "output");
     if (strcmp(o->operand, "verify") == 0)
         return jx__cli_evidence_verify(&oj);
     if (strcmp(o->operand, "show") == 0) {
@@ -73,7 +98,8 @@ static int cmd_evidence(const options *o)
         }
         return jx__cli_evidence_show(&oj);
     }
-    fprintf(stderr, "%s: unknown evidence command '%s' (verify, show)\n"
+    fprintf(stderr, "%s: unknown evidence command '%s' (verify, show, "
+                    "export)\n"
                     "Try '%s evidence --help' for more information.\n",
             prog, o->operand, prog);
     return EXIT_USAGE;
@@ -82,6 +108,9 @@ static int cmd_evidence(const options *o)
 static const struct option evidence_options[] = {
     {"pubkey", required_argument, NULL, 'k'},
     {"job", required_argument, NULL, 'j'},
+    {"format", required_argument, NULL, JX__OPT_FORMAT},
+    {"key", required_argument, NULL, JX__OPT_KEY},
+    {"output", required_argument, NULL, 'o'},
     JX__CLI_OPT_HELP,
     JX__CLI_OPT_VERSION,
     JX__CLI_OPT_END,
@@ -89,6 +118,7 @@ static const struct option evidence_options[] = {
 
 const jx__cli_command jx__cli_evidence = {
     "evidence", cmd_evidence, usage_evidence, 2, 2,
-    "missing what to do and the log: evidence verify|show FILE", ":k:j:hV",
+    "missing what to do and the log: evidence verify|show|export FILE",
+    ":k:j:o:hV",
     evidence_options,
 };

@@ -33,11 +33,21 @@ static void usage_main(FILE *fp)
             "run nothing\n"
             "  plugins [--config FILE]       list loaded plugins and their "
             "step types\n"
+            "  plugin check FILE [--config-section YAML] [--step YAML] "
+            "[--run]\n"
+            "                                load one plugin as the loader "
+            "does, ask its\n"
+            "                                validate, run one step "
+            "isolated\n"
             "  evidence verify FILE [--pubkey KEY] [--job ID]\n"
             "                                check an evidence log's chains "
             "and seals\n"
             "  evidence show FILE [--job ID] print an evidence log as a "
             "timeline\n"
+            "  evidence export FILE --job ID --format in-toto|slsa [--key "
+            "KEY]\n"
+            "                                signed in-toto statements "
+            "(DSSE) for a job\n"
             "  keygen FILE                   write a key pair for sealing "
             "evidence\n"
             "  registry list|history         what the capability registry "
@@ -66,7 +76,7 @@ static void usage_main(FILE *fp)
 static const command *const commands[] = {
     &jx__cli_run,      &jx__cli_check,  &jx__cli_plugins,
     &jx__cli_evidence, &jx__cli_keygen, &jx__cli_registry,
-    &jx__cli_scope,    &jx__cli_retry,
+    &jx__cli_scope,    &jx__cli_retry,  &jx__cli_plugin,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -225,6 +235,24 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case JX__OPT_CREATED_BY:
             o->created_by = optarg;
             break;
+        case JX__OPT_CONFIG_SECTION:
+            o->config_section = optarg;
+            break;
+        case JX__OPT_STEP:
+            o->step = optarg;
+            break;
+        case JX__OPT_RUN:
+            o->run = 1;
+            break;
+        case JX__OPT_FORMAT:
+            o->format = optarg;
+            break;
+        case JX__OPT_KEY:
+            o->key = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
         case 'a':
             o->attempt = optarg;
             break;
@@ -310,7 +338,7 @@ int main(int argc, char **argv)
         return finish_stdout(rc);
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
-                               "evidence, keygen, registry, scope, "
+                               "plugin, evidence, keygen, registry, scope, "
                                "retry-advice, help)");
     if (strcmp(argv[optind], "help") == 0)
         return finish_stdout(

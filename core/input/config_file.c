@@ -206,13 +206,14 @@ static int read_runners(const jx__node *n, const char *name,
     return rc;
 }
 
-static int read_plugin(const jx__node *n, const char *name,
-                       const char *plugin_dir, const char *default_plugin_dir,
-                       jx__plugin_conf *pc, jx_error *err)
+int jx__config_read_plugin(const jx__node *n, const char *name,
+                           const char *plugin_dir,
+                           const char *default_plugin_dir, const char *file,
+                           jx__plugin_conf *pc, jx_error *err)
 {
     static const char *const keys[] = {"path", "step_types", "config",
                                        "isolation", "runners", NULL};
-    const jx__node *v;
+    const jx__node *v = NULL;
     int rc;
 
     pc->line = n->line;
@@ -222,14 +223,19 @@ static int read_plugin(const jx__node *n, const char *name,
     rc = jx__check_keys(n, keys, name, "a plugin entry", JX_ECONFIG, err);
     if (rc != 0)
         return rc;
-    if ((v = jx__map_get(n, "path")) == NULL)
+    /* file, when given, is the module: the entry's own path is not. */
+    if (file != NULL && (pc->path_written = strdup(file)) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    if (file == NULL && (v = jx__map_get(n, "path")) == NULL)
         return at(err, name, n, "%s", "plugin entry has no 'path'");
-    pc->line = v->line;
-    pc->col = v->col;
-    if ((rc = get_string(v, name, "path", &pc->path_written, err)) != 0)
-        return rc;
-    rc = resolve_plugin_path(pc->path_written, plugin_dir, v, name, &pc->path,
-                             err);
+    if (file == NULL) {
+        pc->line = v->line;
+        pc->col = v->col;
+        if ((rc = get_string(v, name, "path", &pc->path_written, err)) != 0)
+            return rc;
+    }
+    rc = resolve_plugin_path(pc->path_written, plugin_dir, file ? n : v,
+                             name, &pc->path, err);
     if (rc != 0)
         return rc;
     if ((v = jx__map_get(n, "step_types")) != NULL &&
@@ -613,8 +619,9 @@ static int read_root(const jx__node *root, jx_config *cfg,
             return jx__fail(err, JX_ENOMEM, "out of memory");
         for (size_t i = 0; i < v->n_items; i++) {
             cfg->n_plugins++;
-            rc = read_plugin(v->items[i], name, cfg->plugin_dir,
-                             default_plugin_dir, &cfg->plugins[i], err);
+            rc = jx__config_read_plugin(v->items[i], name, cfg->plugin_dir,
+                                        default_plugin_dir, NULL,
+                                        &cfg->plugins[i], err);
             if (rc != 0)
                 return rc;
         }
@@ -641,6 +648,26 @@ static int read_root(const jx__node *root, jx_config *cfg,
     return read_retry(jx__map_get(root, "retry"), cfg, err);
 }
 
+int jx__config_yaml(const char *text, size_t len, const char *name,
+                    jx__node **root, jx_error *err)
+{
+    return as_config_error(
+        err, jx__yaml_parse(text, len, name, &config_limits, root, err));
+}
+
+jx_config *jx__config_new(const char *name)
+{
+    jx_config *cfg = calloc(1, sizeof *cfg);
+
+    if (cfg == NULL || (cfg->name = strdup(name)) == NULL) {
+        free(cfg);
+        return NULL;
+    }
+    jx__runner_conf_defaults(&cfg->runner);
+    jx__retry_conf_defaults(&cfg->retry);
+    return cfg;
+}
+
 int jx_config_parse(const char *text, size_t len, const char *name,
                     const char *default_plugin_dir, jx_config **out,
                     jx_error *err)
@@ -652,17 +679,12 @@ int jx_config_parse(const char *text, size_t len, const char *name,
     *out = NULL;
     if (default_plugin_dir == NULL)
         default_plugin_dir = jx_default_plugin_dir();
-    rc = jx__yaml_parse(text, len, name, &config_limits, &root, err);
-    if (rc != 0)
-        return as_config_error(err, rc);
-    cfg = calloc(1, sizeof *cfg);
-    if (cfg == NULL || (cfg->name = strdup(name)) == NULL) {
-        free(cfg);
+    if ((rc = jx__config_yaml(text, len, name, &root, err)) != 0)
+        return rc;
+    if ((cfg = jx__config_new(name)) == NULL) {
         jx__node_free(root);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
-    jx__runner_conf_defaults(&cfg->runner);
-    jx__retry_conf_defaults(&cfg->retry);
     rc = read_root(root, cfg, default_plugin_dir, err);
     jx__node_free(root);
     if (rc != 0) {
@@ -759,35 +781,4 @@ void jx__retry_conf_clear(jx__retry_conf *rc)
     free(rc->patterns);
     free(rc->pattern_texts);
     memset(rc, 0, sizeof *rc);
-}
-
-char *jx_config_plugin_section(const jx_config *cfg, const char *name)
-{
-    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_plugins; i++)
-        if (strcmp(cfg->plugins[i].path_written, name) == 0)
-            return json_dumps(cfg->plugins[i].config, JSON_COMPACT);
-    return NULL;
-}
-
-const char *jx_config_scopes_db(const jx_config *cfg)
-{
-    return cfg != NULL ? cfg->scopes_db : NULL;
-}
-
-const char *jx_config_runner_path(const jx_config *cfg)
-{
-    return cfg != NULL ? cfg->runner.path : NULL;
-}
-
-int jx_config_set_runner_path(jx_config *cfg, const char *path)
-{
-    char *copy;
-
-    if (cfg == NULL || path == NULL || path[0] != '/')
-        return jx__fail(NULL, JX_EINVAL, "runner path must be absolute");
-    if ((copy = strdup(path)) == NULL)
-        return JX_ENOMEM;
-    free(cfg->runner.path);
-    cfg->runner.path = copy;
-    return 0;
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "base/common.h"
+#include "input/yamldoc.h"
 
 /* When the evidence log is synced to disk (evidence.fsync). */
 typedef enum jx__fsync_policy {
@@ -110,5 +111,23 @@ struct jx_config {
     unsigned scopes_line, scopes_col;
     jx__retry_conf retry;
 };
+
+/*
+ * Reads one plugins: entry n of the config name into pc (zeroed by the
+ * caller; jx_config_free() frees it as part of a config).  file, when not
+ * NULL, is the module to load instead of the entry's path, which may then
+ * be absent.
+ */
+int jx__config_read_plugin(const jx__node *n, const char *name,
+                           const char *plugin_dir,
+                           const char *default_plugin_dir, const char *file,
+                           jx__plugin_conf *pc, jx_error *err);
+
+/* Reads a config's YAML into a tree, with the config's limits. */
+int jx__config_yaml(const char *text, size_t len, const char *name,
+                    struct jx__node **root, jx_error *err);
+
+/* A config with nothing in it yet but its name and defaults. */
+jx_config *jx__config_new(const char *name);
 
 #endif

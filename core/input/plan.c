@@ -125,8 +125,10 @@ static char *json_literal(const char *text)
     return out;
 }
 
+/* index_optional: a step read alone (jx_plan_parse_step) may leave
+ * step_index out. */
 static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
-                     const jx__step *prev, jx_error *err)
+                     const jx__step *prev, int index_optional, jx_error *err)
 {
     static const char *const keys[] = {"step_index", "step_type", "target",
                                        "parameters", "timeout_seconds",
@@ -144,14 +146,16 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
                   jx__node_kind_name(n));
     if ((rc = jx__check_keys(n, keys, name, "a step", JX_EPLAN, err)) != 0)
         return rc;
-    if ((v = jx__map_get(n, "step_index")) == NULL)
+    if ((v = jx__map_get(n, "step_index")) == NULL && index_optional)
+        ll = 0;
+    else if (v == NULL)
         return at(err, name, n, "%s", "step has no 'step_index'");
-    if ((rc = jx__node_int(v, name, "step_index", &ll, err)) != 0)
+    else if ((rc = jx__node_int(v, name, "step_index", &ll, err)) != 0)
         return rc;
-    if (ll < 0)
+    if (v != NULL && ll < 0)
         return at(err, name, v, "step_index must not be negative, found %s",
                   v->text);
-    if (ll > MAX_STEP_INDEX)
+    if (v != NULL && ll > MAX_STEP_INDEX)
         return at(err, name, v,
                   "step_index must be between 0 and %lld, found %s",
                   (long long)MAX_STEP_INDEX, v->text);
@@ -278,7 +282,7 @@ static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
     plan->n_steps++; /* counted first, so jx_plan_free frees a partial one */
     rc = read_step(item, plan, &plan->steps[plan->n_steps - 1],
                    plan->n_steps > 1 ? &plan->steps[plan->n_steps - 2] : NULL,
-                   &r->error);
+                   0, &r->error);
     if (rc == 0)
         rc = read_secrets(item, plan, &plan->steps[plan->n_steps - 1],
                           &r->error);
@@ -461,6 +465,58 @@ size_t jx_plan_step_count(const jx_plan *plan) { return plan->n_steps; }
 int64_t jx_plan_step_index(const jx_plan *plan, size_t i)
 {
     return i < plan->n_steps ? plan->steps[i].index : -1;
+}
+
+const char *jx_plan_step_type(const jx_plan *plan, size_t i)
+{
+    return i < plan->n_steps ? plan->steps[i].type : NULL;
+}
+
+/* The ids a job needs, for a step that comes without its plan. */
+static void generated_ids(jx_plan *plan)
+{
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, plan->job_id);
+    plan->job_id_generated = 1;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, plan->contract_id);
+}
+
+int jx_plan_parse_step(const char *text, size_t len, const char *name,
+                       jx_plan **out, jx_error *err)
+{
+    jx__node *root = NULL;
+    jx_plan *plan = calloc(1, sizeof *plan);
+    int rc;
+
+    *out = NULL;
+    if (plan == NULL || (plan->name = strdup(name)) == NULL ||
+        (plan->tenant_id = strdup("")) == NULL ||
+        (plan->executed_by = strdup(JX__DEFAULT_EXECUTED_BY)) == NULL ||
+        (plan->steps = calloc(1, sizeof *plan->steps)) == NULL) {
+        jx_plan_free(plan);
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
+    plan->n_steps = 1; /* counted first, so jx_plan_free frees a partial one */
+    generated_ids(plan);
+    rc = jx__yaml_parse(text, len, name, &plan_limits, &root, err);
+    if (rc == 0)
+        rc = read_step(root, plan, plan->steps, NULL, 1, err);
+    if (rc == 0)
+        rc = read_secrets(root, plan, plan->steps, err);
+    if (rc == 0 && jx__redact_plan(plan) != 0)
+        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+    if (rc == 0 && hash_hex(text, len, plan->sha256) != 0)
+        rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
+    jx__node_free(root);
+    if (rc != 0) {
+        jx_plan_free(plan);
+        return rc;
+    }
+    *out = plan;
+    return 0;
 }
 
 int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)

@@ -136,6 +136,33 @@ char *jx_config_plugin_section(const jx_config *cfg, const char *name);
 /* The config's scopes.db (the scope store), or NULL.  Owned by cfg. */
 const char *jx_config_scopes_db(const jx_config *cfg);
 
+/* The config's evidence.signing_key (the secret key file), or NULL when it
+ * sets none.  Owned by cfg. */
+const char *jx_config_signing_key(const jx_config *cfg);
+
+/* Flags of jx_config_parse_plugin(). */
+enum {
+    /* Run the plugin in a jobexec-runner process, whatever the entry's
+     * isolation says. */
+    JX_CONFIG_PLUGIN_ISOLATED = 1u << 0
+};
+
+/*
+ * A config of one plugin, from the YAML of one entry of plugins: alone
+ * (section, len bytes; NULL or blank: an empty entry), as `jobexec plugin
+ * check --config-section` takes it.  Its keys are those of an entry
+ * (path, step_types, config, isolation, runners); file is the module to
+ * load, in place of the entry's path (which may be absent, and is not
+ * read).  file resolves as a path in a config does (under
+ * default_plugin_dir when relative; ".so" added to a name without a dot),
+ * and isolation defaults as in a config.  Messages name positions in
+ * section's own text, prefixed name.  No plugin is loaded here.  flags:
+ * JX_CONFIG_PLUGIN_*.  *out is the caller's to jx_config_free().
+ */
+int jx_config_parse_plugin(const char *section, size_t len, const char *name,
+                           const char *file, const char *default_plugin_dir,
+                           unsigned flags, jx_config **out, jx_error *err);
+
 /* ---- Execution scopes ---------------------------------------------------- */
 
 /*
@@ -326,6 +353,20 @@ const char *jx_plan_contract_id(const jx_plan *plan);
 size_t jx_plan_step_count(const jx_plan *plan);
 /* The step_index of the plan's i-th step (from 0); -1 past the end. */
 int64_t jx_plan_step_index(const jx_plan *plan, size_t i);
+/* The step_type of the plan's i-th step (from 0), or NULL beyond the last.
+ * Owned by the plan. */
+const char *jx_plan_step_type(const jx_plan *plan, size_t i);
+
+/*
+ * A plan of one step, from the YAML of one entry of steps: alone (text,
+ * len bytes; name prefixes messages, which name positions in that text),
+ * as `jobexec plugin check --step` takes it: step_type, and optionally
+ * target, parameters, secret_parameters, timeout_seconds and step_index
+ * (default 0).  The job gets a generated job_id and contract_id.  *out is
+ * the caller's to jx_plan_free().
+ */
+int jx_plan_parse_step(const char *text, size_t len, const char *name,
+                       jx_plan **out, jx_error *err);
 
 /*
  * Checks, without running anything, that every step has a handler and that
@@ -545,6 +586,27 @@ typedef struct jx_verify_summary {
  */
 int jx_evidence_verify(const char *path, const jx_verify_options *opts,
                        jx_verify_summary *sum, jx_error *err);
+
+/* What jx_evidence_export() writes. */
+typedef enum jx_export_format {
+    JX_EXPORT_IN_TOTO = 0, /* per step, an in-toto link statement (v0.3) */
+    JX_EXPORT_SLSA = 1     /* for the job, a SLSA provenance statement (v1) */
+} jx_export_format;
+
+/*
+ * Writes job job_id of the evidence log path to out as in-toto statements
+ * (https://in-toto.io/Statement/v1), each in a DSSE envelope signed with
+ * the Ed25519 secret key at key_path (a `jobexec keygen` file), one
+ * envelope per line (JSON Lines).  The job must verify first (as
+ * jx_evidence_verify() does it; with pubkey_path, not NULL, its seal's
+ * signature too) and have run once: otherwise nothing is written and
+ * JX_EEVIDENCE says why ("PATH: not exported: ID: tampered: line N: WHY"),
+ * or JX_EINVAL for a job the log does not hold or holds more than one run
+ * of.  README's "Exporting a job" gives the statements' fields.
+ */
+int jx_evidence_export(const char *path, const char *job_id,
+                       jx_export_format format, const char *key_path,
+                       const char *pubkey_path, FILE *out, jx_error *err);
 
 /* Writes a new Ed25519 key pair for evidence.signing_key: secret_path
  * (0600; never overwrites a file) and secret_path + ".pub".  key_id
