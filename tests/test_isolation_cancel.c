@@ -213,38 +213,68 @@ static void wait_for_step(pid_t pid, const char *log, const char *err_path)
     sleep_ms(300);
 }
 
+/* `jobexec run` in a process of its own, on a config with an evidence
+ * log and plugin_extra, and a plan of steps; started once its first step
+ * is under way. */
+typedef struct cli_job {
+    char *log, *out_path, *err_path, *config, *plan;
+    pid_t pid;
+} cli_job;
+
+static void start_cli_job(fixture *f, cli_job *c, const char *plugin_extra,
+                          const char *steps)
+{
+    char *text, *tail, *plan_text;
+
+    if (asprintf(&c->log, "%s/evidence.jsonl", f->dir) < 0 ||
+        asprintf(&c->out_path, "%s/out.json", f->dir) < 0 ||
+        asprintf(&c->err_path, "%s/err.txt", f->dir) < 0 ||
+        asprintf(&tail, "evidence:\n  log: %s\n", c->log) < 0 ||
+        asprintf(&plan_text, HEAD "%s", steps) < 0)
+        fail_msg("out of memory");
+    text = config_text(plugin_extra, "", tail);
+    c->config = tu_write(f->dir, "jobexec.yaml", text);
+    c->plan = tu_write(f->dir, "plan.yaml", plan_text);
+    free(text);
+    free(tail);
+    free(plan_text);
+    c->pid = spawn_cli(c->config, c->plan, c->out_path, c->err_path);
+    wait_for_step(c->pid, c->log, c->err_path);
+}
+
+static void free_cli_job(cli_job *c)
+{
+    free(c->log);
+    free(c->out_path);
+    free(c->err_path);
+    free(c->config);
+    free(c->plan);
+}
+
 static void test_cancel_by_sigterm(void **state)
 {
     fixture *f = *state;
-    char *log, *out_path, *err_path, *config, *plan, *text, *tail;
+    char *text;
     verdicts v = {0};
     jx_verify_options vo = {NULL, NULL, on_job, &v};
     jx_verify_summary sum;
     json_t *doc;
     json_error_t jerr;
     int status;
+    cli_job c;
     pid_t pid;
 
-    if (asprintf(&log, "%s/evidence.jsonl", f->dir) < 0 ||
-        asprintf(&out_path, "%s/out.json", f->dir) < 0 ||
-        asprintf(&err_path, "%s/err.txt", f->dir) < 0 ||
-        asprintf(&tail, "evidence:\n  log: %s\n", log) < 0)
-        fail_msg("out of memory");
-    text = config_text("", "", tail);
-    config = tu_write(f->dir, "jobexec.yaml", text);
-    free(text);
-    plan = tu_write(f->dir, "plan.yaml",
-                    HEAD "  - {step_index: 0, step_type: sleep, "
-                         "timeout_seconds: 30}\n"
-                         "  - {step_index: 1, step_type: well}\n");
-    pid = spawn_cli(config, plan, out_path, err_path);
-    wait_for_step(pid, log, err_path);
+    start_cli_job(f, &c, "",
+                  "  - {step_index: 0, step_type: sleep, timeout_seconds: "
+                  "30}\n"
+                  "  - {step_index: 1, step_type: well}\n");
+    pid = c.pid;
     assert_int_equal(kill(pid, SIGTERM), 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
 
-    text = tu_read(out_path);
+    text = tu_read(c.out_path);
     assert_non_null(text);
     doc = json_loads(text, 0, &jerr);
     if (doc == NULL)
@@ -260,19 +290,14 @@ static void test_cancel_by_sigterm(void **state)
                      1);
     json_decref(doc);
 
-    assert_int_equal(jx_evidence_verify(log, &vo, &sum, &f->err), 0);
+    assert_int_equal(jx_evidence_verify(c.log, &vo, &sum, &f->err), 0);
     assert_int_equal(sum.jobs, 1);
     assert_int_equal(sum.valid, 1);
     assert_int_equal(v.n, 1);
     assert_int_equal(v.verdict, JX_VERDICT_VALID);
     assert_string_equal(v.final_status, "CANCELLED");
     assert_int_equal(count_zombie_children(), 0);
-    free(log);
-    free(out_path);
-    free(err_path);
-    free(tail);
-    free(config);
-    free(plan);
+    free_cli_job(&c);
 }
 
 /* An in-process step that never looks at ctx_cancelled: the second
@@ -281,26 +306,18 @@ static void test_cancel_by_sigterm(void **state)
 static void test_third_interrupt_ends_at_once(void **state)
 {
     fixture *f = *state;
-    char *log, *out_path, *err_path, *config, *plan, *text, *tail;
+    char *text;
     verdicts v = {0};
     jx_verify_options vo = {NULL, NULL, on_job, &v};
     jx_verify_summary sum;
     int status;
+    cli_job c;
     pid_t pid;
 
-    if (asprintf(&log, "%s/evidence.jsonl", f->dir) < 0 ||
-        asprintf(&out_path, "%s/out.json", f->dir) < 0 ||
-        asprintf(&err_path, "%s/err.txt", f->dir) < 0 ||
-        asprintf(&tail, "evidence:\n  log: %s\n", log) < 0)
-        fail_msg("out of memory");
-    text = config_text("    isolation: inproc\n", "", tail);
-    config = tu_write(f->dir, "jobexec.yaml", text);
-    free(text);
-    plan = tu_write(f->dir, "plan.yaml",
-                    HEAD "  - {step_index: 4, step_type: loop, "
-                         "timeout_seconds: 60}\n");
-    pid = spawn_cli(config, plan, out_path, err_path);
-    wait_for_step(pid, log, err_path);
+    start_cli_job(f, &c, "    isolation: inproc\n",
+                  "  - {step_index: 4, step_type: loop, timeout_seconds: "
+                  "60}\n");
+    pid = c.pid;
     for (int i = 0; i < 3; i++) {
         assert_int_equal(kill(pid, SIGINT), 0);
         sleep_ms(200);
@@ -308,7 +325,7 @@ static void test_third_interrupt_ends_at_once(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 3);
-    text = tu_read(err_path);
+    text = tu_read(c.err_path);
     assert_string_equal(
         text, "jobexec: interrupted: cancelling the job\n"
               "jobexec: interrupted again: waiting for step 4 to return; a "
@@ -318,15 +335,10 @@ static void test_third_interrupt_ends_at_once(void **state)
               "is incomplete)\n");
     free(text);
 
-    assert_int_equal(jx_evidence_verify(log, &vo, &sum, &f->err), 0);
+    assert_int_equal(jx_evidence_verify(c.log, &vo, &sum, &f->err), 0);
     assert_int_equal(sum.jobs, 1);
     assert_int_equal(v.verdict, JX_VERDICT_INCOMPLETE);
-    free(log);
-    free(out_path);
-    free(err_path);
-    free(tail);
-    free(config);
-    free(plan);
+    free_cli_job(&c);
 }
 
 /* ---- in-process --------------------------------------------------------- */
