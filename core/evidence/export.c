@@ -235,10 +235,11 @@ static json_t *slsa_statement(const job *j)
 {
     const json_t *js = j->recs[0].json;
     const record *fin = &j->recs[j->n - 1];
+    const char *by = json_string_value(json_object_get(js, "executed_by"));
     char builder[256];
 
     snprintf(builder, sizeof builder, BUILDER_ID ":%s",
-             json_string_value(json_object_get(js, "executed_by")));
+             by != NULL ? by : "unknown");
     return statement(
         json_pack("[o]", descriptor(j, fin)), SLSA_TYPE,
         json_pack("{s:{s:s, s:{s:O, s:O, s:o}, s:{s:O, s:O}, s:[o]}, "
