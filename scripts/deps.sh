@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config autoconf automake libtool libltdl-dev
   libyaml-dev libjansson-dev uuid-dev libssl-dev libsodium-dev libcmocka-dev
-  libsqlite3-dev
+  libsqlite3-dev libpq-dev postgresql
 )
 
 missing=()

@@ -183,13 +183,13 @@ static void test_no_command(void **state)
     JOBEXEC(f, NULL, NULL);
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
                               "plugins, plugin, evidence, keygen, registry, scope, "
-                              "retry-advice, help)\n" TRY_MAIN);
+                              "worker, submit, jobs, retry-advice, help)\n" TRY_MAIN);
 
     /* Options alone are no command either. */
     JOBEXEC(f, NULL, "--verbose");
     assert_usage_error(&f->p, "jobexec: missing command (run, check, "
                               "plugins, plugin, evidence, keygen, registry, scope, "
-                              "retry-advice, help)\n" TRY_MAIN);
+                              "worker, submit, jobs, retry-advice, help)\n" TRY_MAIN);
 }
 
 static void test_unknown_command(void **state)

@@ -42,6 +42,10 @@ typedef struct options {
     const char *format;   /* evidence export --format */
     const char *key;      /* evidence export --key */
     const char *output;   /* evidence export --output */
+    /* worker, submit, jobs */
+    const char *concurrency, *name, *lease, *poll;
+    int once, migrate, rescue_once;
+    const char *status, *limit; /* jobs list */
 } options;
 
 typedef struct jx__cli_command {
@@ -69,7 +73,16 @@ enum {
     JX__OPT_STEP,
     JX__OPT_RUN,
     JX__OPT_FORMAT,
-    JX__OPT_KEY
+    JX__OPT_KEY,
+    JX__OPT_CONCURRENCY,
+    JX__OPT_NAME,
+    JX__OPT_LEASE,
+    JX__OPT_POLL,
+    JX__OPT_ONCE,
+    JX__OPT_MIGRATE,
+    JX__OPT_RESCUE_ONCE,
+    JX__OPT_STATUS,
+    JX__OPT_LIMIT
 };
 
 /* The entries of option tables that several commands share. */
@@ -82,7 +95,8 @@ enum {
 /* The commands, each defined in its own file. */
 extern const jx__cli_command jx__cli_run, jx__cli_check, jx__cli_plugins,
     jx__cli_evidence, jx__cli_keygen, jx__cli_registry, jx__cli_scope,
-    jx__cli_retry, jx__cli_plugin;
+    jx__cli_retry, jx__cli_plugin, jx__cli_worker, jx__cli_submit,
+    jx__cli_jobs;
 
 extern const char *const jx__cli_prog;
 
@@ -165,6 +179,13 @@ void jx__cli_progress_cb(const jx_progress_event *ev, void *user);
 /* Takes the progress line off the terminal, so that what is printed next
  * starts a clean line.  Nothing when none is shown. */
 void jx__cli_progress_clear(void);
+
+/* The governance store's connection string: --db, else the config's
+ * queue.db (loading the config into *cfg, the caller's to free, when it is
+ * NULL), else NULL for libpq's PG* environment.  NULL with err filled when
+ * the config cannot be read. */
+const char *jx__cli_queue_conninfo(const options *o, jx_config **cfg,
+                                   jx_error *err);
 
 /* evidence verify|show, dispatched by evidence.c. */
 int jx__cli_evidence_verify(const options *o);

@@ -55,6 +55,13 @@ static void usage_main(FILE *fp)
             "                                changed it\n"
             "  scope create|list|show|revoke bound execution scopes for "
             "run --scope\n"
+            "  worker [--db URL] [--concurrency N] [--once]\n"
+            "                                run jobs from the PostgreSQL "
+            "governance store\n"
+            "  submit [--db URL] PLAN|-      add a plan to the store as a "
+            "PENDING job\n"
+            "  jobs list|show                the store's jobs, their status "
+            "and evidence\n"
             "  retry-advice --attempt N --error TEXT\n"
             "                                whether and when to retry "
             "failed work\n"
@@ -77,6 +84,7 @@ static const command *const commands[] = {
     &jx__cli_run,      &jx__cli_check,  &jx__cli_plugins,
     &jx__cli_evidence, &jx__cli_keygen, &jx__cli_registry,
     &jx__cli_scope,    &jx__cli_retry,  &jx__cli_plugin,
+    &jx__cli_worker,   &jx__cli_submit, &jx__cli_jobs,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -253,6 +261,33 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case 'o':
             o->output = optarg;
             break;
+        case JX__OPT_CONCURRENCY:
+            o->concurrency = optarg;
+            break;
+        case JX__OPT_NAME:
+            o->name = optarg;
+            break;
+        case JX__OPT_LEASE:
+            o->lease = optarg;
+            break;
+        case JX__OPT_POLL:
+            o->poll = optarg;
+            break;
+        case JX__OPT_ONCE:
+            o->once = 1;
+            break;
+        case JX__OPT_MIGRATE:
+            o->migrate = 1;
+            break;
+        case JX__OPT_RESCUE_ONCE:
+            o->rescue_once = 1;
+            break;
+        case JX__OPT_STATUS:
+            o->status = optarg;
+            break;
+        case JX__OPT_LIMIT:
+            o->limit = optarg;
+            break;
         case 'a':
             o->attempt = optarg;
             break;
@@ -339,7 +374,7 @@ int main(int argc, char **argv)
     if (optind >= argc)
         return bad_usage(NULL, "missing command (run, check, plugins, "
                                "plugin, evidence, keygen, registry, scope, "
-                               "retry-advice, help)");
+                               "worker, submit, jobs, retry-advice, help)");
     if (strcmp(argv[optind], "help") == 0)
         return finish_stdout(
             cmd_help(optind + 1 < argc ? argv[optind + 1] : NULL,

@@ -22,6 +22,11 @@ const char *jx_config_scopes_db(const jx_config *cfg)
     return cfg != NULL ? cfg->scopes_db : NULL;
 }
 
+const char *jx_config_queue_db(const jx_config *cfg)
+{
+    return cfg != NULL ? cfg->queue_db : NULL;
+}
+
 const char *jx_config_signing_key(const jx_config *cfg)
 {
     return cfg != NULL ? cfg->signing_key : NULL;

@@ -586,7 +586,7 @@ static int read_root(const jx__node *root, jx_config *cfg,
 {
     static const char *const keys[] = {"plugin_dir", "plugins", "health",
                                        "evidence", "runner", "scopes",
-                                       "retry", "audit", NULL};
+                                       "retry", "audit", "queue", NULL};
     const char *name = cfg->name;
     const jx__node *v;
     int rc;
@@ -639,6 +639,11 @@ static int read_root(const jx__node *root, jx_config *cfg,
                                          "an absolute path",
                         name, cfg->scopes_line, cfg->scopes_col,
                         cfg->scopes_db);
+    /* queue.db: libpq's connection string (a URI or "key=value ..."). */
+    rc = read_section(root, "queue", "db", name, &cfg->queue_db, NULL, NULL,
+                      err);
+    if (rc != 0)
+        return rc;
     if ((rc = read_runner(jx__map_get(root, "runner"), cfg, err)) != 0)
         return rc;
     if ((rc = read_evidence(jx__map_get(root, "evidence"), cfg, err)) != 0)
@@ -735,6 +740,7 @@ void jx_config_free(jx_config *cfg)
     free(cfg->evidence_log);
     free(cfg->signing_key);
     free(cfg->scopes_db);
+    free(cfg->queue_db);
     free(cfg->audit_log);
     free(cfg->audit_handler);
     jx__runner_conf_clear(&cfg->runner);

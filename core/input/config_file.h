@@ -107,6 +107,7 @@ struct jx_config {
     unsigned audit_log_line, audit_log_col;
     int audit_syslog;      /* audit.syslog */
     char *audit_handler;   /* audit.handler; NULL: "jobexec" */
+    char *queue_db;        /* queue.db, the governance store; NULL: none */
     char *scopes_db;       /* NULL: no scope store */
     unsigned scopes_line, scopes_col;
     jx__retry_conf retry;

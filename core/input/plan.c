@@ -19,7 +19,7 @@
 #include "input/yamldoc.h"
 
 static const jx__doc_limits plan_limits = {
-    .max_bytes = 128 * 1024 * 1024,
+    .max_bytes = JX__PLAN_MAX_BYTES,
     .max_depth = 64,
     .max_scalar = 1024 * 1024,
     .max_nodes = 16 * 1024 * 1024,
@@ -553,5 +553,27 @@ int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
     *out = plan;
+    return 0;
+}
+
+int jx__plan_steps_json(const char *text, size_t len, const char *name,
+                        json_t **steps, jx_error *err)
+{
+    jx__node *root = NULL;
+    const jx__node *v;
+    int rc;
+
+    *steps = NULL;
+    rc = jx__yaml_parse(text, len, name, &plan_limits, &root, err);
+    if (rc != 0)
+        return rc;
+    v = jx__map_get(root, "steps");
+    if (v == NULL || v->kind != JX__NODE_SEQ)
+        *steps = json_array(); /* "steps:" alone, or none: no step */
+    else
+        *steps = jx__node_to_json(v, name, err);
+    jx__node_free(root);
+    if (*steps == NULL)
+        return err != NULL && err->code != 0 ? err->code : JX_ENOMEM;
     return 0;
 }

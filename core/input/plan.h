@@ -12,6 +12,7 @@
 
 #define JX__DEFAULT_TIMEOUT_SECONDS 300
 #define JX__DEFAULT_EXECUTED_BY "executor"
+#define JX__PLAN_MAX_BYTES (128 * 1024 * 1024)
 
 typedef struct jx__step {
     int64_t index;
@@ -59,5 +60,11 @@ typedef struct jx__single_step {
 
 /* A one-step plan from such a step, without parsing any text. */
 int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err);
+
+/* The steps of a plan's text (one jx_plan_parse() accepted) as a JSON
+ * array, each step as written: what a queued job keeps of its plan.
+ * *steps is the caller's to json_decref(). */
+int jx__plan_steps_json(const char *text, size_t len, const char *name,
+                        json_t **steps, jx_error *err);
 
 #endif

@@ -136,6 +136,10 @@ char *jx_config_plugin_section(const jx_config *cfg, const char *name);
 /* The config's scopes.db (the scope store), or NULL.  Owned by cfg. */
 const char *jx_config_scopes_db(const jx_config *cfg);
 
+/* The config's queue.db (the governance store's connection string, for
+ * <jobexec/queue.h>), or NULL when it sets none.  Owned by cfg. */
+const char *jx_config_queue_db(const jx_config *cfg);
+
 /* The config's evidence.signing_key (the secret key file), or NULL when it
  * sets none.  Owned by cfg. */
 const char *jx_config_signing_key(const jx_config *cfg);

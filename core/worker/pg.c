@@ -1,0 +1,180 @@
+/*
+ * pg.c - connecting to the governance store and running statements on it,
+ * with the server's reason as a one-line jx_error.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/pg.h"
+
+/* The statements of the hot path, by jx__pg_stmt: a lease is held only
+ * while lease_owner is ours, the job RUNNING and the lease unexpired, and
+ * every write of a held job says so in its WHERE, so that a worker that
+ * lost its lease writes nothing. */
+static const struct {
+    const char *name, *sql;
+    int n_params;
+} statements[JX__N_STMTS] = {
+    [JX__STMT_CLAIM] = {
+        "jx_claim",
+        "UPDATE governance_jobs g SET status = 'RUNNING', lease_owner = $1, "
+        "lease_expires_at = now() + make_interval(secs => $2::int), "
+        "attempt = g.attempt + 1, started_at = now(), "
+        "current_step_index = 0, "
+        "timeout_at = now() + make_interval(secs => (SELECT "
+        "coalesce(sum(coalesce((s->>'timeout_seconds')::bigint, 300)), 0) "
+        "FROM jsonb_array_elements(g.steps) s)) "
+        "FROM (SELECT job_id FROM governance_jobs WHERE status = 'PENDING' "
+        "ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) c "
+        "WHERE g.job_id = c.job_id "
+        "RETURNING g.job_id, g.contract_id, g.tenant_id, g.steps",
+        2},
+    [JX__STMT_STEP] = {
+        "jx_step",
+        "UPDATE governance_jobs SET "
+        "step_results = step_results || jsonb_build_array($3::jsonb), "
+        "current_step_index = current_step_index + 1, "
+        "lease_expires_at = now() + make_interval(secs => $4::int) "
+        "WHERE job_id = $1 AND lease_owner = $2 AND status = 'RUNNING' "
+        "AND lease_expires_at > now()",
+        4},
+    [JX__STMT_FINISH] = {
+        "jx_finish",
+        "UPDATE governance_jobs SET status = $3, status_reason = $4, "
+        "step_results = CASE WHEN $5::jsonb IS NULL THEN step_results "
+        "ELSE step_results || jsonb_build_array($5::jsonb) END, "
+        "current_step_index = $6::int, execution_evidence = $7::jsonb, "
+        "health_snapshot_before = $7::jsonb #> "
+        "'{health_observations,before}', "
+        "health_snapshot_after = $7::jsonb #> '{health_observations,after}', "
+        "completed_at = now(), lease_expires_at = NULL "
+        "WHERE job_id = $1 AND lease_owner = $2 AND status = 'RUNNING' "
+        "AND lease_expires_at > now()",
+        7},
+    [JX__STMT_RENEW] = {
+        "jx_renew",
+        "UPDATE governance_jobs SET "
+        "lease_expires_at = now() + make_interval(secs => $3::int) "
+        "WHERE job_id = ANY($1::uuid[]) AND lease_owner = $2 "
+        "AND status = 'RUNNING' AND lease_expires_at > now() "
+        "RETURNING job_id",
+        3},
+};
+
+/* The server's primary message, or libpq's, as one line. */
+static int fail_with(jx_error *err, const char *what, const char *why)
+{
+    char line[JX_ERROR_MESSAGE_SIZE];
+    size_t n;
+
+    snprintf(line, sizeof line, "%s", why != NULL && *why ? why
+                                                          : "unknown error");
+    n = strcspn(line, "\n"); /* DETAIL and HINT lines stay with the server */
+    line[n] = '\0';
+    return jx__fail(err, JX_EIO, "governance store: %s: %s", what, line);
+}
+
+int jx__pg_fail(PGconn *c, const char *what, jx_error *err)
+{
+    return fail_with(err, what, c != NULL ? PQerrorMessage(c) : NULL);
+}
+
+/* The server's notices ("already exists, skipping") are not for the
+ * library's callers: libpq would print them on stderr. */
+static void drop_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+int jx__pg_connect(const char *conninfo, PGconn **out, jx_error *err)
+{
+    PGconn *c = PQconnectdb(conninfo != NULL ? conninfo : "");
+    PGresult *res;
+
+    *out = NULL;
+    if (c == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    if (PQstatus(c) != CONNECTION_OK) {
+        int rc = jx__pg_fail(c, "cannot connect", err);
+        PQfinish(c);
+        return rc;
+    }
+    PQsetNoticeProcessor(c, drop_notice, NULL);
+    res = jx__pg_exec(c, "setting the session", "SET TIME ZONE 'UTC'", 0,
+                      NULL, err);
+    if (res == NULL) {
+        PQfinish(c);
+        return JX_EIO;
+    }
+    PQclear(res);
+    *out = c;
+    return 0;
+}
+
+static PGresult *checked(PGconn *c, PGresult *res, const char *what,
+                         jx_error *err)
+{
+    ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    if (res == NULL)
+        jx__pg_fail(c, what, err);
+    else
+        fail_with(err, what,
+                  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL
+                      ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                      : PQresultErrorMessage(res));
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *jx__pg_exec(PGconn *c, const char *what, const char *sql, int n,
+                      const char *const *params, jx_error *err)
+{
+    PGresult *res = n == 0 && params == NULL
+                        ? PQexec(c, sql) /* may hold several statements */
+                        : PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    return checked(c, res, what, err);
+}
+
+PGresult *jx__pg_prepared(jx_queue *q, jx__pg_stmt stmt, int n,
+                          const char *const *params, jx_error *err)
+{
+    unsigned bit = 1u << stmt;
+
+    if (!(q->prepared & bit)) {
+        PGresult *res = checked(q->conn,
+                                PQprepare(q->conn, statements[stmt].name,
+                                          statements[stmt].sql,
+                                          statements[stmt].n_params, NULL),
+                                "preparing a statement", err);
+        if (res == NULL)
+            return NULL;
+        PQclear(res);
+        q->prepared |= bit;
+    }
+    return checked(q->conn,
+                   PQexecPrepared(q->conn, statements[stmt].name, n, params,
+                                  NULL, NULL, 0),
+                   statements[stmt].name + 3, err);
+}
+
+int jx__pg_command(PGconn *c, const char *what, const char *sql, int n,
+                   const char *const *params, jx_error *err)
+{
+    PGresult *res = jx__pg_exec(c, what, sql, n, params, err);
+
+    if (res == NULL)
+        return err != NULL ? err->code : JX_EIO;
+    PQclear(res);
+    return 0;
+}
+
+long jx__pg_changed(PGresult *res)
+{
+    return strtol(PQcmdTuples(res), NULL, 10);
+}
