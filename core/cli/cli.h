@@ -43,7 +43,7 @@ typedef struct options {
     const char *key;      /* evidence export --key */
     const char *output;   /* evidence export --output */
     /* worker, submit, jobs */
-    const char *concurrency, *name, *lease, *poll;
+    const char *concurrency, *name, *lease, *poll, *rescue;
     int once, migrate, rescue_once;
     const char *status, *limit; /* jobs list */
 } options;
@@ -81,6 +81,7 @@ enum {
     JX__OPT_ONCE,
     JX__OPT_MIGRATE,
     JX__OPT_RESCUE_ONCE,
+    JX__OPT_RESCUE,
     JX__OPT_STATUS,
     JX__OPT_LIMIT
 };

@@ -279,6 +279,9 @@ static int parse_options(int argc, char **argv, const char *optstring,
         case JX__OPT_MIGRATE:
             o->migrate = 1;
             break;
+        case JX__OPT_RESCUE:
+            o->rescue = optarg;
+            break;
         case JX__OPT_RESCUE_ONCE:
             o->rescue_once = 1;
             break;

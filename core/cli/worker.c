@@ -21,7 +21,8 @@ static void usage_worker(FILE *fp)
     fprintf(fp,
             "Usage: %s worker [--config FILE] [--db URL] [--concurrency N] "
             "[--name NAME]\n"
-            "           [--lease SECONDS] [--poll MS] [--once] [--verbose]\n"
+            "           [--lease SECONDS] [--poll MS] [--rescue SECONDS] "
+            "[--once]\n"
             "       %s worker [--db URL] --migrate\n"
             "       %s worker [--db URL] --rescue-once\n"
             "Run governance jobs from the PostgreSQL table governance_jobs "
@@ -51,6 +52,8 @@ static void usage_worker(FILE *fp)
             "      --poll MS        how often to look for jobs when no "
             "notification comes\n"
             "                       (10-60000, default 1000)\n"
+            "      --rescue SECONDS how often the rescuer runs (1-3600, "
+            "default 10)\n"
             "      --once           run at most one job, then exit\n"
             "      --migrate        apply the schema's migrations, then "
             "exit\n"
@@ -182,7 +185,7 @@ static int cmd_worker(const options *o)
     jx_config *cfg = NULL;
     jx_error err = {0, ""};
     const char *conninfo;
-    long concurrency, lease, poll;
+    long concurrency, lease, poll, rescue;
     int rc;
 
     if (o->migrate && o->rescue_once)
@@ -190,7 +193,8 @@ static int cmd_worker(const options *o)
                                              "go one at a time");
     if ((concurrency = bounded(o->concurrency, "--concurrency", 1, 256)) < 0 ||
         (lease = bounded(o->lease, "--lease", 2, 3600)) < 0 ||
-        (poll = bounded(o->poll, "--poll", 10, 60000)) < 0)
+        (poll = bounded(o->poll, "--poll", 10, 60000)) < 0 ||
+        (rescue = bounded(o->rescue, "--rescue", 1, 3600)) < 0)
         return EXIT_USAGE;
     conninfo = jx__cli_queue_conninfo(o, &cfg, &err);
     if (conninfo == NULL && err.code != 0)
@@ -203,6 +207,7 @@ static int cmd_worker(const options *o)
         wo.concurrency = (unsigned)concurrency;
         wo.lease_seconds = (unsigned)lease;
         wo.poll_ms = (unsigned)poll;
+        wo.rescue_seconds = (unsigned)rescue;
         wo.once = o->once;
         rc = work(o, &wo);
     }
@@ -218,6 +223,7 @@ static const struct option worker_options[] = {
     {"name", required_argument, NULL, JX__OPT_NAME},
     {"lease", required_argument, NULL, JX__OPT_LEASE},
     {"poll", required_argument, NULL, JX__OPT_POLL},
+    {"rescue", required_argument, NULL, JX__OPT_RESCUE},
     {"once", no_argument, NULL, JX__OPT_ONCE},
     {"migrate", no_argument, NULL, JX__OPT_MIGRATE},
     {"rescue-once", no_argument, NULL, JX__OPT_RESCUE_ONCE},

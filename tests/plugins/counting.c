@@ -3,19 +3,27 @@
  * that tests can prove how often a handler ran (never twice for one step,
  * never after a failure) and that many threads may call it at once.
  *
- * Config: start (integer, optional) - the counter's initial value.
+ * Config: start (integer, optional) - the counter's initial value;
+ * ledger (path, optional) - a file every call appends "JOB_ID STEP_INDEX"
+ * to, before anything else, so that calls are counted across processes
+ * (and processes killed mid-step).
  * Parameters: fail (boolean) - when true the step fails with "asked to
- * fail"; the call is counted all the same.
+ * fail"; the call is counted all the same.  sleep_ms (integer) - how long
+ * the step takes; a cancel ends it early, failed "cancelled".
  * Output: {"calls": <the count after this call>}.
  */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jobexec/step_handler_v1.h>
 
 typedef struct counting_state {
     atomic_llong calls;
+    int ledger; /* -1: none */
 } counting_state;
 
 static const char *const counting_types[] = {"count", NULL};
@@ -38,6 +46,15 @@ static int counting_init(const jx_host_v1 *host,
         return -1;
     }
     atomic_init(&st->calls, (long long)start);
+    st->ledger = -1;
+    if (host->config_string(config, "ledger") != NULL &&
+        (st->ledger = open(host->config_string(config, "ledger"),
+                           O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                           0644)) < 0) {
+        snprintf(errbuf, errbuf_len, "cannot open the ledger");
+        free(st);
+        return -1;
+    }
     *state = st;
     return 0;
 }
@@ -49,9 +66,28 @@ static int counting_execute(void *state, const jx_host_v1 *host,
     counting_state *st = state;
     long long calls = atomic_fetch_add(&st->calls, 1) + 1;
     int fail = 0;
+    int64_t sleep_ms = 0;
 
-    (void)ctx;
+    if (st->ledger >= 0) {
+        char line[128];
+        int n = snprintf(line, sizeof line, "%s %lld\n",
+                         host->ctx_job_id(ctx),
+                         (long long)host->step_index(step));
+        if (write(st->ledger, line, (size_t)n) != n) {
+            host->out_error(out, "cannot write the ledger");
+            return JX_STEP_FAILED;
+        }
+    }
     host->out_int(out, "calls", (int64_t)calls);
+    host->param_int(step, "sleep_ms", &sleep_ms);
+    for (; sleep_ms > 0; sleep_ms -= 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        if (host->ctx_cancelled(ctx)) {
+            host->out_error(out, "cancelled");
+            return JX_STEP_FAILED;
+        }
+        nanosleep(&ts, NULL);
+    }
     if (host->param_bool(step, "fail", &fail) == 0 && fail) {
         host->out_error(out, "asked to fail");
         return JX_STEP_FAILED;
@@ -61,7 +97,11 @@ static int counting_execute(void *state, const jx_host_v1 *host,
 
 static void counting_fini(void *state)
 {
-    free(state);
+    counting_state *st = state;
+
+    if (st->ledger >= 0)
+        close(st->ledger);
+    free(st);
 }
 
 JX_STEP_HANDLER(counting) = {
