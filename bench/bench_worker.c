@@ -1,0 +1,319 @@
+/*
+ * bench_worker.c - `make bench-worker`: jobs per second through `jobexec
+ * worker` processes against a local PostgreSQL server, next to the raw
+ * claim+complete ceiling pgbench measures on the same server in the same
+ * run, and the claim's latency with 100,000 finished rows in the table.
+ *
+ * Each figure is the median of ROUNDS rounds.  A round inserts N_JOBS
+ * no-op jobs at once into a table whose workers are already waiting, and
+ * times until the last one is terminal.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "worker/pg.h"
+
+#define PG_SERVER JX_BENCH_SRCDIR "/scripts/pg-server.sh"
+#define JOBEXEC JX_BENCH_BUILDDIR "/jobexec"
+#define N_JOBS 2000
+#define ROUNDS 3
+#define N_FINISHED 100000
+#define N_CLAIMS 2000
+
+static char server_dir[] = "/tmp/jxbench.XXXXXX";
+static char conninfo[512];
+static char config_path[] = "/tmp/jxbench-config.XXXXXX";
+static PGconn *db;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fprintf(stderr, "bench-worker: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void sql(const char *text)
+{
+    PGresult *res = PQexec(db, text);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+        PQresultStatus(res) != PGRES_TUPLES_OK)
+        die("%s: %s", text, PQerrorMessage(db));
+    PQclear(res);
+}
+
+static long number(const char *text)
+{
+    PGresult *res = PQexec(db, text);
+    long n;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        die("%s: %s", text, PQerrorMessage(db));
+    n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static void server_start(void)
+{
+    char cmd[256];
+    FILE *fp;
+    size_t n;
+
+    if (mkdtemp(server_dir) == NULL)
+        die("mkdtemp: %s", strerror(errno));
+    snprintf(cmd, sizeof cmd, "%s start %s", PG_SERVER, server_dir);
+    if ((fp = popen(cmd, "r")) == NULL)
+        die("cannot run %s", PG_SERVER);
+    n = fread(conninfo, 1, sizeof conninfo - 1, fp);
+    conninfo[n] = '\0';
+    conninfo[strcspn(conninfo, "\n")] = '\0';
+    if (pclose(fp) != 0 || n == 0)
+        die("the PostgreSQL server did not start");
+    db = PQconnectdb(conninfo);
+    if (PQstatus(db) != CONNECTION_OK)
+        die("%s", PQerrorMessage(db));
+}
+
+static void server_stop(void)
+{
+    char cmd[256];
+
+    PQfinish(db);
+    snprintf(cmd, sizeof cmd, "%s stop %s", PG_SERVER, server_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench-worker: could not stop the server\n");
+    unlink(config_path);
+}
+
+static void migrate(void)
+{
+    jx_queue *q;
+    jx_error err = {0, ""};
+
+    if (jx_queue_open(conninfo, &q, &err) != 0 ||
+        jx_queue_migrate(q, NULL, &err) != 0)
+        die("%s", err.message);
+    jx_queue_close(q);
+}
+
+static void write_config(void)
+{
+    int fd = mkstemp(config_path);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (fp == NULL)
+        die("cannot write the config");
+    fprintf(fp, "plugin_dir: %s/plugins/.libs\n"
+                "plugins:\n  - path: noop\n    step_types: [noop]\n",
+            JX_BENCH_BUILDDIR);
+    fclose(fp);
+}
+
+/* n PENDING no-op jobs of steps steps each, in one statement. */
+static void insert_jobs(int n, int steps, const char *status)
+{
+    char text[1024], plan[512] = "[";
+
+    for (int i = 0; i < steps; i++)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan),
+                 "%s{\"step_index\": %d, \"step_type\": \"noop\"}",
+                 i > 0 ? ", " : "", i);
+    strcat(plan, "]");
+    snprintf(text, sizeof text,
+             "INSERT INTO governance_jobs (job_id, contract_id, steps, "
+             "total_steps, status) SELECT gen_random_uuid(), "
+             "gen_random_uuid(), '%s', %d, '%s' FROM generate_series(1, %d)",
+             plan, steps, status, n);
+    sql(text);
+}
+
+static pid_t start_worker(void)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2); /* the workers' log lines are not the figures */
+        execl(JOBEXEC, JOBEXEC, "worker", "--db", conninfo, "--config",
+              config_path, "--poll", "20", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    return pid;
+}
+
+/* Seconds for N_JOBS jobs of steps steps through workers processes. */
+static double round_of(int workers, int steps)
+{
+    pid_t pids[8];
+    double t0, t;
+
+    sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    for (int i = 0; i < workers; i++)
+        pids[i] = start_worker();
+    usleep(300 * 1000); /* the workers are up and listening */
+    t0 = now();
+    insert_jobs(N_JOBS, steps, "PENDING");
+    while (number("SELECT count(*) FROM governance_jobs WHERE status IN "
+                  "('PENDING', 'RUNNING')") > 0)
+        usleep(2000);
+    t = now() - t0;
+    for (int i = 0; i < workers; i++) {
+        kill(pids[i], SIGTERM);
+        waitpid(pids[i], NULL, 0);
+    }
+    if (number("SELECT count(*) FROM governance_jobs WHERE status <> "
+               "'COMPLETED'") != 0)
+        die("jobs did not complete: see `jobexec jobs list`");
+    return t;
+}
+
+/* pgbench, clients at once: claim one PENDING job as the worker does,
+ * then complete it, each its own transaction, N_JOBS times in all on a
+ * table of N_JOBS PENDING jobs, as a round of the workers has. */
+static double ceiling(int clients)
+{
+    char script[] = "/tmp/jxbench-pgbench.XXXXXX", cmd[1024];
+    int fd = mkstemp(script);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL, *out;
+    double tps = 0;
+    char line[256];
+
+    if (fp == NULL)
+        die("cannot write the pgbench script");
+    fputs("UPDATE governance_jobs g SET status = 'RUNNING', lease_owner = "
+          "'pgbench', lease_expires_at = now() + interval '30 s', attempt = "
+          "g.attempt + 1, started_at = now() FROM (SELECT job_id FROM "
+          "governance_jobs WHERE status = 'PENDING' ORDER BY created_at LIMIT "
+          "1 FOR UPDATE SKIP LOCKED) c WHERE g.job_id = c.job_id RETURNING "
+          "g.job_id AS claimed \\gset\n"
+          "UPDATE governance_jobs SET status = 'COMPLETED', completed_at = "
+          "now(), step_results = '[{\"status\": \"COMPLETED\"}]', "
+          "lease_expires_at = NULL WHERE job_id = :claimed AND lease_owner "
+          "= 'pgbench';\n",
+          fp);
+    fclose(fp);
+    sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    insert_jobs(N_JOBS, 1, "PENDING");
+    snprintf(cmd, sizeof cmd,
+             "PGBENCH=$(ls -d /usr/lib/postgresql/*/bin/pgbench | sort -V | "
+             "tail -n 1); \"$PGBENCH\" -M prepared -n -c %d -j %d -t %d "
+             "-f %s \"%s\" 2>/dev/null",
+             clients, clients, N_JOBS / clients, script, conninfo);
+    if ((out = popen(cmd, "r")) == NULL)
+        die("cannot run pgbench");
+    while (fgets(line, sizeof line, out) != NULL)
+        if (strncmp(line, "tps = ", 6) == 0)
+            tps = strtod(line + 6, NULL);
+    pclose(out);
+    unlink(script);
+    if (tps == 0)
+        die("pgbench printed no tps");
+    return tps;
+}
+
+/* The claim's latency (p50, p99 in ms) with N_FINISHED finished rows. */
+static void claim_latency(double *p50, double *p99)
+{
+    static double ms[N_CLAIMS];
+    const char *params[] = {"bench", "30"};
+    jx_queue *q;
+    jx_error err = {0, ""};
+
+    sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    insert_jobs(N_FINISHED, 1, "COMPLETED");
+    insert_jobs(N_CLAIMS, 1, "PENDING");
+    sql("VACUUM ANALYZE governance_jobs");
+    if (jx_queue_open(conninfo, &q, &err) != 0)
+        die("%s", err.message);
+    for (int i = 0; i < N_CLAIMS; i++) {
+        double t = now();
+        PGresult *res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, params, &err);
+        if (res == NULL || PQntuples(res) != 1)
+            die("claim: %s", err.message);
+        PQclear(res);
+        ms[i] = (now() - t) * 1000;
+    }
+    jx_queue_close(q);
+    qsort(ms, N_CLAIMS, sizeof *ms, cmp_double);
+    *p50 = ms[N_CLAIMS / 2];
+    *p99 = ms[N_CLAIMS * 99 / 100];
+}
+
+int main(void)
+{
+    static const int workers[] = {1, 2, 4};
+    double rate[2][3], ceil_tps[3], p50, p99;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    server_start();
+    atexit(server_stop);
+    migrate();
+    write_config();
+    printf("bench-worker: %d no-op jobs per round, median of %d rounds; "
+           "the ceiling is pgbench's claim+complete, %d of them, median of "
+           "%d runs\n\n",
+           N_JOBS, ROUNDS, N_JOBS, ROUNDS);
+    for (int w = 0; w < 3; w++) {
+        double tps[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++)
+            tps[r] = ceiling(workers[w]);
+        ceil_tps[w] = median(tps, ROUNDS);
+    }
+    for (int s = 0; s < 2; s++)
+        for (int w = 0; w < 3; w++) {
+            double t[ROUNDS];
+            for (int r = 0; r < ROUNDS; r++)
+                t[r] = round_of(workers[w], s == 0 ? 1 : 3);
+            rate[s][w] = N_JOBS / median(t, ROUNDS);
+        }
+    printf("%-9s  %14s  %14s  %14s  %9s\n", "workers", "ceiling jobs/s",
+           "1-step jobs/s", "3-step jobs/s", "1-step %");
+    for (int w = 0; w < 3; w++)
+        printf("%-9d  %14.0f  %14.0f  %14.0f  %8.0f%%\n", workers[w],
+               ceil_tps[w], rate[0][w], rate[1][w],
+               100.0 * rate[0][w] / ceil_tps[w]);
+    claim_latency(&p50, &p99);
+    printf("\nclaim with %d finished rows: p50 %.2f ms, p99 %.2f ms "
+           "(%d claims)\n",
+           N_FINISHED, p50, p99, N_CLAIMS);
+    return 0;
+}
