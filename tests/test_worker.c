@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <jobexec/queue.h>
 
 #include "pg_util.h"
 #include "testutil.h"
@@ -392,6 +393,97 @@ static void test_sigterm(void **state)
     assert_int_equal(tu_count_lines(t->ledger), 1);
 }
 
+/* The store named by the config's queue.db; a queue section with another
+ * key is refused at its position. */
+static void test_config_db(void **state)
+{
+    pgu_test *t = *state;
+    char text[1024], *cfg;
+    tu_proc p;
+
+    migrate(t);
+    snprintf(text, sizeof text, "queue:\n  db: \"%s\"\n", t->conninfo);
+    cfg = tu_write(t->dir, "queue.yaml", text);
+    tu_run(&p, NULL,
+           (const char *const[]){TU_JOBEXEC, "jobs", "list", "--config", cfg,
+                                 "--json", NULL});
+    assert_int_equal(p.status, 0);
+    assert_string_equal(p.out, "[]\n");
+    tu_proc_free(&p);
+    free(cfg);
+    cfg = tu_write(t->dir, "bad.yaml", "queue:\n  url: x\n");
+    tu_run(&p, NULL,
+           (const char *const[]){TU_JOBEXEC, "jobs", "list", "--config", cfg,
+                                 NULL});
+    assert_int_equal(p.status, 2);
+    assert_non_null(strstr(p.err, "bad.yaml:2:3: unknown key 'url' in "
+                                  "queue"));
+    tu_proc_free(&p);
+    free(cfg);
+}
+
+static void collect_line(const char *line, void *user)
+{
+    char **lines = user;
+    size_t len = *lines != NULL ? strlen(*lines) : 0;
+    char *grown = realloc(*lines, len + strlen(line) + 2);
+
+    assert_non_null(grown);
+    snprintf(grown + len, strlen(line) + 2, "%s\n", line);
+    *lines = grown;
+}
+
+/* The library alone, as a worker embeds it: submit, one job through
+ * jx_worker_run() with once, the log lines through the callback. */
+static void test_embedded(void **state)
+{
+    pgu_test *t = *state;
+    jx_worker_options o = JX_WORKER_OPTIONS_INIT;
+    static const char plan[] =
+        "contract_id: " CONTRACT "\n"
+        "steps:\n  - {step_index: 0, step_type: count}\n"
+        "  - {step_index: 1, step_type: count}\n";
+    jx_error err = {0, ""};
+    jx_config *cfg = NULL;
+    jx_executor *ex = NULL;
+    jx_worker *w = NULL;
+    jx_queue *q = NULL;
+    char id[37], *lines = NULL, claimed[128];
+    unsigned applied;
+
+    assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
+    assert_int_equal(jx_queue_migrate(q, &applied, &err), 0);
+    assert_int_equal(applied, 1);
+    assert_int_equal(jx_queue_submit(q, plan, sizeof plan - 1, "inline",
+                                     "tests", id, &err),
+                     0);
+    jx_queue_close(q);
+    assert_int_equal(jx_config_load(t->config, NULL, &cfg, &err), 0);
+    assert_int_equal(jx_executor_new(cfg, &ex, &err), 0);
+    jx_config_free(cfg);
+    o.conninfo = t->conninfo;
+    o.name = "embedded";
+    o.once = 1;
+    o.on_log = collect_line;
+    o.user = &lines;
+    assert_int_equal(jx_worker_new(ex, &o, &w, &err), 0);
+    assert_int_equal(jx_worker_run(w, &err), 0);
+    jx_worker_free(w);
+    jx_executor_free(ex);
+    assert_job_text(t, "SELECT concat_ws(' ', status, created_by, "
+                       "lease_owner, jsonb_array_length(step_results)) FROM "
+                       "governance_jobs WHERE job_id = '%s'",
+                    id, "COMPLETED tests embedded 2");
+    snprintf(claimed, sizeof claimed, "worker=embedded event=claimed job=%s "
+                                      "steps=2\n", id);
+    assert_non_null(lines);
+    assert_non_null(strstr(lines, claimed));
+    assert_non_null(strstr(lines, "event=finished job="));
+    assert_non_null(strstr(lines, " status=COMPLETED reason=\"All steps "
+                                  "completed successfully\"\n"));
+    free(lines);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +501,10 @@ int main(void)
                                         pgu_teardown),
         cmocka_unit_test_setup_teardown(test_prefix, pgu_setup, pgu_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm, pgu_setup, pgu_teardown),
+        cmocka_unit_test_setup_teardown(test_config_db, pgu_setup,
+                                        pgu_teardown),
+        cmocka_unit_test_setup_teardown(test_embedded, pgu_setup,
+                                        pgu_teardown),
     };
     return cmocka_run_group_tests(tests, pgu_server_start, pgu_server_stop);
 }

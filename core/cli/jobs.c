@@ -60,34 +60,32 @@ static void usage_jobs(FILE *fp)
             prog, prog);
 }
 
-/* Connects to the store the options and config name; NULL, reported,
- * when it cannot. */
-static jx_queue *open_queue(const options *o)
+/* Connects to the store the options and config name: -1 with *q set, or
+ * the exit status, reported, when it cannot (2 for a bad config, 3 for a
+ * store out of reach). */
+static int open_queue(const options *o, jx_queue **q)
 {
     jx_config *cfg = NULL;
     jx_error err = {0, ""};
-    jx_queue *q = NULL;
     const char *conninfo = jx__cli_queue_conninfo(o, &cfg, &err);
+    int status = -1;
 
-    if ((conninfo != NULL || err.code == 0) &&
-        jx_queue_open(conninfo, &q, &err) == 0) {
-        jx_config_free(cfg);
-        return q;
-    }
-    jx__cli_report(&err);
+    if ((conninfo == NULL && err.code != 0) ||
+        jx_queue_open(conninfo, q, &err) != 0)
+        status = jx__cli_report(&err);
     jx_config_free(cfg);
-    return NULL;
+    return status;
 }
 
 static int cmd_submit(const options *o)
 {
-    jx_queue *q = open_queue(o);
+    jx_queue *q = NULL;
     jx_error err = {0, ""};
     char job_id[37];
     int rc;
 
-    if (q == NULL)
-        return EXIT_INTERNAL;
+    if ((rc = open_queue(o, &q)) >= 0)
+        return rc;
     rc = jx_queue_submit_file(q, o->operand, o->created_by, job_id, &err);
     jx_queue_close(q);
     if (rc != 0)
@@ -178,7 +176,7 @@ static int cmd_jobs(const options *o)
     jx_error err = {0, ""};
     char *json = NULL, *end;
     long limit = 0;
-    jx_queue *q;
+    jx_queue *q = NULL;
     int rc;
 
     if (!list && strcmp(o->operand, "show") != 0)
@@ -194,8 +192,8 @@ static int cmd_jobs(const options *o)
         return jx__cli_usage_error("jobs", "--limit must be a whole number "
                                            "from 1 to 100000, found '%s'",
                                    o->limit);
-    if ((q = open_queue(o)) == NULL)
-        return EXIT_INTERNAL;
+    if ((rc = open_queue(o, &q)) >= 0)
+        return rc;
     rc = list ? jx_queue_list_json(q, o->status, (unsigned)limit, &json, &err)
               : jx_queue_show_json(q, o->operand2, &json, &err);
     jx_queue_close(q);
