@@ -14,11 +14,11 @@
  * every write of a held job says so in its WHERE, so that a worker that
  * lost its lease writes nothing. */
 static const struct {
-    const char *name, *sql;
+    const char *name, *what, *sql; /* what: for messages */
     int n_params;
 } statements[JX__N_STMTS] = {
     [JX__STMT_CLAIM] = {
-        "jx_claim",
+        "jx_claim", "claiming a job",
         "UPDATE governance_jobs g SET status = 'RUNNING', lease_owner = $1, "
         "lease_expires_at = now() + make_interval(secs => $2::int), "
         "attempt = g.attempt + 1, started_at = now(), "
@@ -32,7 +32,7 @@ static const struct {
         "RETURNING g.job_id, g.contract_id, g.tenant_id, g.steps",
         2},
     [JX__STMT_STEP] = {
-        "jx_step",
+        "jx_step", "writing a step's result",
         "UPDATE governance_jobs SET "
         "step_results = step_results || jsonb_build_array($3::jsonb), "
         "current_step_index = current_step_index + 1, "
@@ -41,7 +41,7 @@ static const struct {
         "AND lease_expires_at > now()",
         4},
     [JX__STMT_FINISH] = {
-        "jx_finish",
+        "jx_finish", "writing the job's status",
         "UPDATE governance_jobs SET status = $3, status_reason = $4, "
         "step_results = CASE WHEN $5::jsonb IS NULL THEN step_results "
         "ELSE step_results || jsonb_build_array($5::jsonb) END, "
@@ -54,7 +54,7 @@ static const struct {
         "AND lease_expires_at > now()",
         7},
     [JX__STMT_RENEW] = {
-        "jx_renew",
+        "jx_renew", "renewing leases",
         "UPDATE governance_jobs SET "
         "lease_expires_at = now() + make_interval(secs => $3::int) "
         "WHERE job_id = ANY($1::uuid[]) AND lease_owner = $2 "
@@ -160,7 +160,7 @@ PGresult *jx__pg_prepared(jx_queue *q, jx__pg_stmt stmt, int n,
     return checked(q->conn,
                    PQexecPrepared(q->conn, statements[stmt].name, n, params,
                                   NULL, NULL, 0),
-                   statements[stmt].name + 3, err);
+                   statements[stmt].what, err);
 }
 
 int jx__pg_command(PGconn *c, const char *what, const char *sql, int n,

@@ -113,24 +113,30 @@ int jx__slot_fresh(jx_worker *w, size_t i)
  * its next write. */
 static void renew_leases(jx_worker *w, jx_queue *q)
 {
-    char ids[4 + 40 * 64] = "{", lease[16];
+    /* "{id,id,...}": a uuid[] literal of every job held. */
+    size_t size = 3 + w->concurrency * (JX__UUID_LEN + 1), used = 1, n = 0;
+    char *ids = malloc(size), lease[16];
     const char *params[] = {ids, w->name, lease};
-    size_t n = 0, used = 1;
     jx_error err = {0, ""};
     double t = jx__monotonic();
     PGresult *res;
 
+    if (ids == NULL)
+        return; /* renewed next time; the leases outlast a few misses */
+    ids[0] = '{';
     pthread_mutex_lock(&w->lock);
-    for (size_t i = 0; i < w->concurrency && used + 40 < sizeof ids; i++)
+    for (size_t i = 0; i < w->concurrency; i++)
         if (w->slots[i].job_id[0] != '\0')
-            used += (size_t)snprintf(ids + used, sizeof ids - used, "%s%s",
+            used += (size_t)snprintf(ids + used, size - used, "%s%s",
                                      n++ > 0 ? "," : "", w->slots[i].job_id);
     pthread_mutex_unlock(&w->lock);
+    snprintf(ids + used, size - used, "}");
+    snprintf(lease, sizeof lease, "%u", w->lease_seconds);
+    res = n > 0 ? jx__pg_prepared(q, JX__STMT_RENEW, 3, params, &err) : NULL;
+    free(ids);
     if (n == 0)
         return;
-    snprintf(ids + used, sizeof ids - used, "}");
-    snprintf(lease, sizeof lease, "%u", w->lease_seconds);
-    if ((res = jx__pg_prepared(q, JX__STMT_RENEW, 3, params, &err)) == NULL) {
+    if (res == NULL) {
         jx__worker_log(w, "warn", "event", "renew_failed", "why",
                        err.message, NULL);
         return;
