@@ -108,7 +108,10 @@ int pgu_setup(void **state)
     PGconn *admin;
     PGresult *res;
 
-    if (t == NULL || (t->dir = tu_mkdtemp()) == NULL)
+    if (t == NULL)
+        return -1;
+    *state = t; /* the tear-down frees what was made, if this fails */
+    if ((t->dir = tu_mkdtemp()) == NULL)
         return -1;
     snprintf(db, sizeof db, "jx_test_%u_%ld", ++databases, (long)getpid());
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
@@ -127,7 +130,6 @@ int pgu_setup(void **state)
     if (PQstatus(t->conn) != CONNECTION_OK || write_config(t) != 0 ||
         asprintf(&t->ledger, "%s/ledger", t->dir) < 0)
         return -1;
-    *state = t;
     return 0;
 }
 
@@ -139,7 +141,8 @@ int pgu_teardown(void **state)
         if (kill(t->workers[i], SIGKILL) == 0 || errno != ESRCH)
             waitpid(t->workers[i], NULL, 0);
     PQfinish(t->conn);
-    tu_rm_rf(t->dir);
+    if (t->dir != NULL)
+        tu_rm_rf(t->dir);
     free(t->dir);
     free(t->config);
     free(t->ledger);

@@ -50,7 +50,8 @@ void pgu_submit(pgu_test *t, size_t n_steps, long sleep_ms, long fail_at,
 void pgu_submit_text(pgu_test *t, const char *yaml, char *job_id);
 
 /* Starts `jobexec worker --db ... --config ... --name NAME ARGS...`
- * (NULL-terminated), its standard error to dir/NAME.log. */
+ * (ending with PGU_END), its standard error to dir/NAME.log. */
+#define PGU_END ((const char *)NULL)
 pid_t pgu_worker(pgu_test *t, const char *name, ...);
 /* Waits for pid to exit within seconds; its exit status, or -1. */
 int pgu_wait_exit(pid_t pid, double seconds);

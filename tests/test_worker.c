@@ -116,7 +116,7 @@ static void migrate(pgu_test *t)
 
 static void run_once(pgu_test *t)
 {
-    pid_t w = pgu_worker(t, "w1", "--once", NULL);
+    pid_t w = pgu_worker(t, "w1", "--once", PGU_END);
     assert_int_equal(pgu_wait_exit(w, 30), 0);
 }
 
@@ -380,7 +380,7 @@ static void test_sigterm(void **state)
 
     migrate(t);
     pgu_submit(t, 3, 1500, -1, id);
-    w = pgu_worker(t, "w1", NULL);
+    w = pgu_worker(t, "w1", PGU_END);
     pgu_wait_ledger(t, 1, 30); /* step 0 has started */
     kill(w, SIGTERM);
     assert_int_equal(pgu_wait_exit(w, 30), 0);

@@ -71,13 +71,13 @@ static void test_kill_mid_step(void **state)
                     "{sleep_ms: 60000}}\n"
                     "  - {step_index: 2, step_type: count}\n",
                     id);
-    a = pgu_worker(t, "doomed", "--lease", "2", NULL);
+    a = pgu_worker(t, "doomed", "--lease", "2", PGU_END);
     pgu_wait_ledger(t, 2, 30); /* step 1 has started */
     kill(a, SIGKILL);
     assert_int_equal(pgu_wait_exit(a, 10), 128 + SIGKILL);
     assert_row(t, id, "RUNNING | 1 | COMPLETED");
     /* The rescuer of a live worker: lease (2 s) + its period (1 s). */
-    pgu_worker(t, "rescuer", "--lease", "2", "--rescue", "1", NULL);
+    pgu_worker(t, "rescuer", "--lease", "2", "--rescue", "1", PGU_END);
     pgu_wait_for(t, "SELECT status FROM governance_jobs", "FAILED", 3 + 5);
     assert_row(t, id, "FAILED | interrupted: worker doomed lost its lease at "
                       "step 1 | 1 | COMPLETED");
@@ -97,7 +97,7 @@ static void test_stopped_past_lease(void **state)
 
     migrate(t);
     pgu_submit(t, 3, 1500, -1, id);
-    a = pgu_worker(t, "sleeper", "--lease", "2", NULL);
+    a = pgu_worker(t, "sleeper", "--lease", "2", PGU_END);
     pgu_wait_ledger(t, 2, 30); /* step 1 has started */
     kill(a, SIGSTOP);
     sleep(3); /* past the lease */
@@ -149,7 +149,7 @@ static void test_many_workers_killed(void **state)
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "w%u", next++);
         workers[i] = pgu_worker(t, name, "--lease", "2", "--rescue", "1",
-                                "--poll", "50", NULL);
+                                "--poll", "50", PGU_END);
     }
     while ((left = pgu_number(t, "SELECT count(*) FROM governance_jobs "
                                  "WHERE status IN ('PENDING', 'RUNNING')")) >
@@ -162,7 +162,7 @@ static void test_many_workers_killed(void **state)
         kills++;
         snprintf(name, sizeof name, "w%u", next++);
         workers[victim] = pgu_worker(t, name, "--lease", "2", "--rescue", "1",
-                                     "--poll", "50", NULL);
+                                     "--poll", "50", PGU_END);
     }
     assert_int_equal(left, 0);
     assert_true(kills >= 1);

@@ -34,7 +34,7 @@ static void lose(held_job *h, const char *why)
 {
     h->lost = 1;
     jx__worker_log(h->w, "warn", "event", "lease_lost", "job", h->job_id,
-                   "why", why, NULL);
+                   "why", why, JX__LOG_END);
 }
 
 /* The step result inside a step_finished record, as compact JSON (the
@@ -167,7 +167,7 @@ static void finish(held_job *h, const char *status, const char *reason,
 
     if (h->lost) {
         jx__worker_log(h->w, "warn", "event", "abandoned", "job", h->job_id,
-                       "status", status, "reason", reason, NULL);
+                       "status", status, "reason", reason, JX__LOG_END);
         return;
     }
     snprintf(done, sizeof done, "%zu", steps_done);
@@ -180,7 +180,7 @@ static void finish(held_job *h, const char *status, const char *reason,
         lose(h, "the terminal status found the lease expired or taken");
     else
         jx__worker_log(h->w, "info", "event", "finished", "job", h->job_id,
-                       "status", status, "reason", reason, NULL);
+                       "status", status, "reason", reason, JX__LOG_END);
     PQclear(res);
 }
 
@@ -239,7 +239,7 @@ int jx__worker_take_job(jx_worker *w, jx_queue *q, size_t i, jx_error *err)
         if (asprintf(&reason, "Plan refused: %s", perr.message) < 0)
             reason = NULL;
         jx__worker_log(w, "warn", "event", "refused", "job", h.job_id,
-                       "reason", perr.message, NULL);
+                       "reason", perr.message, JX__LOG_END);
         finish(&h, "FAILED", reason != NULL ? reason : perr.message, 0,
                NULL);
         free(reason);
@@ -247,7 +247,7 @@ int jx__worker_take_job(jx_worker *w, jx_queue *q, size_t i, jx_error *err)
         char n[24];
         snprintf(n, sizeof n, "%zu", h.n_steps);
         jx__worker_log(w, "info", "event", "claimed", "job", h.job_id,
-                       "steps", n, NULL);
+                       "steps", n, JX__LOG_END);
         run(&h, plan);
     }
     PQclear(row);

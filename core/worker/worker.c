@@ -138,7 +138,7 @@ static void renew_leases(jx_worker *w, jx_queue *q)
         return;
     if (res == NULL) {
         jx__worker_log(w, "warn", "event", "renew_failed", "why",
-                       err.message, NULL);
+                       err.message, JX__LOG_END);
         return;
     }
     pthread_mutex_lock(&w->lock);
@@ -159,13 +159,13 @@ static void rescue(jx_worker *w, jx_queue *q)
 
     if (jx_queue_rescue(q, &n, &err) != 0) {
         jx__worker_log(w, "warn", "event", "rescue_failed", "why",
-                       err.message, NULL);
+                       err.message, JX__LOG_END);
         return;
     }
     if (n == 0)
         return;
     snprintf(count, sizeof count, "%u", n);
-    jx__worker_log(w, "info", "event", "rescued", "jobs", count, NULL);
+    jx__worker_log(w, "info", "event", "rescued", "jobs", count, JX__LOG_END);
 }
 
 /* Waits on the keeper's condition until t (monotonic) or the end;
@@ -205,7 +205,7 @@ static void *keep(void *arg)
     do {
         if (q == NULL && jx_queue_open(w->conninfo, &q, &err) != 0) {
             jx__worker_log(w, "warn", "event", "keeper_disconnected", "why",
-                           err.message, NULL);
+                           err.message, JX__LOG_END);
             continue;
         }
         renew_leases(w, q);
@@ -268,7 +268,7 @@ static jx_queue *connect_listening(jx_worker *w)
         jx__pg_command(q->conn, "listening", "LISTEN jobexec_jobs", 0, NULL,
                        &err) != 0) {
         jx__worker_log(w, "warn", "event", "disconnected", "why",
-                       err.message, NULL);
+                       err.message, JX__LOG_END);
         jx_queue_close(q);
         return NULL;
     }
@@ -298,7 +298,7 @@ static void *work(void *arg)
         rc = jx__worker_take_job(w, q, t->slot, &err);
         if (rc < 0) {
             jx__worker_log(w, "warn", "event", "claim_failed", "why",
-                           err.message, NULL);
+                           err.message, JX__LOG_END);
             jx_queue_close(q);
             q = NULL;
             nap(w, RECONNECT_MS);
@@ -402,7 +402,7 @@ int jx_worker_run(jx_worker *w, jx_error *err)
         return jx__fail(err, JX_EINTERNAL, "cannot start the keeper thread");
     }
     snprintf(n, sizeof n, "%u", w->concurrency);
-    jx__worker_log(w, "info", "event", "started", "concurrency", n, NULL);
+    jx__worker_log(w, "info", "event", "started", "concurrency", n, JX__LOG_END);
     for (started = 0; started < w->concurrency; started++) {
         threads[started] = (job_thread){.w = w, .slot = started};
         if (pthread_create(&threads[started].thread, NULL, work,
@@ -420,7 +420,7 @@ int jx_worker_run(jx_worker *w, jx_error *err)
     pthread_mutex_unlock(&w->lock);
     pthread_join(keeper, NULL);
     free(threads);
-    jx__worker_log(w, "info", "event", "stopped", NULL);
+    jx__worker_log(w, "info", "event", "stopped", JX__LOG_END);
     return rc;
 }
 

@@ -42,7 +42,8 @@ struct jx_worker {
 };
 
 /* One logfmt line: ts, level, worker, then the pairs given as
- * key, value, ..., NULL (a value quoted when it needs it). */
+ * key, value, ..., JX__LOG_END (a value quoted when it needs it). */
+#define JX__LOG_END ((const char *)NULL)
 void jx__worker_log(jx_worker *w, const char *level, ...);
 
 /* Slot i now holds job_id ("" : none), renewed at t. */
