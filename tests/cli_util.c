@@ -57,6 +57,13 @@ extern char **environ;
     "                                changed it\n"                           \
     "  scope create|list|show|revoke bound execution scopes for run "       \
     "--scope\n"                                                              \
+    "  worker [--db URL] [--concurrency N] [--once]\n"                      \
+    "                                run jobs from the PostgreSQL "          \
+    "governance store\n"                                                     \
+    "  submit [--db URL] PLAN|-      add a plan to the store as a PENDING "  \
+    "job\n"                                                                  \
+    "  jobs list|show                the store's jobs, their status and "    \
+    "evidence\n"                                                             \
     "  retry-advice --attempt N --error TEXT\n"                              \
     "                                whether and when to retry failed "      \
     "work\n"                                                                 \
