@@ -166,6 +166,27 @@ void jx__cli_progress_cb(const jx_progress_event *ev, void *user);
  * starts a clean line.  Nothing when none is shown. */
 void jx__cli_progress_clear(void);
 
+/* ---- jobid.c: --job values ------------------------------------------ */
+
+/* Resolves a --job value against the evidence log at log: a whole id in
+ * any case (lower-cased into out, not looked up), or a prefix of at least
+ * 8 hex digits that exactly one job of the log has.  Returns 0, or the
+ * exit status after a message: too short or not an id (bad usage, for
+ * `jobexec COMMAND --help`), no job or several (naming them), or a log
+ * that cannot be read. */
+int jx__cli_resolve_job(const char *command, const char *log,
+                        const char *given, char out[37]);
+
+/* The same against ids that each() feeds, one call of match(m, id) per
+ * id (repeats are fine), returning 0 or an exit status after a message;
+ * where names the source in messages. */
+int jx__cli_resolve_job_in(const char *command, const char *where,
+                           const char *given,
+                           int (*each)(void *arg,
+                                       int (*match)(void *m, const char *id),
+                                       void *m),
+                           void *arg, char out[37]);
+
 /* evidence verify|show, dispatched by evidence.c. */
 int jx__cli_evidence_verify(const options *o);
 int jx__cli_evidence_show(const options *o);
