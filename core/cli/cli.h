@@ -118,6 +118,8 @@ const char *jx__cli_default_config(void);
 /* Prints "jobexec: MESSAGE" for err; returns the exit status its code
  * calls for (2 for bad input, 3 otherwise). */
 int jx__cli_report(const jx_error *err);
+/* The exit status jx__cli_report() returns for err, without printing. */
+int jx__cli_status_for(const jx_error *err);
 
 /* The folder relative plugin paths resolve under when a config sets no
  * plugin_dir: the build tree's for the uninstalled binary, else NULL (the

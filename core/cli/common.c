@@ -137,6 +137,11 @@ static int exit_for(int code)
     }
 }
 
+int jx__cli_status_for(const jx_error *err)
+{
+    return exit_for(err->code);
+}
+
 int jx__cli_report(const jx_error *err)
 {
     fprintf(stderr, "%s: %s\n", prog, err->message);
