@@ -92,13 +92,43 @@ const char *jx_default_plugin_dir(void);
 /* ---- Logging ----------------------------------------------------------- */
 
 /* Receives plugin log messages (host->log).  job_id is NULL and step_index
- * -1 outside a job (plugin init and fini). */
+ * -1 outside a job (plugin init and fini).  Called as
+ * jx_plugin_log_cb is (below), from whichever thread logged. */
 typedef void (*jx_log_fn)(int level, const char *job_id, int64_t step_index,
                           const char *message, void *user);
 
 /* Sets the process-wide log handler; NULL (the default) drops messages.
- * Thread-safe; meant to be called once at start-up. */
+ * Replaces a handler set with jx_set_plugin_log_handler().  Thread-safe;
+ * meant to be called once at start-up. */
 void jx_set_log_handler(jx_log_fn fn, void *user);
+
+/*
+ * Receives log messages as jx_log_fn does, with the name of the plugin
+ * that logged (its descriptor's name, as jx_plugin_info.name gives it; an
+ * isolated plugin's too).  plugin is NULL for the library's own messages
+ * (a torn evidence line cut off, an audit sink's failure, a health
+ * observer that failed).  Everything is lent for the call only; message is
+ * redacted of the job's secrets.
+ *
+ * Which thread calls it: the thread that called into the plugin: the one
+ * in jx_executor_new() / jx_executor_add_handler() for init, in
+ * jx_executor_run() for execute and the health observer, in
+ * jx_executor_check() or jx_executor_run() for validate, in
+ * jx_executor_free() for fini.  An isolated plugin's messages come on the
+ * thread waiting for its runner, that is the same one.  A plugin that
+ * logs from a thread of its own, with the step's context, calls it on
+ * that thread.  It may therefore be called from several threads at once:
+ * it must be thread-safe, and must not call back into the executor.
+ */
+typedef void (*jx_plugin_log_cb)(int level, const char *plugin,
+                                 const char *job_id, int64_t step_index,
+                                 const char *message, void *user);
+
+/* Sets the process-wide log handler that is given plugin names; NULL
+ * drops messages.  Replaces a handler set with jx_set_log_handler(): one
+ * handler receives each message.  Thread-safe; meant to be called once at
+ * start-up. */
+void jx_set_plugin_log_handler(jx_plugin_log_cb cb, void *user);
 
 /* ---- Config ------------------------------------------------------------ */
 
