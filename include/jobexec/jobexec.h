@@ -534,9 +534,43 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
  * (host->ctx_cancelled turns true; an isolated plugin's runner is
  * signalled, then killed after runner.kill_grace_ms), no further step
  * starts, and the job ends CANCELLED with complete evidence.  Returns how
- * many jobs were told, or a negative JX_E* code.
+ * many jobs were told, or a negative JX_E* code.  A job that is not
+ * running is not affected, nor is it later: to cancel a job that may not
+ * have started yet, use jx_executor_cancel_ahead().
  */
 int jx_executor_cancel(jx_executor *ex, const char *job_id);
+
+/* How many cancels of jobs not started yet one executor remembers. */
+#define JX_CANCEL_AHEAD_MAX 1024
+
+/*
+ * Cancels job job_id (a UUID, in any case) whether or not it has started.
+ * A running job is cancelled as jx_executor_cancel() does.  Otherwise the
+ * cancel is remembered, and the next jx_executor_run() on ex of a plan
+ * with that job_id is cancelled as it starts: it runs no handler (nor
+ * validate, nor the scope gate), and ends CANCELLED, "Cancelled before
+ * step N" (N the first step's step_index), with complete evidence
+ * (job_started, a sealed job_finished, the document and the audit
+ * events).  That run uses the cancel up; a later run of the same job is
+ * not affected.  Remembering the same job twice keeps one cancel.
+ *
+ * Thread-safe, and race-free against a run that is starting: the cancel
+ * either finds the job running or is found by it.  Returns 1 when a
+ * running job was told, 0 when the cancel was remembered; JX_EINVAL for a
+ * NULL ex or an id that is not a UUID, JX_ELIMIT when JX_CANCEL_AHEAD_MAX
+ * cancels are remembered already (forget some first), JX_ENOMEM; err says
+ * why.
+ */
+int jx_executor_cancel_ahead(jx_executor *ex, const char *job_id,
+                             jx_error *err);
+
+/*
+ * Forgets the remembered cancel of job_id (any case), or every one when
+ * job_id is NULL: for a job the caller will not run after all.  Returns
+ * how many were forgotten (0 when none was remembered, or for an id that
+ * is not a UUID), or JX_EINVAL for a NULL ex.  Thread-safe.
+ */
+int jx_executor_forget_cancel(jx_executor *ex, const char *job_id);
 
 jx_job_status jx_result_status(const jx_result *res);
 const char *jx_result_status_name(const jx_result *res);
