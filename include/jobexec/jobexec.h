@@ -433,10 +433,16 @@ typedef struct jx_record {
 
 /* A sink.  Returning non-zero means the record was not kept: the job then
  * stops before its next step and ends FAILED (evidence is never lost
- * silently). */
+ * silently).  Called on the thread in jx_executor_run(), in seq order, one
+ * record at a time; jobs running on several threads with the same sink
+ * call it from each of those threads at once. */
 typedef int (*jx_record_cb)(const jx_record *rec, void *user);
 
-/* Receives a handler's progress reports (host->ctx_progress). */
+/* Receives a handler's progress reports (host->ctx_progress), every one,
+ * on the thread that reported: the job's thread (the one in
+ * jx_executor_run(), which is also where an isolated plugin's reports
+ * arrive), or a thread of an in-process handler's own.  Not serialised
+ * with the job's other callbacks in that last case. */
 typedef void (*jx_progress_cb)(const char *job_id, int64_t step_index,
                                double fraction, const char *message,
                                void *user);
@@ -469,6 +475,11 @@ typedef struct jx_progress_event {
                              * nothing is done yet, 0 when finished */
 } jx_progress_event;
 
+/* Called for "started", "step_finished" and "finished" on the job's
+ * thread; for "running" on the thread whose report it carries (as
+ * jx_progress_cb), or on the job's thread when a report held back is
+ * delivered at the step's end.  The job's events are serialised: never
+ * two at once for one job. */
 typedef void (*jx_job_progress_cb)(const jx_progress_event *ev, void *user);
 
 /*
@@ -500,7 +511,8 @@ typedef struct jx_run_options {
     /* Receives each audit event (job_created, job_started, job_completed,
      * job_failed, job_cancelled, scope_rejected) as one line of JSON, the
      * bytes the config's audit.log gets; returning non-zero before the
-     * steps stops the job, FAILED.  May be NULL. */
+     * steps stops the job, FAILED.  Called on the job's thread (the one in
+     * jx_executor_run()).  May be NULL. */
     int (*on_audit)(const char *json, size_t len, void *user);
 } jx_run_options;
 
@@ -618,6 +630,8 @@ typedef struct jx_job_report {
     unsigned run, runs;
 } jx_job_report;
 
+/* Called on the thread in jx_evidence_verify(), before it returns, one
+ * report at a time. */
 typedef int (*jx_job_report_cb)(const jx_job_report *r, void *user);
 
 typedef struct jx_verify_options {
