@@ -351,6 +351,30 @@ static void test_cancel_ahead_first(void **state)
     free(r.last);
 }
 
+/* A job cancelled ahead is not checked: a plan that would be refused
+ * ends CANCELLED, not "Plan refused". */
+static void test_cancel_ahead_unchecked(void **state)
+{
+    jx_executor *ex = *state;
+    jx_plan *plan = NULL;
+    jx_result *res = NULL;
+    jx_error err = {0, ""};
+
+    tu_plan_steps(&plan, &err, TU_JOB, 2, "rec", 1, "missing");
+    assert_int_equal(jx_executor_cancel_ahead(ex, TU_JOB, &err), 0);
+    tu_run_job(ex, plan, NULL, &res, &err);
+    assert_int_equal(jx_result_status(res), JX_JOB_CANCELLED);
+    assert_string_equal(jx_result_reason(res), "Cancelled before step 0");
+    tu_run_job(ex, plan, NULL, &res, &err);
+    assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
+    assert_string_equal(jx_result_reason(res), "Plan refused: step 1: No "
+                                               "handler registered for step "
+                                               "type: missing");
+    assert_int_equal(calls, 0);
+    jx_result_free(res);
+    jx_plan_free(plan);
+}
+
 /* The id in upper case is the same job; twice is one cancel. */
 static void test_cancel_ahead_same_job(void **state)
 {
@@ -469,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_log_old_handler),
         cmocka_unit_test(test_log_names_isolated_plugin),
         EX_TEST(test_cancel_ahead_first),
+        EX_TEST(test_cancel_ahead_unchecked),
         EX_TEST(test_cancel_ahead_same_job),
         EX_TEST(test_cancel_ahead_forget),
         EX_TEST(test_cancel_ahead_bound),

@@ -83,12 +83,11 @@ typedef struct matches {
 static int match_id(void *m_, const char *id)
 {
     matches *m = m_;
-    size_t kept = m->n < MAX_NAMED ? m->n : MAX_NAMED;
 
     if (id == NULL || strlen(id) != ID_LEN ||
         strncmp(id, m->prefix, m->prefix_len) != 0)
         return 0;
-    for (size_t i = 0; i < kept; i++)
+    for (size_t i = 0; i < m->n && i < MAX_NAMED; i++)
         if (strcmp(m->ids[i], id) == 0)
             return 0;
     /* Past MAX_NAMED an id is counted once per line, not once per job:

@@ -149,7 +149,8 @@ static int verify_json(const options *o)
     status = verdict_status(&sum, o->job == NULL);
     if (!t.lost)
         doc = json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:i}", "file",
-                        o->operand2, "job", o->job, "pubkey", o->pubkey, "jobs", t.reports, "summary",
+                        o->operand2, "job", o->job, "pubkey", o->pubkey,
+                        "jobs", t.reports, "summary",
                         summary_json(&sum, t.distinct_jobs), "exit_status",
                         status);
     else

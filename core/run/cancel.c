@@ -152,28 +152,35 @@ int jx_executor_cancel_ahead(jx_executor *ex, const char *job_id,
     return n;
 }
 
+/* Forgets the cancel of job_id (any case): 1, or 0 when none is
+ * remembered.  Under running_lock. */
+static int forget_one(jx_executor *ex, const char *job_id)
+{
+    char id[JX__UUID_LEN + 1];
+    uuid_t u;
+    ssize_t i;
+
+    if (strlen(job_id) != JX__UUID_LEN || uuid_parse(job_id, u) != 0)
+        return 0;
+    uuid_unparse_lower(u, id);
+    if ((i = find_ahead(ex, id)) < 0)
+        return 0;
+    drop_ahead(ex, (size_t)i);
+    return 1;
+}
+
 int jx_executor_forget_cancel(jx_executor *ex, const char *job_id)
 {
-    int n = 0;
+    int n;
 
     if (ex == NULL)
         return JX_EINVAL;
     pthread_mutex_lock(&ex->running_lock);
-    if (job_id == NULL) {
+    if (job_id != NULL) {
+        n = forget_one(ex, job_id);
+    } else {
         n = (int)ex->n_ahead;
         ex->n_ahead = 0;
-    } else {
-        char id[JX__UUID_LEN + 1];
-        uuid_t u;
-        ssize_t i;
-
-        if (strlen(job_id) == JX__UUID_LEN && uuid_parse(job_id, u) == 0) {
-            uuid_unparse_lower(u, id);
-            if ((i = find_ahead(ex, id)) >= 0) {
-                drop_ahead(ex, (size_t)i);
-                n = 1;
-            }
-        }
     }
     pthread_mutex_unlock(&ex->running_lock);
     return n;
