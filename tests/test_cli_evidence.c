@@ -1,9 +1,9 @@
 /*
  * test_cli_evidence.c - `jobexec evidence verify|show` and `jobexec keygen`
- * on logs written by `jobexec run`: unreadable files, --job in any case,
- * the full job id in show's timeline, control characters escaped in what
- * show, verify and run print of a log or a plugin's text, and a folder
- * given to keygen.
+ * on logs written by `jobexec run`: unreadable files, --job in any case
+ * and as a prefix, the full job id in show's timeline, control characters
+ * and Unicode bidirectional controls escaped in what show, verify and run
+ * print of a log or a plugin's text, and a folder given to keygen.
  */
 #include "config.h"
 
@@ -76,10 +76,16 @@ static void test_evidence_job_any_case(void **state)
         assert_string_equal(f->p.err, "");
     }
 
-    /* Not a UUID: left as given, and not found. */
+    /* Its first 8 digits, as the timeline shows them, in either case. */
     JOBEXEC(f, NULL, "evidence", "show", log, "--job", "3F1C2B7A");
+    assert_int_equal(f->p.status, 0);
+    assert_int_equal(count_lines(f->p.out), 8);
+    assert_string_equal(f->p.err, "");
+
+    /* A whole id the log does not hold. */
+    JOBEXEC(f, NULL, "evidence", "show", log, "--job", TU_NIL_JOB);
     assert_usage_error(&f->p, fx_printf(f, "jobexec: %s: no record of job "
-                                           "3F1C2B7A\n", log));
+                                           TU_NIL_JOB "\n", log));
 }
 
 /* Each line names the job by its first 8 characters; the job_started
@@ -141,6 +147,31 @@ static void test_evidence_show_escapes(void **state)
         "2026-01-01T00:00:03+00:00  3f1c2b7a  job finished FAILED: Step 1 "
         "failed: a\\nb\\u001b[8mc (2 executed, 1 succeeded, 1 failed; "
         "1.500000 s; sealed, unsigned)\n");
+}
+
+/* Bidirectional controls (U+202A..U+202E, U+2066..U+2069) would reorder
+ * what the terminal shows ("Trojan Source"): they are escaped like
+ * control characters, and the characters around them are kept. */
+static void test_evidence_show_escapes_bidi(void **state)
+{
+    fixture *f = *state;
+    const char *log = fx_keep(
+        f, tu_write(fx_dir(f), "bidi.jsonl",
+                    "{\"event\":\"step_finished\",\"job_id\":\"" PLAN_JOB
+                    "\",\"step\":{\"step_index\":0,\"status\":\"FAILED\","
+                    "\"completed_at\":\"2026-01-01T00:00:01+00:00\","
+                    "\"error\":\"a\u202ab\u202bc\u202cd\u202de\u202ef"
+                    "\u2066g\u2067h\u2068i\u2069j\u2029k\u200fl\u00e9\"}}\n"));
+
+    JOBEXEC(f, NULL, "evidence", "show", log);
+    assert_int_equal(f->p.status, 0);
+    assert_string_equal(f->p.err, "");
+    /* U+2029 and U+200F are no embedding, override or isolate: kept. */
+    assert_string_equal(
+        f->p.out,
+        "2026-01-01T00:00:01+00:00  3f1c2b7a  step 0 FAILED: a\\u202ab"
+        "\\u202bc\\u202cd\\u202de\\u202ef\\u2066g\\u2067h\\u2068i"
+        "\\u2069j\xe2\x80\xa9k\xe2\x80\x8fl\xc3\xa9\n");
 }
 
 /* verify's reasons may quote a damaged line (the JSON parser's "near
@@ -255,6 +286,7 @@ int main(void)
         TEST(test_evidence_job_any_case),
         TEST(test_evidence_show_full_id),
         TEST(test_evidence_show_escapes),
+        TEST(test_evidence_show_escapes_bidi),
         TEST(test_evidence_verify_escapes),
         TEST(test_run_escapes_plugin_text),
         TEST(test_keygen_directory),

@@ -188,6 +188,23 @@ static void test_registry_list_and_history(void **state)
     JOBEXEC(f, NULL, "registry", "history", "-c", config, "--job", TU_JOB2);
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out, "");
+
+    /* A prefix of the id, as the history prints it. */
+    JOBEXEC(f, NULL, "registry", "history", "-c", config, "--job",
+            "6B0B1B3E", "--json");
+    assert_int_equal(f->p.status, 0);
+    assert_int_equal(json_array_size(fx_array(f)), 3);
+    JOBEXEC(f, NULL, "registry", "history", "-c", config, "--job",
+            "3d5c8e1a");
+    assert_usage_error(&f->p,
+                       fx_printf(f, "jobexec: %s/registry.db: no job id "
+                                    "starts with '3d5c8e1a'\n",
+                                 fx_dir(f)));
+    JOBEXEC(f, NULL, "registry", "history", "-c", config, "--job", "6b0b");
+    assert_usage_error(&f->p, "jobexec: job id prefix '6b0b' is too short: "
+                              "give at least 8 hex digits\n"
+                              "Try 'jobexec registry --help' for more "
+                              "information.\n");
 }
 
 static void test_registry_refusals(void **state)

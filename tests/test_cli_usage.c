@@ -54,12 +54,15 @@
     "(nothing\nran), 3 internal error, 5 refused by the scope gate.\n"
 
 #define CHECK_USAGE                                                          \
-    "Usage: jobexec check [--config FILE] [PLAN|-]\n"                        \
+    "Usage: jobexec check [--config FILE] [--json] [PLAN|-]\n"               \
     "Load the config and every plugin it names, and, given a plan, check "   \
     "that\nevery step has a handler and that each handler's validate "       \
     "accepts it.\nNothing runs, and the evidence log is only checked, never " \
-    "created or changed.\nExit status: 0 valid, 2 invalid (an evidence log "  \
-    "that cannot be opened or\ncreated among them), 3 internal error.\n"
+    "created or changed.\nWith --json, one JSON document on standard "       \
+    "output: {ok: true, config,\nplugins, plan} or {ok: false, file, line, " \
+    "column, reason, error, message}.\nExit status: 0 valid, 2 invalid (an " \
+    "evidence log that cannot be opened or\ncreated among them), 3 "         \
+    "internal error.\n"
 
 #define PLUGINS_USAGE                                                        \
     "Usage: jobexec plugins [--config FILE] [--json]\n"                      \

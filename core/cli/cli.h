@@ -133,6 +133,8 @@ const char *jx__cli_default_config(void);
 /* Prints "jobexec: MESSAGE" for err; returns the exit status its code
  * calls for (2 for bad input, 3 otherwise). */
 int jx__cli_report(const jx_error *err);
+/* The exit status jx__cli_report() returns for err, without printing. */
+int jx__cli_status_for(const jx_error *err);
 
 /* The folder relative plugin paths resolve under when a config sets no
  * plugin_dir: the build tree's for the uninstalled binary, else NULL (the
@@ -187,6 +189,27 @@ void jx__cli_progress_clear(void);
  * the config cannot be read. */
 const char *jx__cli_queue_conninfo(const options *o, jx_config **cfg,
                                    jx_error *err);
+
+/* ---- jobid.c: --job values ------------------------------------------ */
+
+/* Resolves a --job value against the evidence log at log: a whole id in
+ * any case (lower-cased into out, not looked up), or a prefix of at least
+ * 8 hex digits that exactly one job of the log has.  Returns 0, or the
+ * exit status after a message: too short or not an id (bad usage, for
+ * `jobexec COMMAND --help`), no job or several (naming them), or a log
+ * that cannot be read. */
+int jx__cli_resolve_job(const char *command, const char *log,
+                        const char *given, char out[37]);
+
+/* The same against ids that each() feeds, one call of match(m, id) per
+ * id (repeats are fine), returning 0 or an exit status after a message;
+ * where names the source in messages. */
+int jx__cli_resolve_job_in(const char *command, const char *where,
+                           const char *given,
+                           int (*each)(void *arg,
+                                       int (*match)(void *m, const char *id),
+                                       void *m),
+                           void *arg, char out[37]);
 
 /* evidence verify|show, dispatched by evidence.c. */
 int jx__cli_evidence_verify(const options *o);

@@ -17,9 +17,21 @@
 const char *const jx__cli_prog = "jobexec";
 #define prog jx__cli_prog
 
-/* Writes s with what a terminal would act on spelled out: C0 controls, DEL
- * and C1 controls (U+0080..U+009F).  Plugin and log text is not ours: a
- * newline in it would forge a line, an escape sequence could hide text. */
+/* Whether p starts a Unicode bidirectional control in UTF-8: the
+ * embeddings and overrides U+202A..U+202E (E2 80 AA..AE) and the isolates
+ * U+2066..U+2069 (E2 81 A6..A9).  They reorder what a terminal shows
+ * ("Trojan Source"): a reason could read as another. */
+static int is_bidi_control(const unsigned char *p)
+{
+    return p[0] == 0xe2 &&
+           ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+            (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
+/* Writes s with what a terminal would act on spelled out: C0 controls, DEL,
+ * C1 controls (U+0080..U+009F) and bidirectional controls.  Plugin and log
+ * text is not ours: a newline in it would forge a line, an escape sequence
+ * could hide text, a bidirectional override reorder it. */
 static void put_escaped(FILE *fp, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -33,6 +45,12 @@ static void put_escaped(FILE *fp, const char *s)
             fprintf(fp, "\\u%04x", *p);
         else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
             fprintf(fp, "\\u%04x", *++p);
+        else if (is_bidi_control(p)) {
+            /* p[1] and p[2] are continuation bytes: never the NUL. */
+            fprintf(fp, "\\u%04x", 0x2000 | (p[1] & 0x3f) << 6 |
+                                        (p[2] & 0x3f));
+            p += 2;
+        }
         else
             putc(*p, fp);
     }
@@ -135,6 +153,11 @@ static int exit_for(int code)
     default:
         return EXIT_INTERNAL;
     }
+}
+
+int jx__cli_status_for(const jx_error *err)
+{
+    return exit_for(err->code);
 }
 
 int jx__cli_report(const jx_error *err)

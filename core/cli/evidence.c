@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,8 +14,9 @@
 static void usage_evidence(FILE *fp)
 {
     fprintf(fp,
-            "Usage: %s evidence verify FILE [--pubkey KEY] [--job ID]\n"
-            "       %s evidence show FILE [--job ID]\n"
+            "Usage: %s evidence verify FILE [--pubkey KEY] [--job ID] "
+            "[--json]\n"
+            "       %s evidence show FILE [--job ID] [--json]\n"
             "       %s evidence export FILE --job ID --format in-toto|slsa "
             "[--key KEYFILE]\n"
             "                [--pubkey KEY] [--output OUT]\n"
@@ -45,7 +45,12 @@ static void usage_evidence(FILE *fp)
             "Options:\n"
             "  -k, --pubkey KEY   check seal signatures with this public key\n"
             "  -j, --job ID       only this job (export: the job, "
-            "required)\n"
+            "required); the id,\n"
+            "                     or a prefix of at least 8 hex digits "
+            "that one job has\n"
+            "  --json             verify: one JSON document; show: JSON "
+            "Lines, one\n"
+            "                     object per line of the log\n"
             "  --format FORMAT    export: in-toto or slsa\n"
             "  --key KEYFILE      export: the secret key to sign with "
             "(default: the\n"
@@ -60,49 +65,60 @@ static void usage_evidence(FILE *fp)
             prog, prog, prog, prog);
 }
 
-/* Job ids are stored as libuuid writes them, in lower case; an id copied
- * from elsewhere may be upper case.  Anything but a 36-character id is
- * left as given, to be reported as not found. */
-static const char *normalise_job(const char *id, char buf[37])
+static int unknown_verb(const char *verb)
 {
-    if (id == NULL || strlen(id) != 36)
-        return id;
-    for (size_t i = 0; i < 36; i++)
-        buf[i] = (char)tolower((unsigned char)id[i]);
-    buf[36] = '\0';
-    return buf;
+    fprintf(stderr, "%s: unknown evidence command '%s' (verify, show, "
+                    "export)\n"
+                    "Try '%s evidence --help' for more information.\n",
+            prog, verb, prog);
+    return EXIT_USAGE;
+}
+
+/* Options that only some of verify, show and export take: the usage
+ * error for one given to another, or 0. */
+static int misplaced_option(const options *o)
+{
+    int export = strcmp(o->operand, "export") == 0;
+
+    if (!export && (o->key != NULL || o->format != NULL || o->output != NULL))
+        return jx__cli_usage_error("evidence", "option '--%s' applies only "
+                                               "to 'evidence export'",
+                                   o->key      ? "key"
+                                   : o->format ? "format"
+                                               : "output");
+    if (export && o->json)
+        return jx__cli_usage_error("evidence", "option '--json' applies only "
+                                               "to 'evidence verify' and "
+                                               "'evidence show'");
+    if (strcmp(o->operand, "show") == 0 && o->pubkey != NULL) {
+        fprintf(stderr, "%s: evidence show takes no --pubkey (use "
+                        "evidence verify)\n", prog);
+        return EXIT_USAGE;
+    }
+    return 0;
 }
 
 static int cmd_evidence(const options *o)
 {
     options oj = *o;
     char job[37];
+    int rc;
 
-    oj.job = normalise_job(o->job, job);
+    if (strcmp(o->operand, "export") != 0 &&
+        strcmp(o->operand, "verify") != 0 && strcmp(o->operand, "show") != 0)
+        return unknown_verb(o->operand);
+    if ((rc = misplaced_option(o)) != 0)
+        return rc;
+    /* A prefix of the id selects the job it starts (jobid.c). */
+    if (o->job != NULL &&
+        (rc = jx__cli_resolve_job("evidence", o->operand2, o->job, job)) != 0)
+        return rc;
+    oj.job = o->job != NULL ? job : NULL;
     if (strcmp(o->operand, "export") == 0)
         return jx__cli_evidence_export(&oj);
-    /* --key, --format and --output are export's alone. */
-    if (o->key != NULL || o->format != NULL || o->output != NULL)
-        return jx__cli_usage_error("evidence", "option '--%s' applies only "
-                                               "to 'evidence export'",
-                                   o->key      ? "key"
-                                   : o->format ? "format"
-                                               : "output");
     if (strcmp(o->operand, "verify") == 0)
         return jx__cli_evidence_verify(&oj);
-    if (strcmp(o->operand, "show") == 0) {
-        if (o->pubkey != NULL) {
-            fprintf(stderr, "%s: evidence show takes no --pubkey (use "
-                            "evidence verify)\n", prog);
-            return EXIT_USAGE;
-        }
-        return jx__cli_evidence_show(&oj);
-    }
-    fprintf(stderr, "%s: unknown evidence command '%s' (verify, show, "
-                    "export)\n"
-                    "Try '%s evidence --help' for more information.\n",
-            prog, o->operand, prog);
-    return EXIT_USAGE;
+    return jx__cli_evidence_show(&oj);
 }
 
 static const struct option evidence_options[] = {
@@ -111,6 +127,7 @@ static const struct option evidence_options[] = {
     {"format", required_argument, NULL, JX__OPT_FORMAT},
     {"key", required_argument, NULL, JX__OPT_KEY},
     {"output", required_argument, NULL, 'o'},
+    {"json", no_argument, NULL, 'J'},
     JX__CLI_OPT_HELP,
     JX__CLI_OPT_VERSION,
     JX__CLI_OPT_END,
@@ -119,6 +136,6 @@ static const struct option evidence_options[] = {
 const jx__cli_command jx__cli_evidence = {
     "evidence", cmd_evidence, usage_evidence, 2, 2,
     "missing what to do and the log: evidence verify|show|export FILE",
-    ":k:j:o:hV",
+    ":k:j:o:JhV",
     evidence_options,
 };

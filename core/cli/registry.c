@@ -35,7 +35,10 @@ static void usage_registry(FILE *fp)
             "  -c, --config FILE      the config to take the database from\n"
             "  -n, --capability NAME  history of one capability (or "
             "configuration key)\n"
-            "  -j, --job ID           history of one job\n"
+            "  -j, --job ID           history of one job (the id, or a "
+            "prefix of at\n"
+            "                         least 8 hex digits that one job "
+            "has)\n"
             "      --json             one JSON array instead of lines\n"
             "\n"
             "Exit status: 0 shown, 2 bad usage or no registry database, 3 "
@@ -214,6 +217,31 @@ static int history(const options *o, sqlite3 *db)
     return rows != NULL ? print_json(rows) : 0;
 }
 
+/* Feeds every job id of the history to match (jx__cli_resolve_job_in). */
+static int each_history_job(void *arg, int (*match)(void *m, const char *id),
+                            void *m)
+{
+    sqlite3 *db = arg;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "SELECT DISTINCT job_id FROM history", -1,
+                           &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "%s: reading the registry failed: %s\n", prog,
+                sqlite3_errmsg(db));
+        return EXIT_INTERNAL;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        match(m, col(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "%s: reading the registry failed: %s\n", prog,
+                sqlite3_errmsg(db));
+        return EXIT_INTERNAL;
+    }
+    return 0;
+}
+
 static int cmd_registry(const options *o)
 {
     int is_list = strcmp(o->operand, "list") == 0, version, rc;
@@ -235,10 +263,29 @@ static int cmd_registry(const options *o)
     if ((path = database_path(o)) == NULL)
         return EXIT_USAGE;
     db = open_database(path, &version);
-    free(path);
-    if (db == NULL)
+    if (db == NULL) {
+        free(path);
         return EXIT_USAGE;
-    rc = is_list ? list(o, db, version) : history(o, db);
+    }
+    /* A prefix of at least 8 hex digits selects the one job of the
+     * history whose id starts with it (jobid.c). */
+    if (!is_list && o->job != NULL) {
+        options oj = *o;
+        char job[37];
+
+        rc = jx__cli_resolve_job_in("registry", path, o->job,
+                                    each_history_job, db, job);
+        free(path);
+        if (rc != 0) {
+            sqlite3_close(db);
+            return rc;
+        }
+        oj.job = job;
+        rc = history(&oj, db);
+    } else {
+        free(path);
+        rc = is_list ? list(o, db, version) : history(o, db);
+    }
     if (rc != 0)
         fprintf(stderr, "%s: reading the registry failed: %s\n", prog,
                 sqlite3_errmsg(db));

@@ -118,35 +118,81 @@ static char *unknown_text(json_t *rec)
     return text;
 }
 
-/* One timeline line, escaped: every string in it is the log's, and a log
- * is what an attacker may have written.  -1 when out of memory. */
-static int show_record(json_t *rec)
+/* What show says of a record: its time, and its text (NULL when out of
+ * memory; the caller frees it). */
+static char *describe(json_t *rec, const char **when)
 {
     const char *event = str(rec, "event");
-    const char *when = json_object_get(rec, "started_at")
-                           ? str(rec, "started_at")
-                           : str(rec, "completed_at");
-    char *text;
-    int rc;
 
+    *when = json_object_get(rec, "started_at") ? str(rec, "started_at")
+                                               : str(rec, "completed_at");
     if (strcmp(event, "step_finished") == 0)
-        when = str(json_object_get(rec, "step"), "completed_at");
+        *when = str(json_object_get(rec, "step"), "completed_at");
     if (strcmp(event, "job_started") == 0)
-        text = job_started_text(rec);
-    else if (strcmp(event, "step_started") == 0)
-        text = step_started_text(rec);
-    else if (strcmp(event, "step_finished") == 0)
-        text = step_finished_text(rec);
-    else if (strcmp(event, "job_finished") == 0)
-        text = job_finished_text(rec);
-    else
-        text = unknown_text(rec);
+        return job_started_text(rec);
+    if (strcmp(event, "step_started") == 0)
+        return step_started_text(rec);
+    if (strcmp(event, "step_finished") == 0)
+        return step_finished_text(rec);
+    if (strcmp(event, "job_finished") == 0)
+        return job_finished_text(rec);
+    return unknown_text(rec);
+}
+
+/* Prints one JSON Lines object.  Non-ASCII is escaped (\uXXXX), so that
+ * the line itself cannot reorder or hide text on a terminal either.  15
+ * digits give back the double of any number the log spells with 15 or
+ * fewer (0.000083 reads 8.3e-05, not 8.2999999999999998e-05).  -1 when
+ * out of memory. */
+static int put_json_line(json_t *obj)
+{
+    char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT |
+                                                   JSON_ENSURE_ASCII |
+                                                   JSON_REAL_PRECISION(15))
+                             : NULL;
+
+    json_decref(obj);
     if (text == NULL)
         return -1;
-    rc = jx__cli_print_line(stdout, "%s  %.8s  %s", when, str(rec, "job_id"),
-                           text);
+    puts(text);
+    free(text);
+    return 0;
+}
+
+/* One timeline line, escaped: every string in it is the log's, and a log
+ * is what an attacker may have written.  With --json, the same as an
+ * object with the record itself.  -1 when out of memory. */
+static int show_record(json_t *rec, unsigned long line_no, int as_json)
+{
+    const char *when;
+    char *text = describe(rec, &when);
+    int rc;
+
+    if (text == NULL)
+        return -1;
+    if (as_json)
+        rc = put_json_line(json_pack(
+            "{s:I, s:s, s:s, s:s, s:O?, s:s, s:O}", "line",
+            (json_int_t)line_no, "time", when, "job_id", str(rec, "job_id"),
+            "event", str(rec, "event"), "seq", json_object_get(rec, "seq"),
+            "text", text, "record", rec));
+    else
+        rc = jx__cli_print_line(stdout, "%s  %.8s  %s", when,
+                               str(rec, "job_id"), text);
     free(text);
     return rc;
+}
+
+/* A line that is no record (not JSON, or not an object). */
+static int show_stray(unsigned long line_no, int torn, int as_json)
+{
+    if (as_json)
+        return put_json_line(json_pack("{s:I, s:n, s:b}", "line",
+                                       (json_int_t)line_no, "event", "torn",
+                                       torn));
+    printf("line %lu: not a record%s\n", line_no,
+           torn ? " (torn last line)" : "");
+    return 0;
 }
 
 int jx__cli_evidence_show(const options *o)
@@ -169,10 +215,9 @@ int jx__cli_evidence_show(const options *o)
         n++;
         if (!json_is_object(rec)) {
             if (o->job == NULL)
-                printf("line %lu: not a record%s\n", n,
-                       line[len - 1] != '\n' ? " (torn last line)" : "");
+                failed = show_stray(n, line[len - 1] != '\n', o->json) != 0;
         } else if (o->job == NULL || strcmp(str(rec, "job_id"), o->job) == 0) {
-            failed = show_record(rec) != 0;
+            failed = show_record(rec, n, o->json) != 0;
             shown++;
         }
         json_decref(rec);

@@ -5,6 +5,9 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
 
 #include "cli/cli.h"
 
@@ -13,7 +16,49 @@
 typedef struct tally {
     size_t distinct_jobs;
     int lost; /* a verdict could not be printed: the summary would lie */
+    json_t *reports; /* --json: the reports so far; NULL otherwise */
 } tally;
+
+static const char *verdict_name(jx_verdict v)
+{
+    switch (v) {
+    case JX_VERDICT_VALID:
+        return "valid";
+    case JX_VERDICT_INCOMPLETE:
+        return "incomplete";
+    default:
+        return "tampered";
+    }
+}
+
+/* One report as an object of --json's "jobs": every member of
+ * jx_job_report, under its own name. */
+static json_t *report_json(const jx_job_report *r)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:b, s:b, s:b, s:s?, "
+                     "s:I, s:I}",
+                     "job_id", r->job_id, "verdict", verdict_name(r->verdict),
+                     "records", (json_int_t)r->records, "first_line",
+                     (json_int_t)r->first_line, "bad_line",
+                     (json_int_t)r->bad_line, "reason", r->reason, "torn",
+                     r->torn, "signed_seal", r->signed_seal,
+                     "signature_checked", r->signature_checked,
+                     "final_status", r->final_status, "run",
+                     (json_int_t)r->run, "runs", (json_int_t)r->runs);
+}
+
+static int keep_report(const jx_job_report *r, void *user)
+{
+    tally *t = user;
+
+    if (r->run == 1)
+        t->distinct_jobs++;
+    if (json_array_append_new(t->reports, report_json(r)) != 0) {
+        t->lost = 1;
+        return -1;
+    }
+    return 0;
+}
 
 static int print_report(const jx_job_report *r, void *user)
 {
@@ -54,13 +99,83 @@ static int print_report(const jx_job_report *r, void *user)
     return rc;
 }
 
+/* The exit status for what was found: stray lines count only when the
+ * whole file was checked. */
+static int verdict_status(const jx_verify_summary *sum, int whole_file)
+{
+    if (sum->tampered > 0 || (sum->stray_lines > 0 && whole_file))
+        return EXIT_TAMPERED;
+    /* A torn tail that names no job is still an interrupted write. */
+    return sum->incomplete > 0 || sum->torn_tail ? EXIT_JOB_FAILED
+                                                 : EXIT_COMPLETED;
+}
+
+static json_t *summary_json(const jx_verify_summary *sum,
+                            size_t distinct_jobs)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b}",
+                     "jobs", (json_int_t)sum->jobs, "distinct_jobs",
+                     (json_int_t)distinct_jobs, "valid",
+                     (json_int_t)sum->valid, "incomplete",
+                     (json_int_t)sum->incomplete, "tampered",
+                     (json_int_t)sum->tampered, "lines",
+                     (json_int_t)sum->lines, "stray_lines",
+                     (json_int_t)sum->stray_lines, "first_stray_line",
+                     (json_int_t)sum->first_stray_line, "stray_reason",
+                     sum->stray_reason, "torn_tail", sum->torn_tail);
+}
+
+/* --json: one document, {file, job, pubkey_checked, jobs: [...], summary,
+ * exit_status}; the exit status is the one the text would have had. */
+static int verify_json(const options *o)
+{
+    tally t = {0, 0, json_array()};
+    jx_verify_options vo = {o->pubkey, o->job, keep_report, &t};
+    jx_verify_summary sum;
+    jx_error err = {0, ""};
+    json_t *doc = NULL;
+    char *text = NULL;
+    int status;
+
+    if (t.reports == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INTERNAL;
+    }
+    if (jx_evidence_verify(o->operand2, &vo, &sum, &err) != 0) {
+        json_decref(t.reports);
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        return err.code == JX_ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
+    }
+    status = verdict_status(&sum, o->job == NULL);
+    if (!t.lost)
+        doc = json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:i}", "file",
+                        o->operand2, "job", o->job, "pubkey", o->pubkey,
+                        "jobs", t.reports, "summary",
+                        summary_json(&sum, t.distinct_jobs), "exit_status",
+                        status);
+    else
+        json_decref(t.reports);
+    if (doc != NULL)
+        text = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    if (text == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_INTERNAL;
+    }
+    printf("%s\n", text);
+    free(text);
+    return status;
+}
+
 int jx__cli_evidence_verify(const options *o)
 {
-    tally t = {0, 0};
+    tally t = {0, 0, NULL};
     jx_verify_options vo = {o->pubkey, o->job, print_report, &t};
     jx_verify_summary sum;
     jx_error err = {0, ""};
 
+    if (o->json)
+        return verify_json(o);
     if (jx_evidence_verify(o->operand2, &vo, &sum, &err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err.message);
         return err.code == JX_ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
@@ -92,9 +207,5 @@ int jx__cli_evidence_verify(const options *o)
         printf(", %lu stray line%s", sum.stray_lines,
                sum.stray_lines == 1 ? "" : "s");
     putchar('\n');
-    if (sum.tampered > 0 || (sum.stray_lines > 0 && o->job == NULL))
-        return EXIT_TAMPERED;
-    /* A torn tail that names no job is still an interrupted write. */
-    return sum.incomplete > 0 || sum.torn_tail ? EXIT_JOB_FAILED
-                                               : EXIT_COMPLETED;
+    return verdict_status(&sum, o->job == NULL);
 }

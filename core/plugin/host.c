@@ -43,14 +43,28 @@ static const char *scratch_json(jx__scratch **list, const json_t *value)
 
 /* ---- logging ------------------------------------------------------------ */
 
+/* One handler at a time: the old form (no plugin name) or the new. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static jx_log_fn log_fn;
+static jx_plugin_log_cb plugin_log_cb;
 static void *log_user;
+
+_Thread_local const char *jx__log_plugin;
 
 void jx_set_log_handler(jx_log_fn fn, void *user)
 {
     pthread_mutex_lock(&log_lock);
     log_fn = fn;
+    plugin_log_cb = NULL;
+    log_user = user;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void jx_set_plugin_log_handler(jx_plugin_log_cb cb, void *user)
+{
+    pthread_mutex_lock(&log_lock);
+    plugin_log_cb = cb;
+    log_fn = NULL;
     log_user = user;
     pthread_mutex_unlock(&log_lock);
 }
@@ -59,23 +73,35 @@ void jx__log_cut(const jx_context *ctx, int level, const char *message,
                  int cut)
 {
     jx_log_fn fn;
+    jx_plugin_log_cb cb;
     void *user;
     char *clean = NULL;
+    /* A step's context names its plugin even on the plugin's own
+     * threads; outside a step, the core's call into the plugin does. */
+    const char *plugin = ctx != NULL && ctx->plugin != NULL ? ctx->plugin
+                                                            : jx__log_plugin;
     int oom = 0;
 
     pthread_mutex_lock(&log_lock);
     fn = log_fn;
+    cb = plugin_log_cb;
     user = log_user;
     pthread_mutex_unlock(&log_lock);
-    if (fn == NULL)
+    if (fn == NULL && cb == NULL)
         return;
     if (ctx != NULL)
         clean = cut ? jx__redact_cut(ctx->plan, message, &oom)
                     : jx__redact_text(ctx->plan, message, &oom);
     if (oom)
         message = "(a message was dropped: out of memory redacting it)";
-    fn(level, ctx != NULL ? ctx->plan->job_id : NULL,
-       ctx != NULL ? ctx->step_index : -1, clean ? clean : message, user);
+    if (cb != NULL)
+        cb(level, plugin, ctx != NULL ? ctx->plan->job_id : NULL,
+           ctx != NULL ? ctx->step_index : -1, clean ? clean : message,
+           user);
+    else
+        fn(level, ctx != NULL ? ctx->plan->job_id : NULL,
+           ctx != NULL ? ctx->step_index : -1, clean ? clean : message,
+           user);
     free(clean);
 }
 

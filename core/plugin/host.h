@@ -44,6 +44,7 @@ struct jx_context {
      * NULL in a runner, which forwards reports to the core instead. */
     void (*progress)(void *arg, double fraction, const char *message);
     void *progress_arg;
+    const char *plugin; /* the step's plugin's name, for the log; NULL */
 };
 
 struct jx_plugin_config {
@@ -55,6 +56,11 @@ extern const jx_host_v1 jx__host;
 
 /* Frees what a view's calls formatted. */
 void jx__scratch_free(jx__scratch **list);
+
+/* The name of the plugin the calling thread is in (the core sets it
+ * around each call into a plugin: jx__plugin_enter, init, fini), for the
+ * log handler; NULL in the core's own code. */
+extern _Thread_local const char *jx__log_plugin;
 
 /* Routes host->log() calls; see jx_set_log_handler().  Secrets of the
  * job are redacted; cut says the message was cut short. */

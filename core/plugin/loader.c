@@ -420,7 +420,9 @@ static int call_init(jx__plugin *p, init_fn init, void **state,
     *state = NULL;
     if (init == NULL)
         return 0;
+    jx__log_plugin = jx__plugin_name(p);
     rc = init(&jx__host, &view, state, why, sizeof why);
+    jx__log_plugin = NULL;
     jx__scratch_free(&view.scratch);
     if (rc != 0) {
         why[sizeof why - 1] = '\0';
@@ -449,10 +451,12 @@ void jx__plugin_free(jx__plugin *p)
 {
     if (p == NULL)
         return;
+    jx__log_plugin = jx__plugin_name(p);
     if (p->handler_ready && p->handler->fini != NULL)
         p->handler->fini(p->handler_state);
     if (p->observer_ready && p->observer->fini != NULL)
         p->observer->fini(p->observer_state);
+    jx__log_plugin = NULL;
     if (p->module != NULL) {
         pthread_mutex_lock(&ltdl_lock);
         lt_dlclose(p->module);

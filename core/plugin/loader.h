@@ -10,6 +10,7 @@
 
 #include "base/common.h"
 #include "input/config_file.h"
+#include "plugin/host.h"
 
 typedef struct jx__plugin {
     char *path;          /* the file opened, "(in-process)" or "(preloaded)" */
@@ -85,16 +86,26 @@ int jx__plugin_init_observer(jx__plugin *p, const jx__origin *o,
  * serves one step at a time.  Returns whether the lock was taken, for
  * jx__plugin_leave().
  */
+/* The plugin's name as its descriptor gives it. */
+static inline const char *jx__plugin_name(const jx__plugin *p)
+{
+    if (p->handler != NULL)
+        return p->handler->name;
+    return p->observer != NULL ? p->observer->name : NULL;
+}
+
 static inline int jx__plugin_enter(jx__plugin *p, uint32_t flags)
 {
     int locked = !p->isolated && (flags & JX_HANDLER_THREAD_SAFE) == 0;
     if (locked)
         pthread_mutex_lock(&p->lock);
+    jx__log_plugin = jx__plugin_name(p);
     return locked;
 }
 
 static inline void jx__plugin_leave(jx__plugin *p, int locked)
 {
+    jx__log_plugin = NULL;
     if (locked)
         pthread_mutex_unlock(&p->lock);
 }

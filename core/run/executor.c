@@ -41,6 +41,7 @@ void jx_executor_free(jx_executor *ex)
     jx__audit_close(&ex->audit);
     if (ex->ltdl_held)
         jx__ltdl_release();
+    free(ex->ahead);
     pthread_mutex_destroy(&ex->running_lock);
     free(ex);
 }

@@ -29,6 +29,11 @@ struct jx_executor {
     /* Jobs running now, for jx_executor_cancel() (run/cancel.c). */
     pthread_mutex_t running_lock;
     struct jx__job *running;
+    /* Cancels of jobs that had not started (jx_executor_cancel_ahead()),
+     * each used up when its job starts; under running_lock, at most
+     * JX_CANCEL_AHEAD_MAX. */
+    char (*ahead)[JX__UUID_LEN + 1];
+    size_t n_ahead;
 };
 
 #endif

@@ -87,6 +87,15 @@ out:
     jx__outcome_end(j, &oc);
 }
 
+/* Stops the job, cancelled, before st starts. */
+static void cancel_before(jx__job *j, const jx__step *st)
+{
+    j->res->status = JX_JOB_CANCELLED;
+    jx__result_set_reason(j->res, "Cancelled before step %" PRId64,
+                          st->index);
+    j->stopped = 1;
+}
+
 /* Before step 0: the plan as jx_executor_check() sees it, so that a plan
  * `check` would refuse runs no handler.  (A step with no handler used to
  * fail at its turn, after the steps before it had run.) */
@@ -202,6 +211,10 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();
     jx__record_job_started(&j);
+    /* Cancelled before it started (jx_executor_cancel_ahead): no plugin
+     * is asked anything, and no scope attempt is spent. */
+    if (!j.stopped && atomic_load(&j.cancelled) && plan->n_steps > 0)
+        cancel_before(&j, &plan->steps[0]);
     if (!j.stopped)
         check_plan(&j); /* before the gate: a refused plan spends nothing */
     if (gated && !j.stopped)
@@ -210,10 +223,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
 
     for (size_t i = 0; i < plan->n_steps && !j.stopped; i++) { /* EXEC-001 */
         if (atomic_load(&j.cancelled)) {
-            j.res->status = JX_JOB_CANCELLED;
-            jx__result_set_reason(j.res, "Cancelled before step %" PRId64,
-                                  plan->steps[i].index);
-            j.stopped = 1;
+            cancel_before(&j, &plan->steps[i]);
             break;
         }
         run_step(&j, &plan->steps[i]);

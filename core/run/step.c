@@ -104,6 +104,7 @@ void jx__step_call(jx__job *j, const jx__step *st, jx__plugin *p,
         .user = j->opts->user,
         .progress = jx__progress_report,
         .progress_arg = j,
+        .plugin = jx__plugin_name(p),
     };
     jx_step view = {.step = st, .plan = j->plan};
     jx_output *out = &oc->out;

@@ -92,13 +92,43 @@ const char *jx_default_plugin_dir(void);
 /* ---- Logging ----------------------------------------------------------- */
 
 /* Receives plugin log messages (host->log).  job_id is NULL and step_index
- * -1 outside a job (plugin init and fini). */
+ * -1 outside a job (plugin init and fini).  Called as
+ * jx_plugin_log_cb is (below), from whichever thread logged. */
 typedef void (*jx_log_fn)(int level, const char *job_id, int64_t step_index,
                           const char *message, void *user);
 
 /* Sets the process-wide log handler; NULL (the default) drops messages.
- * Thread-safe; meant to be called once at start-up. */
+ * Replaces a handler set with jx_set_plugin_log_handler().  Thread-safe;
+ * meant to be called once at start-up. */
 void jx_set_log_handler(jx_log_fn fn, void *user);
+
+/*
+ * Receives log messages as jx_log_fn does, with the name of the plugin
+ * that logged (its descriptor's name, as jx_plugin_info.name gives it; an
+ * isolated plugin's too).  plugin is NULL for the library's own messages
+ * (a torn evidence line cut off, an audit sink's failure, a health
+ * observer that failed).  Everything is lent for the call only; message is
+ * redacted of the job's secrets.
+ *
+ * Which thread calls it: the thread that called into the plugin: the one
+ * in jx_executor_new() / jx_executor_add_handler() for init, in
+ * jx_executor_run() for execute and the health observer, in
+ * jx_executor_check() or jx_executor_run() for validate, in
+ * jx_executor_free() for fini.  An isolated plugin's messages come on the
+ * thread waiting for its runner, that is the same one.  A plugin that
+ * logs from a thread of its own, with the step's context, calls it on
+ * that thread.  It may therefore be called from several threads at once:
+ * it must be thread-safe, and must not call back into the executor.
+ */
+typedef void (*jx_plugin_log_cb)(int level, const char *plugin,
+                                 const char *job_id, int64_t step_index,
+                                 const char *message, void *user);
+
+/* Sets the process-wide log handler that is given plugin names; NULL
+ * drops messages.  Replaces a handler set with jx_set_log_handler(): one
+ * handler receives each message.  Thread-safe; meant to be called once at
+ * start-up. */
+void jx_set_plugin_log_handler(jx_plugin_log_cb cb, void *user);
 
 /* ---- Config ------------------------------------------------------------ */
 
@@ -407,10 +437,16 @@ typedef struct jx_record {
 
 /* A sink.  Returning non-zero means the record was not kept: the job then
  * stops before its next step and ends FAILED (evidence is never lost
- * silently). */
+ * silently).  Called on the thread in jx_executor_run(), in seq order, one
+ * record at a time; jobs running on several threads with the same sink
+ * call it from each of those threads at once. */
 typedef int (*jx_record_cb)(const jx_record *rec, void *user);
 
-/* Receives a handler's progress reports (host->ctx_progress). */
+/* Receives a handler's progress reports (host->ctx_progress), every one,
+ * on the thread that reported: the job's thread (the one in
+ * jx_executor_run(), which is also where an isolated plugin's reports
+ * arrive), or a thread of an in-process handler's own.  Not serialised
+ * with the job's other callbacks in that last case. */
 typedef void (*jx_progress_cb)(const char *job_id, int64_t step_index,
                                double fraction, const char *message,
                                void *user);
@@ -443,6 +479,11 @@ typedef struct jx_progress_event {
                              * nothing is done yet, 0 when finished */
 } jx_progress_event;
 
+/* Called for "started", "step_finished" and "finished" on the job's
+ * thread; for "running" on the thread whose report it carries (as
+ * jx_progress_cb), or on the job's thread when a report held back is
+ * delivered at the step's end.  The job's events are serialised: never
+ * two at once for one job. */
 typedef void (*jx_job_progress_cb)(const jx_progress_event *ev, void *user);
 
 /*
@@ -474,7 +515,8 @@ typedef struct jx_run_options {
     /* Receives each audit event (job_created, job_started, job_completed,
      * job_failed, job_cancelled, scope_rejected) as one line of JSON, the
      * bytes the config's audit.log gets; returning non-zero before the
-     * steps stops the job, FAILED.  May be NULL. */
+     * steps stops the job, FAILED.  Called on the job's thread (the one in
+     * jx_executor_run()).  May be NULL. */
     int (*on_audit)(const char *json, size_t len, void *user);
 } jx_run_options;
 
@@ -508,9 +550,43 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
  * (host->ctx_cancelled turns true; an isolated plugin's runner is
  * signalled, then killed after runner.kill_grace_ms), no further step
  * starts, and the job ends CANCELLED with complete evidence.  Returns how
- * many jobs were told, or a negative JX_E* code.
+ * many jobs were told, or a negative JX_E* code.  A job that is not
+ * running is not affected, nor is it later: to cancel a job that may not
+ * have started yet, use jx_executor_cancel_ahead().
  */
 int jx_executor_cancel(jx_executor *ex, const char *job_id);
+
+/* How many cancels of jobs not started yet one executor remembers. */
+#define JX_CANCEL_AHEAD_MAX 1024
+
+/*
+ * Cancels job job_id (a UUID, in any case) whether or not it has started.
+ * A running job is cancelled as jx_executor_cancel() does.  Otherwise the
+ * cancel is remembered, and the next jx_executor_run() on ex of a plan
+ * with that job_id is cancelled as it starts: it runs no handler (nor
+ * validate, nor the scope gate), and ends CANCELLED, "Cancelled before
+ * step N" (N the first step's step_index), with complete evidence
+ * (job_started, a sealed job_finished, the document and the audit
+ * events).  That run uses the cancel up; a later run of the same job is
+ * not affected.  Remembering the same job twice keeps one cancel.
+ *
+ * Thread-safe, and race-free against a run that is starting: the cancel
+ * either finds the job running or is found by it.  Returns 1 when a
+ * running job was told, 0 when the cancel was remembered; JX_EINVAL for a
+ * NULL ex or an id that is not a UUID, JX_ELIMIT when JX_CANCEL_AHEAD_MAX
+ * cancels are remembered already (forget some first), JX_ENOMEM; err says
+ * why.
+ */
+int jx_executor_cancel_ahead(jx_executor *ex, const char *job_id,
+                             jx_error *err);
+
+/*
+ * Forgets the remembered cancel of job_id (any case), or every one when
+ * job_id is NULL: for a job the caller will not run after all.  Returns
+ * how many were forgotten (0 when none was remembered, or for an id that
+ * is not a UUID), or JX_EINVAL for a NULL ex.  Thread-safe.
+ */
+int jx_executor_forget_cancel(jx_executor *ex, const char *job_id);
 
 jx_job_status jx_result_status(const jx_result *res);
 const char *jx_result_status_name(const jx_result *res);
@@ -558,6 +634,8 @@ typedef struct jx_job_report {
     unsigned run, runs;
 } jx_job_report;
 
+/* Called on the thread in jx_evidence_verify(), before it returns, one
+ * report at a time. */
 typedef int (*jx_job_report_cb)(const jx_job_report *r, void *user);
 
 typedef struct jx_verify_options {
