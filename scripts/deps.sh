@@ -7,6 +7,7 @@ packages=(
   build-essential pkg-config autoconf automake libtool libltdl-dev
   libyaml-dev libjansson-dev uuid-dev libssl-dev libsodium-dev libcmocka-dev
   libsqlite3-dev
+  mandoc          # make check: the man pages' lint
 )
 
 missing=()

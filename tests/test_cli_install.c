@@ -88,6 +88,11 @@ static void test_installed_tree(void **state)
         "lib/jobexec/plugins/health_static.so",
         "lib/jobexec/plugins/registry.so",
         "lib/jobexec/plugins/exec.so",
+        "share/man/man1/jobexec.1",
+        "share/man/man3/step_handler_v1.3",
+        "share/man/man5/jobexec.yaml.5",
+        "share/man/man5/jobexec-plan.5",
+        "share/man/man5/jobexec-evidence.5",
     };
     fixture *f = *state;
     char stray[256] = "";
@@ -95,8 +100,10 @@ static void test_installed_tree(void **state)
     DIR *d;
 
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        const char *path = fx_printf(f, "%s/%s", inst.prefix, files[i]);
+        char path[4096];
         struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", inst.prefix, files[i]);
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             fail_msg("not installed: %s", path);
     }
