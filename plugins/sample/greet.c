@@ -58,6 +58,18 @@ static int refuse(char *errbuf, size_t errbuf_len, const char *reason)
     return -1;
 }
 
+/* A copy of s, or NULL when out of memory (strdup, which strict C99 does
+ * not declare). */
+static char *copy_string(const char *s)
+{
+    size_t size = strlen(s) + 1;
+    char *copy = malloc(size);
+
+    if (copy != NULL)
+        memcpy(copy, s, size);
+    return copy;
+}
+
 /*
  * init: called once when the plugin is loaded (isolated: once per runner
  * process), before any step.  The config section is lent for the
@@ -83,7 +95,7 @@ static int greet_init(const jx_host_v1 *host, const jx_plugin_config *config,
     if (st == NULL)
         return refuse(errbuf, errbuf_len, "out of memory");
     st->default_greeting =
-        strdup(greeting != NULL ? greeting : DEFAULT_GREETING);
+        copy_string(greeting != NULL ? greeting : DEFAULT_GREETING);
     if (st->default_greeting == NULL) {
         free(st);
         return refuse(errbuf, errbuf_len, "out of memory");
