@@ -372,9 +372,16 @@ static void test_sample_refusals(void **state)
     const char *dir = copy_sample(f, "refusals");
     const char *module = fx_printf(f, "%s/greet.so", dir);
 
+    /* The source is strict C99, clean under the core's own warnings. */
     run_author(f, NULL,
-               (const char *const[]){"/usr/bin/make", "-s", "-C", dir, NULL});
+               (const char *const[]){"/usr/bin/make", "-s", "-C", dir,
+                                     "CFLAGS=-std=c99 -pedantic -Wall "
+                                     "-Wextra -Wshadow -Wstrict-prototypes "
+                                     "-Wmissing-prototypes -Wformat=2 "
+                                     "-Werror",
+                                     NULL});
     assert_ran(f, "make");
+    assert_string_equal(f->p.err, "");
 
     /* validate: no target, a greeting that is not a string. */
     plugin_check(f, module, "{isolation: inproc}", "{step_type: greet}");
