@@ -263,12 +263,18 @@ static void test_sample_installed(void **state)
     assert_ran(f, "find");
     assert_int_equal(count_lines(f->p.out), N_SAMPLE_FILES);
 
-    /* What the sample's build asks pkg-config. */
+    /* What the sample's build asks pkg-config, and where it says the
+     * sample is. */
     run_author(f, NULL,
                (const char *const[]){"/usr/bin/pkg-config", "--variable",
                                      "plugindir", "jobexec", NULL});
     assert_ran(f, "pkg-config");
     assert_string_equal(f->p.out, fx_printf(f, "%s\n", inst.plugins));
+    run_author(f, NULL,
+               (const char *const[]){"/usr/bin/pkg-config", "--variable",
+                                     "sampledir", "jobexec", NULL});
+    assert_ran(f, "pkg-config");
+    assert_string_equal(f->p.out, fx_printf(f, "%s\n", sample));
     run_author(f, NULL,
                (const char *const[]){"/usr/bin/pkg-config", "--cflags",
                                      "jobexec", NULL});
