@@ -328,10 +328,17 @@ static void test_sample_make(void **state)
 static void test_sample_autotools(void **state)
 {
     fixture *f = *state;
-    const char *dir = copy_sample(f, "auto");
-    const char *module = fx_printf(f, "%s/greet.so", inst.plugins);
+    const char *dir, *module = fx_printf(f, "%s/greet.so", inst.plugins);
     struct stat st;
 
+    /* scripts/deps.sh installs autoconf, automake and libtool; a tarball
+     * built elsewhere may lack them. */
+    if (access("/usr/bin/autoreconf", X_OK) != 0) {
+        fprintf(stderr, "no /usr/bin/autoreconf: the autotools build of "
+                        "the sample is not tried\n");
+        skip();
+    }
+    dir = copy_sample(f, "auto");
     sh_author(f, fx_printf(f, "cd '%s' && autoreconf -fi", dir));
     assert_ran(f, "autoreconf");
 
