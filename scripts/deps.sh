@@ -6,7 +6,9 @@ set -euo pipefail
 packages=(
   build-essential pkg-config autoconf automake libtool libltdl-dev
   libyaml-dev libjansson-dev uuid-dev libssl-dev libsodium-dev libcmocka-dev
-  libsqlite3-dev libpq-dev postgresql
+  libsqlite3-dev libpq-dev
+  postgresql      # make check and make bench-worker: a throw-away server
+  mandoc          # make check: the man pages' lint
 )
 
 missing=()

@@ -18,86 +18,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "cli_util.h"
+#include "install_util.h"
 
-extern char **environ;
+/* A config of the staged noop and fail, run isolated in the staged
+ * runner; written once, removed with the staged tree. */
+static char *staged_config;
 
-/* Our environment with LD_LIBRARY_PATH set to libdir.  Free with
- * free_env(). */
-static char **env_with_libdir(const char *libdir)
-{
-    size_t n = 0, k = 0;
-    char **env;
-
-    while (environ[n] != NULL)
-        n++;
-    env = calloc(n + 2, sizeof *env);
-    if (env == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
-            env[k++] = strdup(environ[i]);
-    if (asprintf(&env[k], "LD_LIBRARY_PATH=%s", libdir) < 0)
-        env[k] = NULL;
-    return env;
-}
-
-static void free_env(char **env)
-{
-    for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-        free(env[i]);
-    free(env);
-}
-
-/* ---- the installed layout ----------------------------------------------- */
-
-/* `make install DESTDIR=root`, done once for the tests that need it and
- * removed by the group teardown. */
-static struct installed {
-    int tried;
-    int ok;
-    char *root;    /* DESTDIR */
-    char *prefix;  /* root + the configured prefix */
-    char *bin;     /* the staged jobexec */
-    char *libdir;  /* the staged libjobexec's folder */
-    char *include; /* the staged headers' -I folder */
-    char *plugins; /* the staged plugin folder */
-    char *config;  /* noop and fail, plugin_dir the staged plugins */
-} inst;
-
-/* The configured prefix, from the build's jobexec.pc. */
-static char *configured_prefix(void)
-{
-    char *pc = tu_read(TU_BUILDDIR "/jobexec.pc");
-    char *prefix = NULL, *line;
-
-    if (pc == NULL)
-        return NULL;
-    line = starts_with(pc, "prefix=") ? pc : strstr(pc, "\nprefix=");
-    if (line != NULL) {
-        line += line == pc ? 7 : 8;
-        prefix = strndup(line, strcspn(line, "\n"));
-    }
-    free(pc);
-    return prefix;
-}
-
-static int stage_paths(const char *prefix)
+static int write_config(void)
 {
     FILE *fp;
 
-    if (asprintf(&inst.prefix, "%s%s", inst.root, prefix) < 0 ||
-        asprintf(&inst.bin, "%s/bin/jobexec", inst.prefix) < 0 ||
-        asprintf(&inst.libdir, "%s/lib", inst.prefix) < 0 ||
-        asprintf(&inst.include, "%s/include", inst.prefix) < 0 ||
-        asprintf(&inst.plugins, "%s/lib/jobexec/plugins", inst.prefix) < 0 ||
-        asprintf(&inst.config, "%s/staged.yaml", inst.root) < 0)
+    if (staged_config != NULL)
+        return 0;
+    if (asprintf(&staged_config, "%s/staged.yaml", inst.root) < 0) {
+        staged_config = NULL;
         return -1;
-    fp = fopen(inst.config, "w");
+    }
+    fp = fopen(staged_config, "w");
     if (fp == NULL)
         return -1;
     fprintf(fp,
@@ -111,81 +53,26 @@ static int stage_paths(const char *prefix)
             /* Staged plugins are not in the installation's own folder, so
              * they run isolated, in the staged runner. */
             "runner:\n"
-            "  path: %s/libexec/jobexec/jobexec-runner\n",
-            inst.plugins, inst.prefix);
-    if (fclose(fp) != 0)
-        return -1;
-    /* The runner drops to an unprivileged user, who must reach the
-     * staged plugins. */
-    return chmod(inst.root, 0755) == 0 ? 0 : -1;
+            "  path: %s\n",
+            inst.plugins, inst.runner);
+    return fclose(fp) == 0 ? 0 : -1;
 }
 
 /* Setup of the installed-layout tests: the first one stages the install,
  * the others reuse it (or fail as it did). */
 static int install_once(void **state)
 {
-    char *prefix, *destdir = NULL;
-    tu_proc p;
-
-    if (!inst.tried) {
-        inst.tried = 1;
-        prefix = configured_prefix();
-        inst.root = tu_mkdtemp();
-        if (prefix != NULL && inst.root != NULL &&
-            asprintf(&destdir, "DESTDIR=%s", inst.root) > 0) {
-            tu_run(&p, NULL,
-                   (const char *const[]){"/usr/bin/make", "-s", "-C",
-                                         TU_BUILDDIR, "install", destdir,
-                                         NULL});
-            if (p.status != 0)
-                fprintf(stderr, "make install failed (%d):\n%s%s", p.status,
-                        p.out, p.err);
-            inst.ok = p.status == 0 && stage_paths(prefix) == 0;
-            tu_proc_free(&p);
-        }
-        free(destdir);
-        free(prefix);
-    }
-    return inst.ok ? fx_setup(state) : -1;
+    if (install_stage() != 0 || write_config() != 0)
+        return -1;
+    return fx_setup(state);
 }
 
 static int group_teardown(void **state)
 {
-    (void)state;
-    if (inst.root != NULL)
-        tu_rm_rf(inst.root);
-    free(inst.root);
-    free(inst.prefix);
-    free(inst.bin);
-    free(inst.libdir);
-    free(inst.include);
-    free(inst.plugins);
-    free(inst.config);
-    memset(&inst, 0, sizeof inst);
-    return 0;
+    free(staged_config);
+    staged_config = NULL;
+    return install_teardown(state);
 }
-
-/* Runs the staged jobexec with the staged library; args end with NULL. */
-static void run_installed(fixture *f, const char *const *args)
-{
-    const char *argv[16] = {inst.bin};
-    char **env = env_with_libdir(inst.libdir);
-    size_t n = 0;
-
-    assert_non_null(env);
-    while (n < 14 && args[n] != NULL) {
-        argv[n + 1] = args[n];
-        n++;
-    }
-    argv[n + 1] = NULL;
-    tu_proc_free(&f->p);
-    spawn_ex(&f->p, argv, env, OUT_PIPE);
-    free_env(env);
-    assert_non_null(f->p.out);
-}
-
-#define INSTALLED(f, ...)                                                    \
-    run_installed((f), (const char *const[]){__VA_ARGS__, NULL})
 
 static void test_installed_tree(void **state)
 {
@@ -201,6 +88,11 @@ static void test_installed_tree(void **state)
         "lib/jobexec/plugins/health_static.so",
         "lib/jobexec/plugins/registry.so",
         "lib/jobexec/plugins/exec.so",
+        "share/man/man1/jobexec.1",
+        "share/man/man3/step_handler_v1.3",
+        "share/man/man5/jobexec.yaml.5",
+        "share/man/man5/jobexec-plan.5",
+        "share/man/man5/jobexec-evidence.5",
     };
     fixture *f = *state;
     char stray[256] = "";
@@ -208,8 +100,10 @@ static void test_installed_tree(void **state)
     DIR *d;
 
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        const char *path = fx_printf(f, "%s/%s", inst.prefix, files[i]);
+        char path[4096];
         struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", inst.prefix, files[i]);
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             fail_msg("not installed: %s", path);
     }
@@ -243,10 +137,10 @@ static void test_installed_run(void **state)
 {
     fixture *f = *state;
 
-    INSTALLED(f, "run", "--config", inst.config, E2E "/plan.yaml");
+    INSTALLED(f, "run", "--config", staged_config, E2E "/plan.yaml");
     assert_completed(f, PLAN_JOB, 3);
 
-    INSTALLED(f, "--config", inst.config, "run", E2E "/plan.json");
+    INSTALLED(f, "--config", staged_config, "run", E2E "/plan.json");
     assert_completed(f, JSON_JOB, 2);
 
     /* The example plan as installed, on the shipped handlers: the
@@ -273,7 +167,7 @@ static void test_installed_failing_step(void **state)
 {
     fixture *f = *state;
 
-    INSTALLED(f, "run", "--config", inst.config, E2E "/plan-fails.yaml");
+    INSTALLED(f, "run", "--config", staged_config, E2E "/plan-fails.yaml");
     assert_int_equal(f->p.status, 1);
     assert_string_equal(fx_cut_summary(f, FAILS_JOB, "FAILED"), "");
     assert_doc(fx_doc(f), FAILS_JOB, "FAILED", "Step 1 failed: Boom", 2, 1);
@@ -297,7 +191,7 @@ static void test_installed_plugins_and_version(void **state)
     fixture *f = *state;
     const char *user = runner_user(f);
 
-    INSTALLED(f, "plugins", "-c", inst.config);
+    INSTALLED(f, "plugins", "-c", staged_config);
     assert_int_equal(f->p.status, 0);
     assert_string_equal(f->p.out,
                         fx_printf(f,
