@@ -150,6 +150,19 @@ int pgu_teardown(void **state)
     return 0;
 }
 
+void pgu_migrate(pgu_test *t)
+{
+    tu_proc p;
+
+    tu_run(&p, NULL,
+           (const char *const[]){TU_JOBEXEC, "worker", "--db", t->conninfo,
+                                 "--migrate", NULL});
+    if (p.status != 0)
+        print_error("worker --migrate: %s", p.err);
+    assert_int_equal(p.status, 0);
+    tu_proc_free(&p);
+}
+
 char *pgu_try(pgu_test *t, const char *sql)
 {
     PGresult *res = PQexec(t->conn, sql);

@@ -31,6 +31,9 @@ typedef struct pgu_test {
 int pgu_setup(void **state);
 int pgu_teardown(void **state);
 
+/* `jobexec worker --migrate` on the test's database. */
+void pgu_migrate(pgu_test *t);
+
 /* The first column of the first row of sql's answer, the caller's to
  * free(); fails the test when sql fails. */
 char *pgu_value(pgu_test *t, const char *sql);

@@ -59,6 +59,22 @@ static void assert_job_text(pgu_test *t, const char *fmt, const char *id,
     free(v);
 }
 
+/* The statement tmpl (its '%s' the job id) is refused with exactly
+ * expected (its '%s', when it has one, the job id). */
+static void assert_refused(pgu_test *t, const char *tmpl, const char *id,
+                           const char *expected)
+{
+    char *sql = sqlf(tmpl, id), *why = pgu_try(t, sql);
+    char *want = strstr(expected, "%s") != NULL ? sqlf(expected, id)
+                                                : strdup(expected);
+
+    free(sql);
+    assert_non_null(why);
+    assert_string_equal(why, want);
+    free(why);
+    free(want);
+}
+
 static void run_cli(tu_proc *p, pgu_test *t, const char *a, const char *b,
                     const char *c, const char *d)
 {
@@ -105,15 +121,6 @@ static void test_unmigrated(void **state)
     tu_proc_free(&p);
 }
 
-static void migrate(pgu_test *t)
-{
-    tu_proc p;
-
-    run_cli(&p, t, "worker", "--migrate", NULL, NULL);
-    assert_int_equal(p.status, 0);
-    tu_proc_free(&p);
-}
-
 static void run_once(pgu_test *t)
 {
     pid_t w = pgu_worker(t, "w1", "--once", PGU_END);
@@ -129,7 +136,7 @@ static void test_complete(void **state)
     json_t *doc;
     char *text;
 
-    migrate(t);
+    pgu_migrate(t);
     pgu_submit(t, 3, 0, -1, id);
     assert_job_text(t, "SELECT status || ' ' || attempt FROM governance_jobs "
                        "WHERE job_id = '%s'",
@@ -174,7 +181,7 @@ static void test_failure(void **state)
     pgu_test *t = *state;
     char id[37];
 
-    migrate(t);
+    pgu_migrate(t);
     pgu_submit(t, 3, 0, 1, id);
     run_once(t);
     assert_job_text(t, "SELECT concat_ws(' | ', status, status_reason, "
@@ -196,7 +203,7 @@ static void test_once_order(void **state)
     pgu_test *t = *state;
     char first[37], second[37];
 
-    migrate(t);
+    pgu_migrate(t);
     run_once(t);
     pgu_submit(t, 1, 0, -1, first);
     pgu_submit(t, 1, 0, -1, second);
@@ -219,59 +226,41 @@ static void test_once_order(void **state)
 static void test_immutable(void **state)
 {
     pgu_test *t = *state;
-    char id[37], pending[37], *why, *sql;
+    char id[37], pending[37], *sql;
 
-    migrate(t);
+    pgu_migrate(t);
     pgu_submit(t, 1, 0, -1, id);
     run_once(t);
-    sql = sqlf("UPDATE governance_jobs SET status_reason = 'edited' WHERE "
-               "job_id = '%s'", id);
-    why = pgu_try(t, sql);
-    free(sql);
-    assert_non_null(why);
-    assert_true(strstr(why, "is COMPLETED: a finished job cannot be changed"));
-    free(why);
-    sql = sqlf("DELETE FROM governance_jobs WHERE job_id = '%s'", id);
-    why = pgu_try(t, sql);
-    free(sql);
-    assert_non_null(why);
-    assert_true(strstr(why, "is COMPLETED: a finished job cannot be deleted"));
-    free(why);
+    assert_refused(t, "UPDATE governance_jobs SET status_reason = 'edited' "
+                      "WHERE job_id = '%s'",
+                   id, "governance job %s is COMPLETED: a finished job "
+                       "cannot be changed");
+    assert_refused(t, "DELETE FROM governance_jobs WHERE job_id = '%s'", id,
+                   "governance job %s is COMPLETED: a finished job cannot "
+                   "be deleted");
 
     pgu_submit(t, 1, 0, -1, pending);
-    sql = sqlf("UPDATE governance_jobs SET steps = '[]' WHERE job_id = '%s'",
-               pending);
-    why = pgu_try(t, sql);
-    free(sql);
-    assert_non_null(why);
-    assert_true(strstr(why, "its id, contract, plan and creation time cannot "
-                            "change"));
-    free(why);
+    assert_refused(t, "UPDATE governance_jobs SET steps = '[]' WHERE job_id "
+                      "= '%s'",
+                   pending, "governance job %s: its id, contract, plan and "
+                            "creation time cannot change");
     sql = sqlf("UPDATE governance_jobs SET status = 'RUNNING', attempt = 1 "
                "WHERE job_id = '%s'", pending);
     assert_null(pgu_try(t, sql));
     free(sql);
-    sql = sqlf("UPDATE governance_jobs SET status = 'PENDING' WHERE job_id = "
-               "'%s'", pending);
-    why = pgu_try(t, sql);
-    free(sql);
-    assert_non_null(why);
-    assert_true(strstr(why, "is RUNNING: it cannot go back to PENDING"));
-    free(why);
-    sql = sqlf("UPDATE governance_jobs SET attempt = 2 WHERE job_id = '%s'",
-               pending);
-    why = pgu_try(t, sql);
-    free(sql);
-    assert_non_null(why);
-    assert_true(strstr(why, "violates check constraint "
-                            "\"governance_jobs_attempt_check\""));
-    free(why);
-    sql = sqlf("DELETE FROM governance_jobs WHERE job_id = '%s'", pending);
-    why = pgu_try(t, sql);
-    free(sql);
-    assert_non_null(why);
-    assert_true(strstr(why, "is RUNNING: a running job cannot be deleted"));
-    free(why);
+    assert_refused(t, "UPDATE governance_jobs SET status = 'PENDING' WHERE "
+                      "job_id = '%s'",
+                   pending, "governance job %s is RUNNING: it cannot go back "
+                            "to PENDING (a job runs at most once; create a "
+                            "new job to try again)");
+    assert_refused(t, "UPDATE governance_jobs SET attempt = 2 WHERE job_id = "
+                      "'%s'",
+                   pending, "new row for relation \"governance_jobs\" "
+                            "violates check constraint "
+                            "\"governance_jobs_attempt_check\"");
+    assert_refused(t, "DELETE FROM governance_jobs WHERE job_id = '%s'",
+                   pending, "governance job %s is RUNNING: a running job "
+                            "cannot be deleted");
     assert_int_equal(pgu_number(t, "SELECT count(*) FROM governance_jobs"), 2);
 }
 
@@ -282,7 +271,7 @@ static void test_refusals(void **state)
     char *plan, *dup;
     tu_proc p;
 
-    migrate(t);
+    pgu_migrate(t);
     plan = tu_write(t->dir, "bad.yaml", "steps: []\n");
     run_cli(&p, t, "submit", plan, NULL, NULL);
     assert_int_equal(p.status, 2);
@@ -337,7 +326,7 @@ static void test_prefix(void **state)
     char *a, *b;
     tu_proc p;
 
-    migrate(t);
+    pgu_migrate(t);
     a = tu_write(t->dir, "a.yaml", "job_id: abcdef12-0000-4000-8000-"
                                    "000000000001\ncontract_id: " CONTRACT
                                    "\nsteps: []\n");
@@ -378,7 +367,7 @@ static void test_sigterm(void **state)
     char id[37];
     pid_t w;
 
-    migrate(t);
+    pgu_migrate(t);
     pgu_submit(t, 3, 1500, -1, id);
     w = pgu_worker(t, "w1", PGU_END);
     pgu_wait_ledger(t, 1, 30); /* step 0 has started */
@@ -401,7 +390,7 @@ static void test_config_db(void **state)
     char text[1024], *cfg;
     tu_proc p;
 
-    migrate(t);
+    pgu_migrate(t);
     snprintf(text, sizeof text, "queue:\n  db: \"%s\"\n", t->conninfo);
     cfg = tu_write(t->dir, "queue.yaml", text);
     tu_run(&p, NULL,

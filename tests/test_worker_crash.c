@@ -21,17 +21,6 @@
 #include "pg_util.h"
 #include "testutil.h"
 
-static void migrate(pgu_test *t)
-{
-    tu_proc p;
-
-    tu_run(&p, NULL,
-           (const char *const[]){TU_JOBEXEC, "worker", "--db", t->conninfo,
-                                 "--migrate", NULL});
-    assert_int_equal(p.status, 0);
-    tu_proc_free(&p);
-}
-
 static char *row(pgu_test *t, const char *id)
 {
     char *sql, *v;
@@ -62,7 +51,7 @@ static void test_kill_mid_step(void **state)
     char id[37];
     pid_t a;
 
-    migrate(t);
+    pgu_migrate(t);
     pgu_submit_text(t,
                     "contract_id: 0f8c2a8d-5b7e-4f3a-8c2d-9e1f0a3b4c5d\n"
                     "steps:\n"
@@ -95,7 +84,7 @@ static void test_stopped_past_lease(void **state)
     pid_t a;
     tu_proc p;
 
-    migrate(t);
+    pgu_migrate(t);
     pgu_submit(t, 3, 1500, -1, id);
     a = pgu_worker(t, "sleeper", "--lease", "2", PGU_END);
     pgu_wait_ledger(t, 2, 30); /* step 1 has started */
@@ -139,7 +128,7 @@ static void test_many_workers_killed(void **state)
     time_t give_up = time(NULL) + 240;
     long left;
 
-    migrate(t);
+    pgu_migrate(t);
     assert_null(pgu_try(
         t, "INSERT INTO governance_jobs (job_id, contract_id, steps, "
            "total_steps) SELECT gen_random_uuid(), gen_random_uuid(), "
