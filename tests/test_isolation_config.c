@@ -66,8 +66,8 @@ static void test_isolated_observer_refused(void **state)
     jx_config_free(cfg);
 }
 
-/* Too tight a limit makes libltdl say "file not found" of a file that
- * is there; the message names the limits it loaded under. */
+/* Too tight a limit leaves the runner no descriptor to open the module
+ * with; the message names the limits it loaded under. */
 static void test_load_under_tight_limits(void **state)
 {
     fixture *f = *state;
@@ -77,7 +77,7 @@ static void test_load_under_tight_limits(void **state)
     assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_ELOAD);
     assert_string_equal(f->err.message,
                         "test.yaml:2:11: plugin '" MISBEHAVE "': cannot "
-                        "load: file not found (in the runner, under "
+                        "open: Too many open files (in the runner, under "
                         "runner.max_address_space_mb: 2048 and "
                         "runner.max_open_files: 3)");
     jx_config_free(cfg);

@@ -85,11 +85,13 @@ static int open_plugin(const jx__msg_load *load, jx__plugin **out,
     if ((rc = jx__ltdl_acquire(err)) != 0)
         return rc;
     if ((rc = jx__plugin_open(&pc, load->config_name, out, err)) != 0) {
-        /* The file passed the core's checks: a failure to map it here is
-         * most likely the confinement, which libltdl reports as "file not
+        /* The file passed the core's checks: a failure to open or map it
+         * here is most likely the confinement (too few descriptors, too
+         * little address space), which libltdl reports as "file not
          * found". */
         if (rc == JX_ELOAD && err != NULL &&
-            strstr(err->message, "cannot load: ") != NULL)
+            (strstr(err->message, "cannot load: ") != NULL ||
+             strstr(err->message, strerror(EMFILE)) != NULL))
             jx__runner_limits_hint(load, err);
         else if (err != NULL && strstr(err->message, strerror(EACCES)) != NULL)
             jx__runner_user_hint(err);
