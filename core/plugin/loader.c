@@ -21,6 +21,7 @@
 
 #include <ltdl.h>
 
+#include "base/file.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 
@@ -66,21 +67,6 @@ static int refuse(jx_error *err, int code, const jx__origin *o,
         return jx__fail(err, code, "%s:%u:%u: plugin '%s': %s", o->file,
                         o->line, o->col, o->path, why);
     return jx__fail(err, code, "plugin '%s': %s", o->path, why);
-}
-
-static const char *kind_of(mode_t mode)
-{
-    if (S_ISDIR(mode))
-        return "a folder";
-    if (S_ISLNK(mode))
-        return "a symbolic link";
-    if (S_ISCHR(mode) || S_ISBLK(mode))
-        return "a device";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    return "not a regular file";
 }
 
 /* What a walk may go through: at most this many symbolic links, the
@@ -268,7 +254,7 @@ static int check_open_file(int fd, const jx__origin *o, jx_error *err)
                       strerror(errno));
     if (!S_ISREG(st.st_mode))
         return refuse(err, JX_ELOAD, o, "%s, expected a regular file",
-                      kind_of(st.st_mode));
+                      jx__file_kind(st.st_mode));
     if (!owner_ok(&st))
         return refuse(err, JX_ELOAD, o,
                       "owned by uid %u, expected root or the running user "
@@ -309,7 +295,7 @@ static int open_checked(const char *path, int *fd, char *real, size_t size,
         return refuse(err, JX_ELOAD, o, "cannot open: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
         return refuse(err, JX_ELOAD, o, "%s, expected a regular file",
-                      kind_of(st.st_mode));
+                      jx__file_kind(st.st_mode));
     /* Swapped since for a link or a FIFO, it is refused all the same. */
     *fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
                          O_CLOEXEC);
