@@ -127,6 +127,9 @@ static const bad_input bad_inputs[] = {
     {"plan-contract-list.yaml", 2, 3,
      "contract_id must be a UUID, found a sequence"},
     {"plan-job-not-uuid.yaml", 1, 9, "job_id must be a UUID, found 'job-1'"},
+    /* Quoted input stays one line that drives no terminal. */
+    {"plan-contract-controls.yaml", 1, 14,
+     "contract_id must be a UUID, found '\\x1b[2J\\u202eabc\\nx'"},
     {"plan-executed-by-empty.yaml", 1, 14, "executed_by must not be empty"},
     {"plan-tenant-list.yaml", 1, 12, "tenant_id must be a text value"},
     /* Plans: EXEC-001 and the steps' fields. */
