@@ -84,12 +84,13 @@ static int must_escape(unsigned cp)
  * message quoted into another one is not escaped twice.  Truncation never
  * splits a character or an escape.
  */
-static void escape_message(char *msg, size_t size)
+void jx__escape_text(const char *in, char *out, size_t size)
 {
-    char out[JX_ERROR_MESSAGE_SIZE];
-    const unsigned char *s = (const unsigned char *)msg;
-    size_t n = strlen(msg), o = 0;
+    const unsigned char *s = (const unsigned char *)in;
+    size_t n = strlen(in), o = 0;
 
+    if (size == 0)
+        return;
     for (size_t i = 0; i < n;) {
         char esc[8];
         unsigned cp;
@@ -108,25 +109,25 @@ static void escape_message(char *msg, size_t size)
                      cp);
         }
         add = esc[0] != '\0' ? strlen(esc) : len;
-        if (o + add >= sizeof out || o + add >= size)
+        if (o + add >= size)
             break;
-        memcpy(out + o, esc[0] != '\0' ? esc : msg + i, add);
+        memcpy(out + o, esc[0] != '\0' ? esc : in + i, add);
         o += add;
         i += len;
     }
     out[o] = '\0';
-    memcpy(msg, out, o + 1);
 }
 
 int jx__fail(jx_error *err, int code, const char *fmt, ...)
 {
     if (err != NULL) {
         va_list ap;
+        char raw[sizeof err->message];
         err->code = code;
         va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
-        escape_message(err->message, sizeof err->message);
+        jx__escape_text(raw, err->message, sizeof err->message);
     }
     return code;
 }
