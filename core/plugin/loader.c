@@ -222,9 +222,13 @@ static int resolve_safely(const char *path, char *real, size_t size,
             continue;
         }
         /* The last component is the file, checked once it is open. */
-        if (w.rest[strspn(w.rest, "/")] != '\0' &&
-            (rc = check_folder(next, o, err)) != 0)
-            return rc;
+        if (w.rest[strspn(w.rest, "/")] != '\0') {
+            if (!S_ISDIR(st.st_mode))
+                return refuse(err, JX_ELOAD, o, "cannot open: %s",
+                              strerror(ENOTDIR));
+            if ((rc = check_folder(next, o, err)) != 0)
+                return rc;
+        }
         memcpy(w.done, next, (size_t)len + 1);
     }
     if (rc < 0)
