@@ -1,7 +1,8 @@
 /*
  * test_evidence_log.c - the JSON Lines log named by the config: its chain,
  * records on disk before the step's handler runs, jobs and executors
- * appending to one file, its mode, a log that cannot be opened or written;
+ * appending to one file, its mode, a log that cannot be opened or is a
+ * device;
  * a second writer leaving a live writer's last line alone, and an executor
  * opened only to check, which never creates or changes the log.
  */
@@ -161,24 +162,29 @@ static void test_log_path_is_folder(void **state)
     free(expected);
 }
 
-static void test_unwritable_log_stops_job(void **state)
+/* A device opens, but swallows the evidence (/dev/null) or takes none of
+ * it (/dev/full): it is refused before anything runs, at the key that
+ * names it.  Appends a full disk refuses are test_crash_disk's. */
+#define LOG_DEV_FULL "evidence: {log: /dev/full}\n"
+
+static void test_device_log_refused(void **state)
 {
     fixture *f = *state;
     struct stat st;
+    int rc;
 
-    /* A log that opens but cannot take a byte (a full disk). */
     if (stat("/dev/full", &st) != 0 || !S_ISCHR(st.st_mode))
         skip();
-    make_executor(f, "/dev/full");
-    parse_plan(f, TU_JOB, 2, -1);
-    run(f, 1);
-    assert_int_equal(jx_result_status(f->res), JX_JOB_FAILED);
-    assert_string_equal(jx_result_reason(f->res),
-                        "evidence write failed: /dev/full: No space left on "
-                        "device");
-    /* The first handler never ran: its step_started is not on disk. */
-    assert_int_equal(seen.n_calls, 0);
-    assert_int_equal(jx_result_steps_executed(f->res), 0);
+    rc = jx_config_parse(LOG_DEV_FULL, strlen(LOG_DEV_FULL), "test.yaml",
+                         TU_PLUGINS, &f->cfg, &f->err);
+    assert_int_equal(rc, 0);
+    f->ex = (jx_executor *)&rc; /* must be reset to NULL */
+    rc = jx_executor_new(f->cfg, &f->ex, &f->err);
+    assert_int_equal(rc, JX_ECONFIG);
+    assert_null(f->ex);
+    assert_string_equal(f->err.message,
+                        "test.yaml:1:17: evidence log '/dev/full': a device, "
+                        "expected a regular file");
 }
 
 /* ---- sharing the file; checking without touching it --------------------- */
@@ -320,7 +326,7 @@ int main(void)
         T(test_log_appends_across_executors),
         T(test_log_file_mode),
         T(test_log_path_is_folder),
-        T(test_unwritable_log_stops_job),
+        T(test_device_log_refused),
         T(test_live_writers_last_line_is_left_alone),
         T(test_check_only_creates_no_log),
         T(test_check_only_leaves_torn_line),

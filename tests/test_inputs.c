@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,6 +127,9 @@ static const bad_input bad_inputs[] = {
     {"plan-contract-list.yaml", 2, 3,
      "contract_id must be a UUID, found a sequence"},
     {"plan-job-not-uuid.yaml", 1, 9, "job_id must be a UUID, found 'job-1'"},
+    /* Quoted input stays one line that drives no terminal. */
+    {"plan-contract-controls.yaml", 1, 14,
+     "contract_id must be a UUID, found '\\x1b[2J\\u202eabc\\nx'"},
     {"plan-executed-by-empty.yaml", 1, 14, "executed_by must not be empty"},
     {"plan-tenant-list.yaml", 1, 12, "tenant_id must be a text value"},
     /* Plans: EXEC-001 and the steps' fields. */
@@ -605,9 +609,98 @@ static void test_deep_json(void **state)
                            "nesting deeper than 64 levels");
 }
 
+/* ---- files that are not regular ----------------------------------------- */
+
+/* Runs jobexec under timeout(1): before a FIFO was refused, opening one
+ * blocked for ever, and the test would have hung with it. */
+static void run_timed(fixture *f, const char *const *args)
+{
+    const char *argv[12] = {"/usr/bin/timeout", "10", TU_JOBEXEC};
+    size_t n = 3;
+
+    for (size_t i = 0; args[i] != NULL && n + 1 < 12; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    tu_run(&f->p, NULL, argv);
+    assert_non_null(f->p.out);
+    assert_non_null(f->p.err);
+}
+
+/* A plan or config that is a FIFO, named where a file is expected, is
+ * refused at once: opening it would wait for a writer.  ("-" reads
+ * standard input.) */
+static void test_fifo_plan_and_config_refused(void **state)
+{
+    fixture *f = *state;
+
+    assert_true(asprintf(&f->tmp, "%s/fifo.yaml", g_dir) > 0);
+    assert_int_equal(mkfifo(f->tmp, 0600), 0);
+    run_timed(f, (const char *const[]){"run", "--config", g_config, f->tmp,
+                                       NULL});
+    assert_true(asprintf(&f->want, "jobexec: %s: a FIFO, expected a regular "
+                                   "file\n", f->tmp) > 0);
+    assert_refused(&f->p, f->want);
+    tu_proc_free(&f->p);
+    run_timed(f, (const char *const[]){"check", "--config", f->tmp, NULL});
+    assert_refused(&f->p, f->want);
+    tu_proc_free(&f->p);
+    run_timed(f, (const char *const[]){"check", "--config", "/dev/null",
+                                       NULL});
+    assert_refused(&f->p, "jobexec: /dev/null: a device, expected a regular "
+                          "file\n");
+}
+
+/* evidence.log must name a regular file by an absolute path: a FIFO
+ * would block or swallow the evidence, /dev/null would swallow it, and a
+ * relative path would depend on where jobexec was started.  The check
+ * refuses what the run would, at the key's position. */
+static void assert_log_refused(fixture *f, const char *log, const char *why)
+{
+    char *cfg, *text, *want;
+    const char *cmds[][6] = {
+        {"check", "--config", NULL, NULL},
+        {"run", "--config", NULL, GOOD_DIR "/plan-good.yaml", NULL},
+    };
+
+    assert_true(asprintf(&text, "evidence:\n  log: %s\n", log) > 0);
+    cfg = tu_write(g_dir, "log.yaml", text);
+    free(text);
+    assert_non_null(cfg);
+    assert_true(asprintf(&want, "jobexec: %s:2:8: %s\n", cfg, why) > 0);
+    for (size_t i = 0; i < 2; i++) {
+        cmds[i][2] = cfg;
+        run_timed(f, cmds[i]);
+        if (f->p.status != 2 || strcmp(f->p.err, want) != 0)
+            fail_msg("%s: exit %d, stderr: %s", cmds[i][0], f->p.status,
+                     f->p.err);
+        assert_string_equal(f->p.out, "");
+        tu_proc_free(&f->p);
+    }
+    unlink(cfg);
+    free(cfg);
+    free(want);
+}
+
+static void test_evidence_log_not_regular(void **state)
+{
+    fixture *f = *state;
+    char *why;
+
+    assert_true(asprintf(&f->tmp, "%s/fifo.jsonl", g_dir) > 0);
+    assert_int_equal(mkfifo(f->tmp, 0600), 0);
+    assert_true(asprintf(&why, "evidence log '%s': a FIFO, expected a "
+                               "regular file", f->tmp) > 0);
+    assert_log_refused(f, f->tmp, why);
+    free(why);
+    assert_log_refused(f, "/dev/null", "evidence log '/dev/null': a device, "
+                                       "expected a regular file");
+    assert_log_refused(f, "evidence.jsonl", "evidence.log 'evidence.jsonl' "
+                                            "must be an absolute path");
+}
+
 int main(void)
 {
-    struct CMUnitTest tests[N_BAD + 8];
+    struct CMUnitTest tests[N_BAD + 10];
     size_t n = 0;
 
     for (size_t i = 0; i < N_BAD; i++)
@@ -629,6 +722,8 @@ int main(void)
     T(test_deep_flow_mappings);
     T(test_deep_block_mappings);
     T(test_deep_json);
+    T(test_fifo_plan_and_config_refused);
+    T(test_evidence_log_not_regular);
 #undef T
     if (n != sizeof tests / sizeof tests[0])
         return 1; /* a test left out of the count above */

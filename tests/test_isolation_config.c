@@ -37,8 +37,9 @@ static void test_config_name_not_utf8(void **state)
                         &f->err) != 0)
         fail_msg("config: %s", f->err.message);
     assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_ECONFIG);
+    /* Messages are UTF-8 themselves: the stray byte is shown escaped. */
     assert_string_equal(f->err.message,
-                        "cfg\xe9.yaml:2:11: plugin '" MISBEHAVE "': an "
+                        "cfg\\xe9.yaml:2:11: plugin '" MISBEHAVE "': an "
                         "isolated plugin needs a plugin path and config file "
                         "name that are valid UTF-8");
     jx_config_free(cfg);
@@ -66,8 +67,8 @@ static void test_isolated_observer_refused(void **state)
     jx_config_free(cfg);
 }
 
-/* Too tight a limit makes libltdl say "file not found" of a file that
- * is there; the message names the limits it loaded under. */
+/* Too tight a limit leaves the runner no descriptor to open the module
+ * with; the message names the limits it loaded under. */
 static void test_load_under_tight_limits(void **state)
 {
     fixture *f = *state;
@@ -77,7 +78,7 @@ static void test_load_under_tight_limits(void **state)
     assert_int_equal(jx_executor_new(cfg, &f->ex, &f->err), JX_ELOAD);
     assert_string_equal(f->err.message,
                         "test.yaml:2:11: plugin '" MISBEHAVE "': cannot "
-                        "load: file not found (in the runner, under "
+                        "open: Too many open files (in the runner, under "
                         "runner.max_address_space_mb: 2048 and "
                         "runner.max_open_files: 3)");
     jx_config_free(cfg);

@@ -230,6 +230,30 @@ static void test_garbage(void **state)
     assert_int_equal(count_zombie_children(), 0);
 }
 
+/* A plugin that closes the channel is noticed at once, not at the step's
+ * timeout, also when a program it started (and left fd 3 to) lives on:
+ * the runner's fd 3 is close-on-exec. */
+static void closes_channel(fixture *f, const char *type)
+{
+    double start = now_s();
+
+    misbehave_then_well(f, type, 30,
+                        "protocol error: the runner closed its channel", NULL,
+                        1);
+    if (now_s() - start > 10.0)
+        fail_msg("noticed after %.1f s", now_s() - start);
+}
+
+static void test_close_channel(void **state)
+{
+    closes_channel(*state, "close_chan");
+}
+
+static void test_close_channel_with_child(void **state)
+{
+    closes_channel(*state, "close_chan_child");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -246,6 +270,8 @@ int main(void)
         T(test_big_output),
         T(test_max_output_bytes_configured),
         T(test_garbage),
+        T(test_close_channel),
+        T(test_close_channel_with_child),
         T(test_output_not_utf8),
     };
 #undef T

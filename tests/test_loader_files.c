@@ -210,6 +210,92 @@ static void test_dotdot_path_refused(void **state)
                  "leave plugin_dir with '..'");
 }
 
+/* A symbolic link in a folder anybody may write to can be turned to
+ * another file at any time: the folder holding it is checked like the
+ * folders above the file it points to. */
+static void test_link_in_unsafe_folder(void **state)
+{
+    fixture *f = *state;
+    int rc;
+
+    put_fixture(f, "counting", 0644);
+    make_folder(f, "open", 0777);
+    assert_int_equal(symlink("../counting.so", in_dir(f, "open/link.so")), 0);
+    rc = load(f, "plugins:\n  - path: open/link.so\n"
+                 "    isolation: inproc\n");
+    expect_error(f, rc, JX_ELOAD,
+                 CONFIG_NAME ":3:11: plugin '%s/open/link.so': folder "
+                 "'%s/open' is writable by group or others (mode 0777), "
+                 "expected it writable by its owner only",
+                 f->dir, f->dir);
+}
+
+/* Links through safe folders are followed, each folder on the way
+ * checked; the plugin keeps the path the config gave. */
+static void test_link_chain_in_safe_folders(void **state)
+{
+    fixture *f = *state;
+    jx_plugin_info info;
+
+    make_folder(f, "sub", 0755);
+    copy_so(f, TU_FIXTURES, "counting", "sub/counting.so", 0644);
+    assert_int_equal(symlink("sub/hop.so", in_dir(f, "counting.so")), 0);
+    assert_int_equal(symlink("./../sub/counting.so", in_dir(f, "sub/hop.so")),
+                     0);
+    load_ok(f, "plugins:\n  - path: counting\n    isolation: inproc\n");
+    get_info(f, 0, &info);
+    assert_string_equal(info.path, in_dir(f, "counting.so"));
+}
+
+/* A libtool archive is a text file naming the module libltdl would map:
+ * checking the .la would leave the mapped file unchecked. */
+static void test_libtool_archive_refused(void **state)
+{
+    fixture *f = *state;
+    char *la;
+    int rc;
+
+    make_folder(f, "open", 0777);
+    copy_so(f, TU_FIXTURES, "counting", "open/counting.so", 0666);
+    assert_true(asprintf(&la,
+                         "dlname='counting.so'\nlibrary_names='counting.so'\n"
+                         "old_library=''\ninstalled=yes\nlibdir='%s/open'\n",
+                         f->dir) > 0);
+    free(tu_write(f->dir, "counting.la", la));
+    free(la);
+    rc = load(f, "plugins:\n  - path: counting.la\n"
+                 "    isolation: inproc\n");
+    expect_error(f, rc, JX_ELOAD,
+                 CONFIG_NAME ":3:11: plugin '%s/counting.la': a libtool "
+                 "archive names another file to load, which would not be "
+                 "checked: name the module itself (the .so)",
+                 f->dir);
+}
+
+/* A name looked up among the modules linked in (-dlpreopen) is never
+ * looked for in libltdl's search path instead: only the checked file
+ * under plugin_dir may be loaded. */
+static void test_preload_lookup_never_searches(void **state)
+{
+    fixture *f = *state;
+    char *elsewhere;
+    int rc;
+
+    make_folder(f, "open", 0777);
+    copy_so(f, TU_FIXTURES, "counting", "open/counting.so", 0666);
+    make_folder(f, "plugins", 0755);
+    assert_int_equal(setenv("LTDL_LIBRARY_PATH", in_dir(f, "open"), 1), 0);
+    elsewhere = strdup(in_dir(f, "plugins"));
+    assert_non_null(elsewhere);
+    rc = load_from(f, elsewhere, "plugins:\n  - path: counting\n"
+                                 "    isolation: inproc\n");
+    unsetenv("LTDL_LIBRARY_PATH");
+    expect_error(f, rc, JX_ELOAD,
+                 CONFIG_NAME ":3:11: plugin '%s/counting.so': cannot open: %s",
+                 elsewhere, strerror(ENOENT));
+    free(elsewhere);
+}
+
 /* ---- the descriptor ----------------------------------------------------- */
 
 static void test_bad_magic(void **state)
@@ -318,6 +404,10 @@ int main(void)
         TEST(test_owned_by_another_user),
         TEST(test_folder_owned_by_another_user),
         TEST(test_dotdot_path_refused),
+        TEST(test_link_in_unsafe_folder),
+        TEST(test_link_chain_in_safe_folders),
+        TEST(test_libtool_archive_refused),
+        TEST(test_preload_lookup_never_searches),
         TEST(test_bad_magic),
         TEST(test_wrong_abi_version),
         TEST(test_short_struct_size),

@@ -331,6 +331,32 @@ static void test_missing_contract_id(void **state)
                     "of its approved contract");
 }
 
+/* A refusal that quotes the plan is one line a terminal only shows:
+ * controls and bidirectional overrides are escaped, never printed. */
+static void test_refusal_quoting_input_is_one_safe_line(void **state)
+{
+    fixture *f = *state;
+
+    /* ESC [2J clears the screen; a double-quoted YAML escape puts it in. */
+    PLAN_FAILS(f, "contract_id: \"\\e[2J\\e]0;owned\\a\"\nsteps: []\n",
+               NAME ":1:14: contract_id must be a UUID, found "
+                    "'\\x1b[2J\\x1b]0;owned\\x07'");
+    /* A folded scalar keeps its line breaks: the message does not. */
+    PLAN_FAILS(f, "contract_id: >\n  first\n\n  second\nsteps: []\n",
+               NAME ":1:14: contract_id must be a UUID, found "
+                    "'first\\nsecond\\n'");
+    PLAN_FAILS(f, "contract_id: \"a\\tb\\rc\\x7f\\x85d\"\nsteps: []\n",
+               NAME ":1:14: contract_id must be a UUID, found "
+                    "'a\\tb\\rc\\x7f\\u0085d'");
+    /* RIGHT-TO-LEFT OVERRIDE and the isolates reorder what is shown. */
+    PLAN_FAILS(f, "contract_id: \"abc\\u202Efed\\u2066x\\u2069\"\nsteps: []\n",
+               NAME ":1:14: contract_id must be a UUID, found "
+                    "'abc\\u202efed\\u2066x\\u2069'");
+    /* Other text outside ASCII is shown as it is. */
+    PLAN_FAILS(f, "contract_id: caf\xc3\xa9\nsteps: []\n",
+               NAME ":1:14: contract_id must be a UUID, found 'caf\xc3\xa9'");
+}
+
 static void test_contract_id_not_uuid(void **state)
 {
     fixture *f = *state;
@@ -674,6 +700,7 @@ int main(void)
         T(test_load_file),
         T(test_missing_contract_id),
         T(test_contract_id_not_uuid),
+        T(test_refusal_quoting_input_is_one_safe_line),
         T(test_job_id_not_uuid),
         T(test_tenant_and_executed_by),
         T(test_step_index_equal),

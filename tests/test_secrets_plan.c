@@ -193,6 +193,77 @@ static void test_plan_refusal_names_its_step(void **state)
                     "string");
 }
 
+/* ---- no refusal shows a secret ------------------------------------------ */
+
+/* A value named secret that is refused for what it is (an integer beyond
+ * 64 bits) is not quoted back. */
+static void test_refusal_hides_refused_secret_value(void **state)
+{
+    (void)state;
+    plan_fails(HEAD "  - step_index: 0\n"
+                    "    step_type: echo\n"
+                    "    parameters: {pin: 123456789012345678901234567890}\n"
+                    "    secret_parameters: [pin]\n",
+               NAME ":6:23: integer out of range: " REDACTED);
+}
+
+/* contract_id is checked after the steps are read: quoting it would show
+ * a step's secret. */
+static void test_refusal_hides_secret_elsewhere_in_plan(void **state)
+{
+    (void)state;
+    plan_fails("job_id: " TU_JOB "\ncontract_id: \"" SECRET "\"\nsteps:\n"
+                   SECRET_STEP(""),
+               NAME ":2:14: contract_id must be a UUID, found '" REDACTED
+                    "'");
+}
+
+/* A step refused before a later one declares the secret it quotes. */
+static void test_refusal_hides_later_steps_secret(void **state)
+{
+    (void)state;
+    plan_fails(HEAD "  - step_index: 0\n"
+                    "    step_type: echo\n"
+                    "    " SECRET ": 1\n"
+                    "  - step_index: 1\n"
+                    "    step_type: echo\n"
+                    "    parameters: {password: \"" SECRET "\"}\n"
+                    "    secret_parameters: [password]\n",
+               NAME ":6:5: unknown key '" REDACTED "' in a step");
+}
+
+/* Messages escape control characters; a secret holding one is hidden in
+ * its escaped form. */
+static void test_refusal_hides_escaped_secret(void **state)
+{
+    (void)state;
+    plan_fails("contract_id: \"tab\\tS3cr3t\\u202e\"\nsteps:\n"
+               "  - step_index: 0\n"
+               "    step_type: echo\n"
+               "    parameters: {password: \"tab\\tS3cr3t\\u202e\"}\n"
+               "    secret_parameters: [password]\n",
+               NAME ":1:14: contract_id must be a UUID, found '" REDACTED
+                    "'");
+}
+
+/* A step read alone (jobexec plugin check --step) is no different. */
+static void test_step_refusal_hides_secret(void **state)
+{
+    static const char text[] = "step_type: echo\n"
+                               "parameters: {pin: 99999999999999999999}\n"
+                               "secret_parameters: [pin]\n";
+    jx_plan *plan = NULL;
+    jx_error err;
+
+    (void)state;
+    assert_int_equal(jx_plan_parse_step(text, strlen(text), "--step", &plan,
+                                        &err),
+                     JX_EPLAN);
+    assert_null(plan);
+    assert_string_equal(err.message,
+                        "--step:2:19: integer out of range: " REDACTED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +276,11 @@ int main(void)
         ONE(test_plan_refuses_secret_parameters_not_a_sequence),
         ONE(test_plan_refuses_secret_item_not_a_name),
         ONE(test_plan_refusal_names_its_step),
+        ONE(test_refusal_hides_refused_secret_value),
+        ONE(test_refusal_hides_secret_elsewhere_in_plan),
+        ONE(test_refusal_hides_later_steps_secret),
+        ONE(test_refusal_hides_escaped_secret),
+        ONE(test_step_refusal_hides_secret),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,12 @@
  * `return jx__fail(err, JX_EPLAN, "...")`. */
 int jx__fail(jx_error *err, int code, const char *fmt, ...) JX__PRINTF(3, 4);
 
+/* Copies in to out (size bytes, NUL included) with control characters,
+ * Unicode bidi controls and bytes that are not UTF-8 escaped (\n, \x1b,
+ * \u202e, \xff): what jx__fail() does to every message.  Cut short at a
+ * character boundary when out is too small. */
+void jx__escape_text(const char *in, char *out, size_t size);
+
 /* strdup that tolerates NULL (returns NULL) - callers check for OOM only
  * when s was not NULL. */
 char *jx__strdup(const char *s);

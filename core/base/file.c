@@ -9,22 +9,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/file.h"
+
+const char *jx__file_kind(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Opens path for reading if it is a regular file.  O_NONBLOCK keeps open
+ * from waiting for a FIFO's writer; it changes nothing for a regular
+ * file, the only kind read. */
+static int open_regular(const char *path, FILE **out, jx_error *err)
+{
+    struct stat st;
+    int rc = 0, fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0)
+        return jx__fail(err, JX_EIO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = jx__fail(err, JX_EIO, "%s: cannot inspect: %s", path,
+                      strerror(errno));
+    else if (S_ISDIR(st.st_mode)) /* as reading it would have said */
+        rc = jx__fail(err, JX_EIO, "%s: cannot read: %s", path,
+                      strerror(EISDIR));
+    else if (!S_ISREG(st.st_mode))
+        rc = jx__fail(err, JX_EIO, "%s: %s, expected a regular file", path,
+                      jx__file_kind(st.st_mode));
+    else if ((*out = fdopen(fd, "rb")) == NULL)
+        rc = jx__fail(err, JX_ENOMEM, "%s: out of memory", path);
+    if (rc != 0)
+        close(fd);
+    return rc;
+}
 
 int jx__read_file(const char *path, size_t max_bytes, char **out,
                   size_t *out_len, jx_error *err)
 {
     int is_stdin = strcmp(path, "-") == 0;
-    FILE *fp = is_stdin ? stdin : fopen(path, "rbe");
+    FILE *fp = stdin;
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    int rc = 0;
+    int rc = is_stdin ? 0 : open_regular(path, &fp, err);
 
-    if (fp == NULL)
-        return jx__fail(err, JX_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
+    if (rc != 0)
+        return rc;
     for (;;) {
         size_t n;
         if (cap - len < 2) {

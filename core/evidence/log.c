@@ -99,22 +99,49 @@ static int lock_alone(int fd)
     return flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
+/* A log is a regular file: a FIFO would block or hand the evidence to
+ * whoever reads it, a device (/dev/null) would swallow it, and neither
+ * can be synced, cut or verified. */
+static int must_be_regular(const struct stat *st, const char *path,
+                           jx_error *err)
+{
+    if (S_ISREG(st->st_mode))
+        return 0;
+    return jx__fail(err, JX_ECONFIG, "evidence log '%s': %s, expected a "
+                                     "regular file",
+                    path, jx__file_kind(st->st_mode));
+}
+
 int jx__evlog_open(const char *path, jx__fsync_policy policy,
                    jx__evlog **out, jx_error *err)
 {
+    /* O_NONBLOCK: opening a FIFO must not wait for its reader; the flag is
+     * cleared again for the regular file that alone is kept. */
+    const int flags = O_RDWR | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
     jx__evlog *log;
+    struct stat st;
     int fd, created = 0, rc = 0, alone, others, shared;
 
     *out = NULL;
-    fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    fd = open(path, flags);
     if (fd < 0 && errno == ENOENT) {
-        fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0600);
+        fd = open(path, flags | O_CREAT | O_EXCL, 0600);
         created = fd >= 0;
     }
     if (fd < 0)
         return jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot open: %s",
                         path, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = jx__fail(err, JX_EIO, "evidence log '%s': cannot inspect: %s",
+                      path, strerror(errno));
+    else if ((rc = must_be_regular(&st, path, err)) == 0 &&
+             fcntl(fd, F_SETFL, O_APPEND) != 0)
+        rc = jx__fail(err, JX_EIO, "evidence log '%s': cannot set its "
+                                   "flags: %s", path, strerror(errno));
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
     alone = lock_alone(fd);
     others = !alone && errno == EWOULDBLOCK;
     /* Where flock(2) fails otherwise, this writer assumes it is alone. */
@@ -141,10 +168,14 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
 
 int jx__evlog_probe(const char *path, jx_error *err)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
     char *dir;
-    int rc = 0;
+    int fd, rc = 0;
 
+    /* Before open: a FIFO without a reader would only say ENXIO. */
+    if (stat(path, &st) == 0 && (rc = must_be_regular(&st, path, err)) != 0)
+        return rc;
+    fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0) {
         close(fd);
         return 0;

@@ -354,6 +354,10 @@ static int read_evidence(const jx__node *sec, jx_config *cfg, jx_error *err)
         if ((rc = get_string(v, name, "evidence.log", &cfg->evidence_log,
                              err)))
             return rc;
+        /* Relative, it would depend on where the executor was started. */
+        if (cfg->evidence_log[0] != '/')
+            return at(err, name, v, "evidence.log '%s' must be an absolute "
+                                    "path", cfg->evidence_log);
         cfg->evidence_log_line = v->line;
         cfg->evidence_log_col = v->col;
     }

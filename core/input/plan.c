@@ -252,6 +252,41 @@ static int read_secrets(const jx__node *step, jx_plan *plan,
     return 0;
 }
 
+/* Every scalar under a secret parameter, before anything of its step is
+ * checked: a refusal of the step (an integer out of range, a bad value)
+ * or of anything read later may quote it, and is redacted with them. */
+static int add_scalar_secrets(jx_plan *plan, const jx__node *n, jx_error *err)
+{
+    int rc = 0;
+
+    if (n->kind == JX__NODE_SCALAR)
+        return n->text_len > 0 ? add_secret(plan, n->text, err) : 0;
+    for (size_t i = 0; rc == 0 && i < n->n_items; i++)
+        rc = add_scalar_secrets(plan, n->items[i], err);
+    return rc;
+}
+
+/* What secret_parameters names in a step not yet checked, as far as its
+ * shape lets one tell; the checks come later (read_secrets). */
+static int collect_secrets(const jx__node *step, jx_plan *plan, jx_error *err)
+{
+    const jx__node *names = jx__map_get(step, "secret_parameters");
+    const jx__node *params = jx__map_get(step, "parameters");
+    int rc = 0;
+
+    if (names == NULL || params == NULL || names->kind != JX__NODE_SEQ)
+        return 0;
+    for (size_t i = 0; rc == 0 && i < names->n_items; i++) {
+        const jx__node *value;
+        if (names->items[i]->kind != JX__NODE_SCALAR)
+            continue;
+        value = jx__map_get(params, names->items[i]->text);
+        if (value != NULL)
+            rc = add_scalar_secrets(plan, value, err);
+    }
+    return rc;
+}
+
 /* Steps arrive one by one while the document is parsed (see
  * jx__yaml_parse_stream).  A step's error is kept, not raised, so that the
  * plan-level checks (contract_id first) still speak first. */
@@ -268,8 +303,9 @@ static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
     jx_plan *plan = r->plan;
     int rc;
 
-    if (r->failed)
-        return 0;
+    /* Even after a refusal: a later step's secret may be what it quotes. */
+    if ((rc = collect_secrets(item, plan, err)) != 0 || r->failed)
+        return rc;
     if (plan->n_steps == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 16;
         jx__step *grown = realloc(plan->steps, cap * sizeof *grown);
@@ -396,6 +432,7 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
     if (rc == 0 && hash_hex(text, len, plan->sha256) != 0)
         rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
     if (rc != 0) {
+        jx__redact_message(plan, err);
         jx_plan_free(plan);
         return rc;
     }
@@ -503,6 +540,8 @@ int jx_plan_parse_step(const char *text, size_t len, const char *name,
     generated_ids(plan);
     rc = jx__yaml_parse(text, len, name, &plan_limits, &root, err);
     if (rc == 0)
+        rc = collect_secrets(root, plan, err);
+    if (rc == 0)
         rc = read_step(root, plan, plan->steps, NULL, 1, err);
     if (rc == 0)
         rc = read_secrets(root, plan, plan->steps, err);
@@ -512,6 +551,7 @@ int jx_plan_parse_step(const char *text, size_t len, const char *name,
         rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
     jx__node_free(root);
     if (rc != 0) {
+        jx__redact_message(plan, err);
         jx_plan_free(plan);
         return rc;
     }

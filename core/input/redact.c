@@ -232,3 +232,82 @@ json_t *jx__redact_json_take(const jx_plan *plan, json_t *v)
     json_decref(v);
     return clean;
 }
+
+static int longest_first(const void *a, const void *b)
+{
+    size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/* Messages were escaped when made (jx__fail): a secret holding a control
+ * character stands in them escaped, and is looked for so. */
+static char **escaped_secrets(const jx_plan *plan)
+{
+    char **forms = calloc(plan->n_secrets, sizeof *forms);
+
+    for (size_t i = 0; forms != NULL && i < plan->n_secrets; i++) {
+        char buf[JX_ERROR_MESSAGE_SIZE];
+        jx__escape_text(plan->secrets[i], buf, sizeof buf);
+        if ((forms[i] = strdup(buf)) == NULL) {
+            for (size_t k = 0; k < i; k++)
+                free(forms[k]);
+            free(forms);
+            return NULL;
+        }
+    }
+    if (forms != NULL)
+        qsort(forms, plan->n_secrets, sizeof *forms, longest_first);
+    return forms;
+}
+
+/* The length of "NAME:LINE:COL: " at the start of a refusal of the plan
+ * named name, or 0.  A secret as short as "3" must not eat the position. */
+static size_t position_length(const char *name, const char *msg)
+{
+    size_t n = strlen(name);
+    const char *p = msg + n;
+
+    if (strncmp(msg, name, n) != 0 || *p != ':')
+        return 0;
+    for (int field = 0; field < 2; field++) {
+        size_t digits = strspn(p + 1, "0123456789");
+        if (digits == 0 || p[1 + digits] != ':')
+            return 0;
+        p += 1 + digits;
+    }
+    return p[1] == ' ' ? (size_t)(p + 2 - msg) : 0;
+}
+
+void jx__redact_message(const jx_plan *plan, jx_error *err)
+{
+    jx_plan shadow;
+    char *clean = NULL;
+    size_t keep;
+    int oom = 0;
+
+    if (err == NULL || !jx__has_secrets(plan))
+        return;
+    keep = plan->name != NULL ? position_length(plan->name, err->message) : 0;
+    memset(&shadow, 0, sizeof shadow);
+    shadow.secrets = escaped_secrets(plan);
+    shadow.n_secrets = plan->n_secrets;
+    if (shadow.secrets == NULL)
+        oom = 1;
+    /* A message cut at its size may end in the first part of a secret. */
+    else if (strlen(err->message) + 1 >= sizeof err->message)
+        clean = jx__redact_cut(&shadow, err->message + keep, &oom);
+    else
+        clean = jx__redact_text(&shadow, err->message + keep, &oom);
+    if (clean != NULL)
+        snprintf(err->message + keep, sizeof err->message - keep, "%s",
+                 clean);
+    else if (oom) /* the reason cannot be shown safely: say only where */
+        snprintf(err->message, sizeof err->message,
+                 "%s: refused, and out of memory hiding secret values from "
+                 "the reason", plan->name != NULL ? plan->name : "plan");
+    free(clean);
+    for (size_t i = 0; shadow.secrets != NULL && i < shadow.n_secrets; i++)
+        free(shadow.secrets[i]);
+    free(shadow.secrets);
+}

@@ -28,6 +28,12 @@ char *jx__redact_text(const jx_plan *plan, const char *s, int *oom);
 char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom);
 
 /*
+ * Replaces in err's message every secret the plan knows (as jx__fail
+ * escaped it), for a refusal of that plan: no refusal shows a secret.
+ */
+void jx__redact_message(const jx_plan *plan, jx_error *err);
+
+/*
  * Redacts the displayed copies of step types and targets (type_json,
  * target_json) once every secret of the plan is known.  0 or JX_ENOMEM.
  */

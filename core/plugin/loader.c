@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include <ltdl.h>
 
+#include "base/file.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 
@@ -30,6 +32,8 @@
      sizeof(((health_observer_v1 *)0)->fini))
 
 static pthread_mutex_t ltdl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void (*jx__loader_checked_hook)(const char *path);
 
 int jx__ltdl_acquire(jx_error *err)
 {
@@ -65,20 +69,9 @@ static int refuse(jx_error *err, int code, const jx__origin *o,
     return jx__fail(err, code, "plugin '%s': %s", o->path, why);
 }
 
-static const char *kind_of(mode_t mode)
-{
-    if (S_ISDIR(mode))
-        return "a folder";
-    if (S_ISLNK(mode))
-        return "a symbolic link";
-    if (S_ISCHR(mode) || S_ISBLK(mode))
-        return "a device";
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    return "not a regular file";
-}
+/* What a walk may go through: at most this many symbolic links, the
+ * kernel's own limit (MAXSYMLINKS). */
+#define MAX_LINKS 40
 
 static int owner_ok(const struct stat *st)
 {
@@ -94,51 +87,178 @@ static int folder_mode_ok(const struct stat *st)
     return (st->st_mode & S_ISVTX) != 0;
 }
 
-static int check_folders(const char *real, const jx__origin *o, jx_error *err)
+static int check_folder(const char *dir, const jx__origin *o, jx_error *err)
 {
-    char dir[PATH_MAX];
-    char *slash;
+    struct stat st;
 
-    snprintf(dir, sizeof dir, "%s", real);
-    while ((slash = strrchr(dir, '/')) != NULL) {
-        struct stat st;
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-        if (stat(dir, &st) != 0)
-            return refuse(err, JX_ELOAD, o, "cannot inspect folder '%s': %s",
-                          dir, strerror(errno));
-        if (!owner_ok(&st))
-            return refuse(err, JX_ELOAD, o,
-                          "folder '%s' is owned by uid %u, expected root or "
-                          "the running user (uid %u)",
-                          dir, (unsigned)st.st_uid, (unsigned)geteuid());
-        if (!folder_mode_ok(&st))
-            return refuse(err, JX_ELOAD, o,
-                          "folder '%s' is writable by group or others "
-                          "(mode %04o), expected it writable by its owner "
-                          "only",
-                          dir, (unsigned)(st.st_mode & 07777));
-        if (strcmp(dir, "/") == 0)
-            break;
-    }
+    if (stat(dir, &st) != 0)
+        return refuse(err, JX_ELOAD, o, "cannot inspect folder '%s': %s",
+                      dir, strerror(errno));
+    if (!owner_ok(&st))
+        return refuse(err, JX_ELOAD, o,
+                      "folder '%s' is owned by uid %u, expected root or "
+                      "the running user (uid %u)",
+                      dir, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (!folder_mode_ok(&st))
+        return refuse(err, JX_ELOAD, o,
+                      "folder '%s' is writable by group or others "
+                      "(mode %04o), expected it writable by its owner only",
+                      dir, (unsigned)(st.st_mode & 07777));
     return 0;
 }
 
-/* The sudo checks, done on the file that will be mapped. */
-static int check_file(const char *path, const jx__origin *o, jx_error *err)
+/* A walk through a path: `done` is a folder already checked, `rest` what
+ * is left to walk below it. */
+typedef struct walk {
+    char done[PATH_MAX];
+    char rest[PATH_MAX];
+    unsigned links;
+} walk;
+
+static int too_long(const jx__origin *o, jx_error *err)
 {
-    char real[PATH_MAX];
+    return refuse(err, JX_ELOAD, o, "cannot resolve: %s",
+                  strerror(ENAMETOOLONG));
+}
+
+/* Moves the next component of w->rest into comp; 0 when none is left. */
+static int next_component(walk *w, char *comp, size_t size)
+{
+    const char *p = w->rest + strspn(w->rest, "/");
+    size_t n = strcspn(p, "/");
+
+    if (n == 0 || n >= size)
+        return n == 0 ? 0 : -1;
+    memcpy(comp, p, n);
+    comp[n] = '\0';
+    memmove(w->rest, p + n, strlen(p + n) + 1);
+    return 1;
+}
+
+/* The symbolic link just met is replaced by what it points to: the walk
+ * goes on from its target, from "/" when that is absolute. */
+static int follow_link(walk *w, const char *link, const jx__origin *o,
+                       jx_error *err)
+{
+    char target[PATH_MAX], rest[PATH_MAX];
+    ssize_t n;
+    int len;
+
+    if (++w->links > MAX_LINKS)
+        return refuse(err, JX_ELOAD, o, "cannot resolve: %s",
+                      strerror(ELOOP));
+    n = readlink(link, target, sizeof target - 1);
+    if (n < 0)
+        return refuse(err, JX_ELOAD, o, "cannot resolve: %s",
+                      strerror(errno));
+    target[n] = '\0';
+    len = snprintf(rest, sizeof rest, "%s/%s", target, w->rest);
+    if (len < 0 || (size_t)len >= sizeof rest)
+        return too_long(o, err);
+    memcpy(w->rest, rest, (size_t)len + 1);
+    if (target[0] == '/')
+        strcpy(w->done, "/");
+    return 0;
+}
+
+/* "..": the folder above, checked on the way down ("/" is its own). */
+static void step_up(walk *w)
+{
+    char *slash = strrchr(w->done, '/');
+
+    if (slash == w->done)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+}
+
+/*
+ * Resolves path into real one component at a time, checking as it goes
+ * what OpenSSH's safe_path checks: every folder entered, the folders that
+ * hold symbolic links included, must be owned by root or the running user
+ * and not writable by group or others, and so must every link.  Then
+ * nobody else can have changed anything the walk went through, and real,
+ * which holds no symbolic link, names what the walk found.
+ */
+static int resolve_safely(const char *path, char *real, size_t size,
+                          const jx__origin *o, jx_error *err)
+{
+    walk w = {.done = "/", .links = 0};
+    char cwd[PATH_MAX], comp[NAME_MAX + 1], next[PATH_MAX];
+    int rc, len;
+
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
+        return refuse(err, JX_ELOAD, o, "cannot resolve: %s",
+                      strerror(errno));
+    len = snprintf(w.rest, sizeof w.rest, "%s/%s",
+                   path[0] == '/' ? "" : cwd, path);
+    if (len < 0 || (size_t)len >= sizeof w.rest)
+        return too_long(o, err);
+    if ((rc = check_folder("/", o, err)) != 0)
+        return rc;
+    while ((rc = next_component(&w, comp, sizeof comp)) > 0) {
+        struct stat st;
+        if (strcmp(comp, ".") == 0)
+            continue;
+        if (strcmp(comp, "..") == 0) {
+            step_up(&w);
+            continue;
+        }
+        len = snprintf(next, sizeof next, "%s%s%s", w.done,
+                       strcmp(w.done, "/") == 0 ? "" : "/", comp);
+        if (len < 0 || (size_t)len >= sizeof next)
+            return too_long(o, err);
+        if (lstat(next, &st) != 0)
+            return refuse(err, JX_ELOAD, o, "cannot open: %s",
+                          strerror(errno));
+        if (S_ISLNK(st.st_mode)) {
+            if (!owner_ok(&st))
+                return refuse(err, JX_ELOAD, o,
+                              "symbolic link '%s' is owned by uid %u, "
+                              "expected root or the running user (uid %u)",
+                              next, (unsigned)st.st_uid, (unsigned)geteuid());
+            if ((rc = follow_link(&w, next, o, err)) != 0)
+                return rc;
+            continue;
+        }
+        /* The last component is the file, checked once it is open. */
+        if (w.rest[strspn(w.rest, "/")] != '\0') {
+            if (!S_ISDIR(st.st_mode))
+                return refuse(err, JX_ELOAD, o, "cannot open: %s",
+                              strerror(ENOTDIR));
+            if ((rc = check_folder(next, o, err)) != 0)
+                return rc;
+        }
+        memcpy(w.done, next, (size_t)len + 1);
+    }
+    if (rc < 0)
+        return too_long(o, err);
+    if (strlen(w.done) >= size)
+        return too_long(o, err);
+    memcpy(real, w.done, strlen(w.done) + 1);
+    return 0;
+}
+
+/* libltdl reads a .la file and maps the module it names (its dlname),
+ * which these checks would never see. */
+static int is_libtool_archive(const char *path)
+{
+    size_t len = strlen(path);
+
+    return len >= 3 && strcmp(path + len - 3, ".la") == 0;
+}
+
+/* The sudo checks, on the open file. */
+static int check_open_file(int fd, const jx__origin *o, jx_error *err)
+{
     struct stat st;
 
-    if (lstat(path, &st) != 0)
-        return refuse(err, JX_ELOAD, o, "cannot open: %s", strerror(errno));
-    if (realpath(path, real) == NULL || stat(real, &st) != 0)
-        return refuse(err, JX_ELOAD, o, "cannot resolve: %s", strerror(errno));
+    if (fstat(fd, &st) != 0)
+        return refuse(err, JX_ELOAD, o, "cannot inspect: %s",
+                      strerror(errno));
     if (!S_ISREG(st.st_mode))
         return refuse(err, JX_ELOAD, o, "%s, expected a regular file",
-                      kind_of(st.st_mode));
+                      jx__file_kind(st.st_mode));
     if (!owner_ok(&st))
         return refuse(err, JX_ELOAD, o,
                       "owned by uid %u, expected root or the running user "
@@ -149,7 +269,47 @@ static int check_file(const char *path, const jx__origin *o, jx_error *err)
                       "writable by group or others (mode %04o), expected it "
                       "writable by its owner only",
                       (unsigned)(st.st_mode & 07777));
-    return check_folders(real, o, err);
+    return 0;
+}
+
+/*
+ * Opens the module file once and checks the open file, so that what is
+ * checked is what gets loaded, whatever happens to the path afterwards:
+ * the caller loads through the descriptor (*fd), never through the path.
+ * real receives the path with its symbolic links resolved.
+ */
+static int open_checked(const char *path, int *fd, char *real, size_t size,
+                        const jx__origin *o, jx_error *err)
+{
+    struct stat st;
+    int rc;
+
+    *fd = -1;
+    if (is_libtool_archive(path))
+        return refuse(err, JX_ELOAD, o,
+                      "a libtool archive names another file to load, which "
+                      "would not be checked: name the module itself (the "
+                      "%s)",
+                      LT_MODULE_EXT);
+    if ((rc = resolve_safely(path, real, size, o, err)) != 0)
+        return rc;
+    /* Refuse a FIFO or device from its name: opening one could block or
+     * have effects. */
+    if (lstat(real, &st) != 0)
+        return refuse(err, JX_ELOAD, o, "cannot open: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return refuse(err, JX_ELOAD, o, "%s, expected a regular file",
+                      jx__file_kind(st.st_mode));
+    /* Swapped since for a link or a FIFO, it is refused all the same. */
+    *fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                         O_CLOEXEC);
+    if (*fd < 0)
+        return refuse(err, JX_ELOAD, o, "cannot open: %s", strerror(errno));
+    if ((rc = check_open_file(*fd, o, err)) != 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return rc;
 }
 
 static int check_header(uint64_t magic, uint32_t version, uint32_t size,
@@ -213,6 +373,7 @@ static jx__plugin *plugin_new(const char *path, const char *written,
     if (p == NULL)
         return NULL;
     pthread_mutex_init(&p->lock, NULL);
+    p->module_fd = -1;
     p->path = strdup(path);
     p->written = strdup(written);
     p->config = config != NULL ? json_deep_copy(config) : json_object();
@@ -238,24 +399,59 @@ static lt_dlhandle open_preloaded(const char *name)
     return h;
 }
 
-static lt_dlhandle open_file(const char *path, const char **why)
+/* The name through which the file open on fd is loaded.  libltdl knows
+ * handles by name: the descriptor is held as long as the module is open,
+ * so no two open modules ever share one. */
+static void fd_name(int fd, char *out, size_t size)
+{
+    snprintf(out, size, "/proc/self/fd/%d", fd);
+}
+
+static lt_dlhandle open_file(const char *name, const char **why)
 {
     lt_dladvise advise;
     lt_dlhandle h = NULL;
 
-    /* Local symbols: one plugin's globals never satisfy another's. */
+    /* Local symbols: one plugin's globals never satisfy another's.  No
+     * extension advice: libltdl then loads the name as given, without
+     * trying NAME.la or NAME.so beside it. */
     if (lt_dladvise_init(&advise) == 0 && lt_dladvise_local(&advise) == 0)
-        h = lt_dlopenadvise(path, advise);
+        h = lt_dlopenadvise(name, advise);
     if (h == NULL)
         *why = lt_dlerror();
     lt_dladvise_destroy(&advise);
     return h;
 }
 
-/* The symbol prefix libltdl tries for a module file: its name up to the
- * first dot, every other character than a letter or digit made '_'
- * ("sleepy-v2.so": "sleepy_v2").  A module renamed after it was built
- * still carries the old one. */
+/* Loads the checked file open on fd.  dlopen's reasons name the file it
+ * opened, /proc/self/fd/N: the message names the plugin's path instead. */
+static int load_checked(int fd, lt_dlhandle *module, const jx__origin *o,
+                        jx_error *err)
+{
+    char name[64];
+    const char *why = NULL;
+    size_t len;
+
+    fd_name(fd, name, sizeof name);
+    pthread_mutex_lock(&ltdl_lock);
+    *module = open_file(name, &why);
+    pthread_mutex_unlock(&ltdl_lock);
+    if (*module != NULL)
+        return 0;
+    if (why == NULL)
+        why = "unknown libltdl error";
+    len = strlen(name);
+    if (strncmp(why, name, len) == 0)
+        return refuse(err, JX_ELOAD, o, "cannot load: %s%s", o->path,
+                      why + len);
+    return refuse(err, JX_ELOAD, o, "cannot load: %s", why);
+}
+
+/* The symbol prefix of a module file: its name up to the first dot, every
+ * other character than a letter or digit made '_' ("sleepy-v2.so":
+ * "sleepy_v2").  A module renamed after it was built still carries the old
+ * one.  libltdl would take it from the name the module was loaded by,
+ * /proc/self/fd/N: it is looked up here from the plugin's own path. */
 static void module_prefix(const char *path, char *out, size_t size)
 {
     const char *base = strrchr(path, '/');
@@ -267,16 +463,32 @@ static void module_prefix(const char *path, char *out, size_t size)
     out[n] = '\0';
 }
 
-static int find_descriptors(jx__plugin *p, const jx__origin *o, jx_error *err)
+/* PREFIX_LTX_symbol, else the bare symbol. */
+static void *find_symbol(lt_dlhandle module, const char *prefix,
+                         const char *symbol)
+{
+    char name[256];
+    void *found = NULL;
+
+    if ((size_t)snprintf(name, sizeof name, "%s_LTX_%s", prefix, symbol) <
+        sizeof name)
+        found = lt_dlsym(module, name);
+    return found != NULL ? found : lt_dlsym(module, symbol);
+}
+
+/* file: the module's own file name (a link to it may be named otherwise),
+ * or a preloaded module's name. */
+static int find_descriptors(jx__plugin *p, const char *file,
+                            const jx__origin *o, jx_error *err)
 {
     char prefix[128];
     int rc;
 
+    module_prefix(file, prefix, sizeof prefix);
     pthread_mutex_lock(&ltdl_lock);
-    p->handler = lt_dlsym(p->module, "step_handler_v1");
-    p->observer = lt_dlsym(p->module, "health_observer_v1");
+    p->handler = find_symbol(p->module, prefix, "step_handler_v1");
+    p->observer = find_symbol(p->module, prefix, "health_observer_v1");
     pthread_mutex_unlock(&ltdl_lock);
-    module_prefix(o->path, prefix, sizeof prefix);
     if (p->handler == NULL && p->observer == NULL)
         return refuse(err, JX_EABI, o,
                       "exports neither step_handler_v1 nor "
@@ -297,10 +509,10 @@ int jx__plugin_open(const jx__plugin_conf *pc, const char *config_name,
                     jx__plugin **out, jx_error *err)
 {
     jx__origin o = {config_name, pc->line, pc->col, pc->path};
-    const char *why = NULL;
+    char real[PATH_MAX];
     lt_dlhandle module;
     jx__plugin *p;
-    int rc;
+    int rc, fd = -1;
 
     *out = NULL;
     pthread_mutex_lock(&ltdl_lock);
@@ -308,24 +520,29 @@ int jx__plugin_open(const jx__plugin_conf *pc, const char *config_name,
     pthread_mutex_unlock(&ltdl_lock);
     const char *shown = module != NULL ? "(preloaded)" : pc->path;
     if (module == NULL) {
-        if ((rc = check_file(pc->path, &o, err)) != 0)
+        if ((rc = open_checked(pc->path, &fd, real, sizeof real, &o,
+                               err)) != 0)
             return rc;
-        pthread_mutex_lock(&ltdl_lock);
-        module = open_file(pc->path, &why);
-        pthread_mutex_unlock(&ltdl_lock);
-        if (module == NULL)
-            return refuse(err, JX_ELOAD, &o, "cannot load: %s",
-                          why != NULL ? why : "unknown libltdl error");
+        if (jx__loader_checked_hook != NULL)
+            jx__loader_checked_hook(pc->path);
+        if ((rc = load_checked(fd, &module, &o, err)) != 0) {
+            close(fd);
+            return rc;
+        }
     }
     p = plugin_new(shown, pc->path_written, pc->config);
     if (p == NULL) {
         pthread_mutex_lock(&ltdl_lock);
         lt_dlclose(module);
         pthread_mutex_unlock(&ltdl_lock);
+        if (fd >= 0)
+            close(fd);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
     p->module = module;
-    if ((rc = find_descriptors(p, &o, err)) != 0) {
+    p->module_fd = fd;
+    if ((rc = find_descriptors(p, fd >= 0 ? real : pc->path_written, &o,
+                               err)) != 0) {
         jx__plugin_free(p);
         return rc;
     }
@@ -349,7 +566,12 @@ int jx__plugin_check_path(const jx__plugin_conf *pc, const char *config_name,
                           jx_error *err)
 {
     jx__origin o = {config_name, pc->line, pc->col, pc->path};
-    return check_file(pc->path, &o, err);
+    char real[PATH_MAX];
+    int fd, rc = open_checked(pc->path, &fd, real, sizeof real, &o, err);
+
+    if (rc == 0)
+        close(fd);
+    return rc;
 }
 
 int jx__plugin_proxy(const jx__plugin_conf *pc, const step_handler_v1 *desc,
@@ -462,6 +684,9 @@ void jx__plugin_free(jx__plugin *p)
         lt_dlclose(p->module);
         pthread_mutex_unlock(&ltdl_lock);
     }
+    /* Only now: the name libltdl knows the module by is free again. */
+    if (p->module_fd >= 0)
+        close(p->module_fd);
     for (size_t i = 0; i < p->n_bound; i++)
         free(p->bound[i]);
     free(p->bound);

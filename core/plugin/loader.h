@@ -16,6 +16,7 @@ typedef struct jx__plugin {
     char *path;          /* the file opened, "(in-process)" or "(preloaded)" */
     char *written;       /* the config's path value, for health.observer */
     void *module;        /* lt_dlhandle; NULL for in-process handlers */
+    int module_fd;       /* the checked file it was loaded from, or -1 */
     const step_handler_v1 *handler;    /* NULL when not exported */
     const health_observer_v1 *observer; /* NULL when not exported */
     void *handler_state;
@@ -112,6 +113,11 @@ static inline void jx__plugin_leave(jx__plugin *p, int locked)
 
 /* Calls fini for what was initialised, closes the module, frees p. */
 void jx__plugin_free(jx__plugin *p);
+
+/* NULL but in tests: called between the checks of a module file and its
+ * load, with the path checked, so that a test can swap the file at the
+ * worst moment and prove that what is loaded is what was checked. */
+extern void (*jx__loader_checked_hook)(const char *path);
 
 /* libltdl keeps global state: every lt_ call goes through here. */
 int jx__ltdl_acquire(jx_error *err);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -85,11 +87,13 @@ static int open_plugin(const jx__msg_load *load, jx__plugin **out,
     if ((rc = jx__ltdl_acquire(err)) != 0)
         return rc;
     if ((rc = jx__plugin_open(&pc, load->config_name, out, err)) != 0) {
-        /* The file passed the core's checks: a failure to map it here is
-         * most likely the confinement, which libltdl reports as "file not
+        /* The file passed the core's checks: a failure to open or map it
+         * here is most likely the confinement (too few descriptors, too
+         * little address space), which libltdl reports as "file not
          * found". */
         if (rc == JX_ELOAD && err != NULL &&
-            strstr(err->message, "cannot load: ") != NULL)
+            (strstr(err->message, "cannot load: ") != NULL ||
+             strstr(err->message, strerror(EMFILE)) != NULL))
             jx__runner_limits_hint(load, err);
         else if (err != NULL && strstr(err->message, strerror(EACCES)) != NULL)
             jx__runner_user_hint(err);
@@ -187,15 +191,31 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
  * waits for the channel to hang up and then kills the runner's whole
  * process group.  The core closes its end only once the runner has
  * exited, or to kill it anyway.
+ *
+ * It waits with epoll, not poll: a thread blocked in poll holds a
+ * reference to the channel, so a plugin that closed fd 3 would not end
+ * it, and the core would only notice at the step's deadline.  An epoll
+ * set holds none: closing fd 3 hangs the channel up at once, and the core
+ * ends the step.
  */
 static void *watch_channel(void *arg)
 {
-    struct pollfd p = {CHAN, POLLRDHUP, 0};
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data = {.fd = CHAN}};
+    int ep = epoll_create1(EPOLL_CLOEXEC), n;
 
     (void)arg;
-    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, CHAN, &ev) != 0) {
+        /* No watch without epoll: the core still ends a runner that
+         * outlives its step, at the step's deadline. */
+        if (ep >= 0)
+            close(ep);
+        return NULL;
+    }
+    while ((n = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
         ;
-    kill(0, SIGKILL);
+    if (n > 0 && (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+        kill(0, SIGKILL);
+    close(ep);
     return NULL;
 }
 
@@ -265,6 +285,11 @@ int main(void)
     char *data;
     size_t len;
 
+    /* posix_spawn's dup2 cleared close-on-exec: set it again, so that a
+     * program a plugin starts never holds the channel, which would keep
+     * the core from seeing the runner go.  Without a fd 3, load() says
+     * how this program is meant to be run. */
+    (void)fcntl(CHAN, F_SETFD, FD_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGUSR1, on_cancel);
     jx_set_log_handler(forward_log, NULL);

@@ -253,8 +253,12 @@ typedef struct jx_host_v1 {
  *  - The process is the runner's.  fd 3 is its channel to the core and
  *    SIGUSR1 its cancellation signal: a plugin MUST NOT read, write, close
  *    or replace fd 3, and MUST NOT change SIGUSR1's disposition or block it
- *    in the thread that calls execute.  fd 3 is not close-on-exec, so a
- *    plugin that starts a program MUST close fd 3 in the child.  Threads a
+ *    in the thread that calls execute.  A plugin that closes fd 3 fails its
+ *    step at once ("protocol error: the runner closed its channel") and
+ *    the runner is killed.  fd 3 is close-on-exec, so a program a plugin
+ *    starts does not inherit it; a child a plugin forks without exec MUST
+ *    close fd 3 (closing it in an exec'd child, as older plugins were told
+ *    to, stays harmless).  Threads a
  *    plugin starts SHOULD block SIGUSR1, so that it reaches the step's
  *    thread.  SIGPIPE is ignored; other signals have their defaults.
  *  - stdin and stdout are /dev/null; stderr is a pipe to the core; nothing

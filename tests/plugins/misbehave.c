@@ -29,6 +29,10 @@
  *                succeeds
  *   big_log      logs a warning of "bytes" bytes of \x01, then succeeds
  *   big_progress reports progress with a message of "bytes" bytes of 'p'
+ *   close_chan   closes the protocol channel (fd 3), then sleeps forever
+ *   close_chan_child  starts /bin/sleep 60 without closing anything in it
+ *                (as a plugin that trusts close-on-exec), then does as
+ *                close_chan
  *
  * With "init_log" in its config, init logs that text as a warning.
  */
@@ -47,7 +51,7 @@ static const char *const types[] = {
     "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
     "well", "meet", "bad_utf8", "no_stderr", "late_stderr", "chatter",
-    "big_log", "big_progress", NULL};
+    "big_log", "big_progress", "close_chan", "close_chan_child", NULL};
 
 static void nap_ms(long ms)
 {
@@ -292,6 +296,20 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
         return stdout_1g(host, out);
     if (strcmp(type, "big_output") == 0)
         return big_output(host, out);
+    if (strcmp(type, "close_chan_child") == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/bin/sleep", "sleep", "60", (char *)NULL);
+            _exit(127);
+        }
+        if (pid < 0)
+            return fail_with(host, out, "fork");
+    }
+    if (strncmp(type, "close_chan", 10) == 0) {
+        close(3);
+        for (;;)
+            pause();
+    }
     if (strcmp(type, "garbage") == 0) {
         static const char junk[] = "\xde\xad\xbe\xef garbage on the channel";
         if (write(3, junk, sizeof junk) < 0)
