@@ -138,6 +138,61 @@ static void test_cancel_between_steps(void **state)
     well_pid(f);
 }
 
+/* A handler that sleeps through a cancel without looking at ctx_cancelled
+ * (one nanosleep, its result ignored) is not woken early: a cancel reaches
+ * the runner as data, not as a signal that interrupts its calls.  So the
+ * step either did its work, returned within the grace and is COMPLETED
+ * with all of it, or is killed after the grace and FAILED.  Never
+ * COMPLETED for work cut short. */
+static void test_cancel_does_not_cut_sleep_short(void **state)
+{
+    fixture *f = *state;
+    canceller c;
+
+    make_executor(f, "", "  kill_grace_ms: 5000\n", "");
+    well_pid(f);
+    drop_run(f);
+    start_canceller(&c, f, JOB);
+    run_steps(f, "  - {step_index: 0, step_type: nap, parameters: {ms: 1000}}\n"
+                 "  - {step_index: 1, step_type: well}\n");
+    pthread_join(c.thread, NULL);
+    assert_int_equal(c.told, 1);
+    assert_outcome(f, JX_JOB_CANCELLED, "Cancelled before step 1");
+    assert_int_equal(jx_result_steps_executed(f->res), 1);
+    assert_int_equal(jx_result_steps_succeeded(f->res), 1);
+    assert_string_equal(json_string_value(json_object_get(f->step, "status")),
+                        "COMPLETED");
+    if (json_integer_value(json_object_get(json_object_get(f->step, "output"),
+                                           "slept_ms")) < 1000)
+        fail_msg("the sleep was cut short: %lld ms",
+                 (long long)json_integer_value(json_object_get(
+                     json_object_get(f->step, "output"), "slept_ms")));
+    well_pid(f);
+}
+
+/* The same sleep past the grace: the runner is killed, the step FAILED. */
+static void test_cancel_sleep_past_grace_is_killed(void **state)
+{
+    fixture *f = *state;
+    canceller c;
+    pid_t before;
+
+    make_executor(f, "", "  kill_grace_ms: 300\n", "");
+    before = well_pid(f);
+    start_canceller(&c, f, JOB);
+    run_type(f, "nap", 30, "{ms: 3000}");
+    pthread_join(c.thread, NULL);
+    assert_int_equal(c.told, 1);
+    assert_outcome(f, JX_JOB_CANCELLED,
+                   "Cancelled during step 0: cancelled (the handler did not "
+                   "stop within 300 ms and was killed)");
+    assert_string_equal(json_string_value(json_object_get(f->step, "status")),
+                        "FAILED");
+    assert_true(json_is_null(json_object_get(f->step, "output")));
+    assert_int_not_equal(well_pid(f), before);
+    assert_int_equal(count_zombie_children(), 0);
+}
+
 /* Cancelled after step_started, before the runner has the step: the
  * request must still reach a handler that checks ctx_cancelled. */
 static void test_cancel_as_step_starts(void **state)
@@ -364,6 +419,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_cancel_cooperative_sleep),
         T(test_cancel_loop_is_killed),
+        T(test_cancel_does_not_cut_sleep_short),
+        T(test_cancel_sleep_past_grace_is_killed),
         T(test_cancel_other_job_id),
         T(test_cancel_between_steps),
         T(test_cancel_as_step_starts),

@@ -162,6 +162,67 @@ static void test_setsid_grandchild_killed(void **state)
     free(pid_file);
 }
 
+/* ---- what a step that succeeds leaves running --------------------------- */
+
+/* Runs type, which leaves one process sleeping and writes its pid to a
+ * file: the step completes, its result counts the process, and by the
+ * time the result is in, the process is gone (reaped, not a zombie). */
+static void leftover_killed(fixture *f, const char *type)
+{
+    char *pid_file, *params, *text;
+    pid_t runner;
+    long pid;
+
+    if (asprintf(&pid_file, "%s/leftover.pid", f->shared) < 0 ||
+        asprintf(&params, "{pid_file: \"%s\"}", pid_file) < 0)
+        fail_msg("out of memory");
+    make_executor(f, "", "", "");
+    runner = well_pid(f);
+    run_type(f, type, 30, params);
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    assert_string_equal(json_string_value(json_object_get(f->step, "status")),
+                        "COMPLETED");
+    assert_int_equal(json_integer_value(json_object_get(
+                         f->step, "leftover_processes")),
+                     1);
+    text = tu_read(pid_file);
+    pid = text != NULL ? strtol(text, NULL, 10) : 0;
+    free(text);
+    if (pid <= 0)
+        fail_msg("no pid in %s", pid_file);
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        fail_msg("process %ld outlived its step (state %c)", pid,
+                 proc_state((pid_t)pid, NULL));
+    /* The runner stays for the next step, and that one leaves nothing. */
+    assert_int_equal(well_pid(f), runner);
+    assert_null(json_object_get(f->step, "leftover_processes"));
+    free(params);
+    free(pid_file);
+}
+
+static void test_double_fork_killed(void **state)
+{
+    leftover_killed(*state, "double_fork");
+}
+
+static void test_setpgid_child_killed(void **state)
+{
+    leftover_killed(*state, "setpgid_child");
+}
+
+/* A step that leaves nothing has no leftover_processes at all. */
+static void test_no_leftovers(void **state)
+{
+    fixture *f = *state;
+    pid_t before;
+
+    make_executor(f, "", "", "");
+    before = well_pid(f);
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    assert_null(json_object_get(f->step, "leftover_processes"));
+    assert_int_equal(well_pid(f), before); /* the runner is kept */
+}
+
 /* A child that waits to be killed; returns its pid. */
 static pid_t start_sleeper(void)
 {
@@ -311,18 +372,20 @@ static void assert_ids(pid_t pid, const char *key, unsigned id)
     assert_int_equal(fs, id);
 }
 
-/* fd 0 and 1 /dev/null, 2 a pipe, 3 the socket, 4 the module it loaded
- * (held open: the file checked is the file mapped), 5 the epoll set that
- * watches the socket, and nothing else: not the evidence log. */
+/* fd 0 and 1 /dev/null, 2 a pipe, 3 the socket, 4 the signalfd its
+ * cancels come on, 5 the module it loaded (held open: the file checked is
+ * the file mapped), 6 the epoll set that watches the socket and the
+ * signalfd, and nothing else: not the evidence log. */
 static void assert_runner_fds(pid_t pid)
 {
     static const char *const want[] = {"/dev/null", "/dev/null", "pipe:[",
-                                       "socket:[", TU_FIXTURES "/",
+                                       "socket:[", "anon_inode:[signalfd]",
+                                       TU_FIXTURES "/",
                                        "anon_inode:[eventpoll]"};
     char path[64], target[PATH_MAX];
 
-    assert_int_equal(count_fds(pid), 6);
-    for (int fd = 0; fd < 6; fd++) {
+    assert_int_equal(count_fds(pid), 7);
+    for (int fd = 0; fd < 7; fd++) {
         ssize_t n;
         snprintf(path, sizeof path, "/proc/%ld/fd/%d", (long)pid, fd);
         n = readlink(path, target, sizeof target - 1);
@@ -501,6 +564,9 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_setsid_grandchild_killed),
+        T(test_double_fork_killed),
+        T(test_setpgid_child_killed),
+        T(test_no_leftovers),
         T(test_stale_cgroups_swept),
         T(test_thousand_jobs_leak_nothing),
         T(test_runner_confinement),

@@ -171,6 +171,7 @@ int jx__runner_spawn(jx__runner *r, jx_error *err)
     }
     r->chan = sv[0];
     r->err_fd = ep[0];
+    r->steps = 0;
     fcntl(r->err_fd, F_SETFL, O_NONBLOCK);
     if (r->cgroup != NULL) {
         char pid[32];

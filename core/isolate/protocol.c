@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,9 @@ int jx__msg_done_encode(jx__buf *b, int rc, const jx_output *out)
                                                      : "") ||
                    jx__buf_puts(b,
                                 out->not_utf8 ? ",\"not_utf8\":true" : "") ||
+                   (out->leftover_processes > 0 &&
+                    (jx__buf_puts(b, ",\"leftover_processes\":") ||
+                     jx__buf_put_i64(b, out->leftover_processes))) ||
                    jx__buf_puts(b, ",\"output\":") ||
                    jx__output_put(b, out) ||
                    put_text(b, "error", out->error, "}")
@@ -290,9 +294,13 @@ int jx__msg_done_decode(const char *data, jx_output *out, int *rc)
     json_t *output = json_object_get(v, "output");
     const char *error = json_string_value(json_object_get(v, "error"));
     json_t *jrc = json_object_get(v, "rc");
+    json_t *left = json_object_get(v, "leftover_processes");
 
     if (!json_is_integer(jrc) || (output != NULL && !json_is_object(output) &&
-                                  !json_is_null(output))) {
+                                  !json_is_null(output)) ||
+        (left != NULL && (!json_is_integer(left) ||
+                          json_integer_value(left) < 0 ||
+                          json_integer_value(left) > UINT32_MAX))) {
         json_decref(v);
         return -1;
     }
@@ -303,6 +311,7 @@ int jx__msg_done_decode(const char *data, jx_output *out, int *rc)
         out->failed_alloc = 1;
     out->failed_alloc |= json_is_true(json_object_get(v, "failed_alloc"));
     out->not_utf8 |= json_is_true(json_object_get(v, "not_utf8"));
+    out->leftover_processes = (unsigned)json_integer_value(left);
     json_decref(v);
     return 0;
 }

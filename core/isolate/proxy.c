@@ -160,6 +160,7 @@ static int execute_on(jx__runner *r, const jx_context *ctx,
                      (double)r->pool->limits.kill_grace_ms / 1e3;
     }
     jx__runner_drop_stderr(r);
+    r->steps++; /* the runner counts it as it reads it */
     rc = jx__frame_write(r->chan, JX__MSG_EXEC, req.data, req.len);
     jx__buf_free(&req);
     if (rc != 0) {

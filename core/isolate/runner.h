@@ -52,6 +52,8 @@ typedef struct jx__runner {
     int chan;
     int err_fd;
     char *cgroup;
+    unsigned steps;         /* EXECs sent to this process: a cancel names
+                               the one it is for */
     jx__buf err_text;       /* the current step's stderr, bounded */
     size_t err_dropped;
 } jx__runner;

@@ -149,13 +149,14 @@ static int spin_for_reply(jx__waiting *w, jx__frame_reader *fr)
 }
 
 /* Asks a running handler to stop (its ctx_cancelled turns true), then,
- * after the grace, stops the runner. */
+ * after the grace, stops the runner.  The signal carries the number of
+ * the EXEC it is for, so that, read late, it cancels no later step. */
 static void cancel_step(jx__waiting *w)
 {
     if (w->cancelled)
         return;
     w->cancelled = 1;
-    kill(w->r->pid, SIGUSR1);
+    sigqueue(w->r->pid, SIGUSR1, (union sigval){.sival_int = (int)w->r->steps});
     w->deadline = jx__monotonic() +
                   (double)w->r->pool->limits.kill_grace_ms / 1e3;
 }

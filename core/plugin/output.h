@@ -34,6 +34,7 @@ struct jx_output {
     char *error;
     char *stderr_text;  /* an isolated plugin's captured stderr, or NULL */
     size_t stderr_dropped; /* bytes of it beyond the limit */
+    unsigned leftover_processes; /* an isolated step's, killed after it */
     int failed_alloc; /* an out_* call ran out of memory */
     int not_utf8;     /* an out_* call was given a string that is not UTF-8 */
 };

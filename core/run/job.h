@@ -70,6 +70,7 @@ typedef struct jx__outcome {
     int handler_returned;
     char *stderr_text;     /* an isolated plugin's stderr, or NULL */
     size_t stderr_dropped; /* bytes of it beyond runner.max_stderr_bytes */
+    unsigned leftover_processes; /* what an isolated step left running */
 } jx__outcome;
 
 /* ---- check.c: whether the executor accepts a plan -------------------- */

@@ -135,6 +135,9 @@ static int build_step_result(jx__job *j, const jx__step *st,
                           : jx__buf_put_json_string(b, oc->error)) ||
            jx__progress_put(j, b) ||
            (oc->stderr_text != NULL && put_stderr(b, oc)) ||
+           (oc->leftover_processes > 0 &&
+            (jx__buf_puts(b, ",\"leftover_processes\":") ||
+             jx__buf_put_i64(b, oc->leftover_processes))) ||
            jx__buf_append(b, "}", 1);
 }
 

@@ -117,6 +117,7 @@ void jx__step_call(jx__job *j, const jx__step *st, jx__plugin *p,
     oc->handler_returned = 1;
     oc->stderr_text = out->stderr_text;
     oc->stderr_dropped = out->stderr_dropped;
+    oc->leftover_processes = out->leftover_processes;
     out->stderr_text = NULL;
     judge(oc, st, p, rc, ctx.deadline);
 }

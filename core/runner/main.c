@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -26,15 +28,43 @@
 #include "isolate/protocol.h"
 #include "plugin/loader.h"
 #include "runner/confine.h"
+#include "runner/leftover.h"
 
 #define CHAN 3
 
+/*
+ * Cancellation.  The core sends SIGUSR1 with sigqueue(), its value the
+ * number of the EXEC it is for (counted from 1 by both sides, per runner
+ * process).  SIGUSR1 is blocked in every thread and read from a signalfd
+ * by the watchdog thread, which sets the flag ctx_cancelled reads: the
+ * thread that runs the plugin is never interrupted, so a nanosleep or
+ * poll in execute does not return early, and a step that returns
+ * JX_STEP_OK has done its work.  The number keeps a cancel meant for one
+ * step, read late, from cancelling the next.
+ */
 static atomic_int cancelled;
+static pthread_mutex_t cancel_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned step_serial;    /* the EXEC being served; under cancel_lock */
+static unsigned cancelled_upto; /* highest EXEC number cancelled; same */
 
-static void on_cancel(int sig)
+/* An EXEC has come: its own cancel may have been read already. */
+static void cancel_begin_step(void)
 {
-    (void)sig;
-    atomic_store(&cancelled, 1);
+    pthread_mutex_lock(&cancel_lock);
+    step_serial++;
+    atomic_store(&cancelled, cancelled_upto >= step_serial);
+    pthread_mutex_unlock(&cancel_lock);
+}
+
+/* A cancel for EXEC number serial has come. */
+static void cancel_received(unsigned serial)
+{
+    pthread_mutex_lock(&cancel_lock);
+    if (serial > cancelled_upto)
+        cancelled_upto = serial;
+    if (serial == step_serial)
+        atomic_store(&cancelled, 1);
+    pthread_mutex_unlock(&cancel_lock);
 }
 
 /* Sends the message encoded in b (rc: the encoder's result) and frees b.
@@ -149,12 +179,15 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
         jx_step view = {.step = &plan->steps[0], .plan = plan};
         int rc;
 
-        /* From the request, not from before it: a SIGUSR1 meant for the
-         * previous step lands before this request is read. */
-        atomic_store(&cancelled, req.cancelled);
+        /* Cancelled before it was sent: the request says so itself. */
+        if (req.cancelled)
+            atomic_store(&cancelled, 1);
         rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view,
                                  &out);
         jx__scratch_free(&view.scratch);
+        /* Before DONE: once the core has the step's result, nothing the
+         * step started is running. */
+        out.leftover_processes = jx__runner_kill_leftovers();
         send_msg(JX__MSG_DONE, &b, jx__msg_done_encode(&b, rc, &out));
         jx__output_clear(&out);
     }
@@ -198,36 +231,70 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
  * set holds none: closing fd 3 hangs the channel up at once, and the core
  * ends the step.
  */
+/* Reads the cancels that have come on the signalfd. */
+static void read_cancels(int sfd)
+{
+    struct signalfd_siginfo si;
+
+    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+        if (si.ssi_code == SI_QUEUE)
+            cancel_received((unsigned)si.ssi_int);
+}
+
 static void *watch_channel(void *arg)
 {
     struct epoll_event ev = {.events = EPOLLRDHUP, .data = {.fd = CHAN}};
+    int sfd = (int)(intptr_t)arg;
     int ep = epoll_create1(EPOLL_CLOEXEC), n;
 
-    (void)arg;
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, CHAN, &ev) != 0) {
         /* No watch without epoll: the core still ends a runner that
-         * outlives its step, at the step's deadline. */
+         * outlives its step, at the step's deadline (and a cancelled
+         * one after the grace). */
         if (ep >= 0)
             close(ep);
         return NULL;
     }
-    while ((n = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
-        ;
-    if (n > 0 && (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
-        kill(0, SIGKILL);
+    ev = (struct epoll_event){.events = EPOLLIN, .data = {.fd = sfd}};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    for (;;) {
+        while ((n = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
+            ;
+        if (n <= 0)
+            break;
+        if (ev.data.fd == sfd) {
+            read_cancels(sfd);
+            continue;
+        }
+        if ((ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+            kill(0, SIGKILL);
+    }
     close(ep);
     return NULL;
 }
 
-static void start_watchdog(void)
+/* SIGUSR1 is blocked in this thread before the plugin is opened, so every
+ * thread the plugin starts has it blocked too; it is only ever read from
+ * the signalfd. */
+static int block_cancel_signal(void)
+{
+    sigset_t usr1;
+
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+    return signalfd(-1, &usr1, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void start_watchdog(int sfd)
 {
     pthread_t t;
     sigset_t all, old;
 
-    /* Signals (SIGUSR1 above all) stay with the thread that runs steps. */
+    /* No signal is the watchdog's to take; SIGUSR1 reaches it as data. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    if (pthread_create(&t, NULL, watch_channel, NULL) == 0)
+    if (pthread_create(&t, NULL, watch_channel, (void *)(intptr_t)sfd) == 0)
         pthread_detach(t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -284,6 +351,7 @@ int main(void)
     uint32_t type;
     char *data;
     size_t len;
+    int sfd;
 
     /* posix_spawn's dup2 cleared close-on-exec: set it again, so that a
      * program a plugin starts never holds the channel, which would keep
@@ -291,18 +359,24 @@ int main(void)
      * how this program is meant to be run. */
     (void)fcntl(CHAN, F_SETFD, FD_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGUSR1, on_cancel);
+    sfd = block_cancel_signal();
+    /* Orphans anywhere below the runner become its children, to be killed
+     * after the step (leftover.c).  Without it (a kernel before 3.4), a
+     * double-forked child escapes to init; the cgroup still holds it. */
+    (void)jx__runner_adopt_orphans();
     jx_set_log_handler(forward_log, NULL);
     if ((p = load()) == NULL)
         return 1;
-    start_watchdog();
+    start_watchdog(sfd);
     send_msg(JX__MSG_HELO, &b, jx__msg_hello_encode(&b, p->handler));
     for (;;) {
         spin_for_request();
         if (jx__frame_read(CHAN, JX__MSG_REQUEST_MAX, &type, &data, &len) != 0)
             break;
-        if (type == JX__MSG_EXEC)
+        if (type == JX__MSG_EXEC) {
+            cancel_begin_step();
             run_step(p, data, len);
+        }
         else if (type == JX__MSG_VALI && p->handler->validate != NULL)
             validate_step(p, data, len);
         free(data);

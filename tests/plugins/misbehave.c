@@ -33,6 +33,13 @@
  *   close_chan_child  starts /bin/sleep 60 without closing anything in it
  *                (as a plugin that trusts close-on-exec), then does as
  *                close_chan
+ *   double_fork  leaves a grandchild sleeping, its parent gone (a daemon's
+ *                double fork); writes its pid to "pid_file"; succeeds
+ *   setpgid_child  leaves a child sleeping in a process group of its own;
+ *                writes its pid to "pid_file"; succeeds
+ *   nap          one nanosleep of "ms" milliseconds, its result and
+ *                ctx_cancelled ignored; succeeds with {"slept_ms": the
+ *                milliseconds that passed}
  *
  * With "init_log" in its config, init logs that text as a warning.
  */
@@ -43,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jobexec/step_handler_v1.h>
@@ -51,7 +59,8 @@ static const char *const types[] = {
     "segfault", "abort", "exit0", "loop", "ignore_term", "setsid_child",
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
     "well", "meet", "bad_utf8", "no_stderr", "late_stderr", "chatter",
-    "big_log", "big_progress", "close_chan", "close_chan_child", NULL};
+    "big_log", "big_progress", "close_chan", "close_chan_child",
+    "double_fork", "setpgid_child", "nap", NULL};
 
 static void nap_ms(long ms)
 {
@@ -88,6 +97,82 @@ static int setsid_child(const jx_host_v1 *host, const jx_step *step,
     }
     for (;;)
         pause();
+}
+
+static int64_t param_ms(const jx_host_v1 *host, const jx_step *step);
+
+static void write_pid(const jx_host_v1 *host, const jx_step *step,
+                      pid_t pid)
+{
+    const char *pid_file = host->param_string(step, "pid_file");
+    FILE *fp;
+
+    if (pid_file != NULL && (fp = fopen(pid_file, "w")) != NULL) {
+        fprintf(fp, "%ld\n", (long)pid);
+        fclose(fp);
+    }
+}
+
+static void sleep_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+/* The grandchild's pid is written by its parent, which then exits: once
+ * the step has reaped that parent, the file is complete. */
+static int double_fork(const jx_host_v1 *host, const jx_step *step,
+                       jx_output *out)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return fail_with(host, out, "fork");
+    if (pid == 0) {
+        pid_t grandchild = fork();
+        if (grandchild == 0)
+            sleep_forever();
+        if (grandchild > 0)
+            write_pid(host, step, grandchild);
+        _exit(grandchild > 0 ? 0 : 1);
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    host->out_string(out, "left", "grandchild");
+    return JX_STEP_OK;
+}
+
+static int setpgid_child(const jx_host_v1 *host, const jx_step *step,
+                         jx_output *out)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return fail_with(host, out, "fork");
+    if (pid == 0) {
+        setpgid(0, 0);
+        sleep_forever();
+    }
+    setpgid(pid, pid); /* either side may run first */
+    write_pid(host, step, pid);
+    host->out_string(out, "left", "child");
+    return JX_STEP_OK;
+}
+
+/* Sleeps once, as a plugin that trusts its sleep to have slept. */
+static int nap(const jx_host_v1 *host, const jx_step *step, jx_output *out)
+{
+    int64_t ms = param_ms(host, step);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    nanosleep(&ts, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    host->out_int(out, "slept_ms",
+                  (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+                      (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    return JX_STEP_OK;
 }
 
 static int alloc_10g(const jx_host_v1 *host, jx_output *out)
@@ -290,6 +375,12 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
         return setsid_child(host, step, out);
     if (strcmp(type, "alloc_10g") == 0)
         return alloc_10g(host, out);
+    if (strcmp(type, "double_fork") == 0)
+        return double_fork(host, step, out);
+    if (strcmp(type, "setpgid_child") == 0)
+        return setpgid_child(host, step, out);
+    if (strcmp(type, "nap") == 0)
+        return nap(host, step, out);
     if (strcmp(type, "open_files") == 0)
         return open_files(host, out);
     if (strcmp(type, "stdout_1g") == 0)
