@@ -252,15 +252,14 @@ typedef struct jx_host_v1 {
  *
  *  - The process is the runner's.  fd 3 is its channel to the core and
  *    SIGUSR1 its cancellation signal: a plugin MUST NOT read, write, close
- *    or replace fd 3, and MUST NOT change SIGUSR1's disposition or block it
- *    in the thread that calls execute.  A plugin that closes fd 3 fails its
+ *    or replace fd 3, and MUST NOT change SIGUSR1's disposition or unblock
+ *    it (it is blocked in every thread, and read by the runner).  A plugin that closes fd 3 fails its
  *    step at once ("protocol error: the runner closed its channel") and
  *    the runner is killed.  fd 3 is close-on-exec, so a program a plugin
  *    starts does not inherit it; a child a plugin forks without exec MUST
  *    close fd 3 (closing it in an exec'd child, as older plugins were told
- *    to, stays harmless).  Threads a
- *    plugin starts SHOULD block SIGUSR1, so that it reaches the step's
- *    thread.  SIGPIPE is ignored; other signals have their defaults.
+ *    to, stays harmless).  Threads a plugin starts inherit SIGUSR1
+ *    blocked.  SIGPIPE is ignored; other signals have their defaults.
  *  - stdin and stdout are /dev/null; stderr is a pipe to the core; nothing
  *    else of the executor is open (not the evidence log, not a key).  The
  *    environment holds only PATH=/usr/local/bin:/usr/bin:/bin and LC_ALL=C.
@@ -278,8 +277,16 @@ typedef struct jx_host_v1 {
  *    (default nobody/nogroup; never root), who must be able to read the
  *    module.  The runner leads its own process group (and cgroup, where a
  *    writable cgroup v2 exists); what a plugin starts stays in it and is
- *    killed with the runner.  A plugin MUST NOT start processes that leave
- *    the group (setsid, daemon): without a cgroup they outlive it.
+ *    killed with the runner.  The runner is also a child subreaper: after
+ *    every execute returns, before the result goes to the core, every
+ *    process that descends from the runner (double-forked, setsid and
+ *    setpgid ones too) is killed with SIGKILL and reaped, and the step's
+ *    result counts those that were running ("leftover_processes": N,
+ *    absent when none; the status stays what execute returned).  So
+ *    nothing a step starts outlives it, and a plugin MUST NOT rely on a
+ *    process of its own (one init started included) lasting from one
+ *    step to the next.  Orphans are re-parented to the runner, so a
+ *    plugin's wait(-1) may reap a process it did not start.
  *  - A runner serves one execute or validate at a time, whatever the flags
  *    say, and stays warm between steps and jobs.  init runs once per runner
  *    process, before its first request: once for each of a plugin's runners
@@ -294,15 +301,13 @@ typedef struct jx_host_v1 {
  *  - At the step's deadline the runner's process group gets SIGTERM, then
  *    SIGKILL after runner.kill_grace_ms, and the step is FAILED "timed out
  *    after N s".  No warning comes first: watch ctx_time_left_ms.
- *  - Cancellation sends the runner SIGUSR1 and ctx_cancelled turns true (it
- *    is true from the start when the job was cancelled before the step was
- *    sent).  The handler is installed with SA_RESTART: sleep, nanosleep,
- *    pause, poll, select, epoll_wait and socket calls with SO_RCVTIMEO or
- *    SO_SNDTIMEO return early with EINTR (sleep with the seconds left), but
- *    read, recv and the other calls SA_RESTART restarts (signal(7)) go on
- *    blocking.  Long waits SHOULD use calls with a timeout and check
- *    ctx_cancelled between them.  A step that returns within
- *    runner.kill_grace_ms keeps its runner: JX_STEP_OK is recorded
+ *  - Cancellation turns ctx_cancelled true (it is true from the start when
+ *    the job was cancelled before the step was sent).  It reaches the
+ *    runner as SIGUSR1, read from a signalfd by a thread of the runner's
+ *    own: no call the plugin makes is interrupted, no EINTR comes of it,
+ *    and a sleep sleeps its full time.  Long waits SHOULD use calls with
+ *    a timeout and check ctx_cancelled between them.  A step that returns
+ *    within runner.kill_grace_ms keeps its runner: JX_STEP_OK is recorded
  *    COMPLETED, anything else FAILED with the error "cancelled" in place of
  *    the plugin's reason.  After the grace the runner is killed and the
  *    step is FAILED "cancelled (the handler did not stop within N ms and
