@@ -210,6 +210,47 @@ static void test_setpgid_child_killed(void **state)
     leftover_killed(*state, "setpgid_child");
 }
 
+/* A plugin that gives up the runner's subreaper role before it double-
+ * forks escapes the runner's sweep, not its cgroup: the core finds the
+ * grandchild there, kills and counts it. */
+static void test_escaped_fork_killed_by_cgroup(void **state)
+{
+    fixture *f = *state;
+    char why[512], *pid_file, *params, *text;
+    double give_up;
+    long pid;
+    char st;
+
+    if (!have_cgroup2(why, sizeof why)) {
+        print_message("skipped: %s: an escaped grandchild can outlive the "
+                      "step\n", why);
+        skip();
+    }
+    if (asprintf(&pid_file, "%s/escaped.pid", f->shared) < 0 ||
+        asprintf(&params, "{pid_file: \"%s\"}", pid_file) < 0)
+        fail_msg("out of memory");
+    make_executor(f, "", "", "");
+    run_type(f, "escape_fork", 30, params);
+    assert_outcome(f, JX_JOB_COMPLETED, "All steps completed successfully");
+    assert_int_equal(json_integer_value(json_object_get(
+                         f->step, "leftover_processes")),
+                     1);
+    text = tu_read(pid_file);
+    pid = text != NULL ? strtol(text, NULL, 10) : 0;
+    free(text);
+    if (pid <= 0)
+        fail_msg("no pid in %s", pid_file);
+    /* Dead at once; its new parent, outside the runner, reaps it. */
+    give_up = now_s() + 5;
+    while ((st = proc_state((pid_t)pid, NULL)) != 0 && st != 'Z' &&
+           now_s() < give_up)
+        sleep_ms(10);
+    if (st != 0 && st != 'Z')
+        fail_msg("process %ld outlived its step (state %c)", pid, st);
+    free(params);
+    free(pid_file);
+}
+
 /* A step that leaves nothing has no leftover_processes at all. */
 static void test_no_leftovers(void **state)
 {
@@ -566,6 +607,7 @@ int main(void)
         T(test_setsid_grandchild_killed),
         T(test_double_fork_killed),
         T(test_setpgid_child_killed),
+        T(test_escaped_fork_killed_by_cgroup),
         T(test_no_leftovers),
         T(test_stale_cgroups_swept),
         T(test_thousand_jobs_leak_nothing),

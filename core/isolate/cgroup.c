@@ -7,11 +7,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -74,6 +76,76 @@ int jx__cgroup_write(const char *dir, const char *file, const char *text)
     ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
     close(fd);
     return ok ? 0 : -1;
+}
+
+/* Whether process pid is in the cgroup whose folder is dir: /proc/PID/
+ * cgroup's "0::/path" is dir's tail. */
+static int in_cgroup(pid_t pid, const char *dir)
+{
+    char path[64], line[4096];
+    size_t dlen = strlen(dir), len;
+    FILE *fp;
+    int in = 0;
+
+    snprintf(path, sizeof path, "/proc/%ld/cgroup", (long)pid);
+    if ((fp = fopen(path, "re")) == NULL)
+        return 0;
+    while (!in && fgets(line, sizeof line, fp) != NULL) {
+        if (strncmp(line, "0::", 3) != 0)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        len = strlen(line + 3);
+        in = len > 1 && len <= dlen &&
+             strcmp(dir + dlen - len, line + 3) == 0;
+    }
+    fclose(fp);
+    return in;
+}
+
+/* SIGKILL to pid if it is still in dir's cgroup, then waits (up to 1 s)
+ * for it to die.  The pidfd pins the process: a pid reused after
+ * cgroup.procs was read is not in the cgroup, and is left alone.  1 when
+ * it was killed. */
+static int kill_member(pid_t pid, const char *dir)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    struct pollfd p;
+    int killed;
+
+    if (fd < 0)
+        return 0; /* gone already */
+    killed = in_cgroup(pid, dir) &&
+             syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0;
+    if (killed) {
+        p = (struct pollfd){fd, POLLIN, 0};
+        poll(&p, 1, 1000);
+    }
+    close(fd);
+    return killed;
+}
+
+unsigned jx__cgroup_kill_others(const char *dir, pid_t keep)
+{
+    char path[4096];
+    unsigned killed = 0;
+
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    /* A fork loop adds members while they are killed: a few rounds. */
+    for (int round = 0; round < 100; round++) {
+        FILE *fp = fopen(path, "re");
+        unsigned before = killed;
+        long pid;
+
+        if (fp == NULL)
+            break;
+        while (fscanf(fp, "%ld", &pid) == 1)
+            if (pid > 0 && (pid_t)pid != keep)
+                killed += (unsigned)kill_member((pid_t)pid, dir);
+        fclose(fp);
+        if (killed == before)
+            break;
+    }
+    return killed;
 }
 
 void jx__cgroup_remove(const char *dir)

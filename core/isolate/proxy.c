@@ -173,6 +173,10 @@ static int execute_on(jx__runner *r, const jx_context *ctx,
     if (rc == 0) {
         rc = read_done(r, w.data, out);
         free(w.data);
+        /* What the runner's own sweep missed is still in its cgroup. */
+        if (r->pid > 0 && r->cgroup != NULL)
+            out->leftover_processes +=
+                jx__cgroup_kill_others(r->cgroup, r->pid);
         if (w.cancelled && rc != JX_STEP_OK) {
             free(out->error);
             out->error = strdup("cancelled");

@@ -81,11 +81,12 @@ static void kill_children_by_scan(kids *k)
     DIR *d = opendir("/proc");
     const struct dirent *e;
     char path[64];
-    long self = (long)getpid(), pid, ppid;
+    long self = (long)getpid();
 
     while (d != NULL && (e = readdir(d)) != NULL) {
         char line[1024];
         const char *end;
+        long pid, ppid;
         FILE *fp;
         int ok;
 

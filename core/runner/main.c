@@ -179,6 +179,8 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
         jx_step view = {.step = &plan->steps[0], .plan = plan};
         int rc;
 
+        /* Taken again each step: a plugin may have given it up. */
+        (void)jx__runner_adopt_orphans();
         /* Cancelled before it was sent: the request says so itself. */
         if (req.cancelled)
             atomic_store(&cancelled, 1);
@@ -245,7 +247,7 @@ static void *watch_channel(void *arg)
 {
     struct epoll_event ev = {.events = EPOLLRDHUP, .data = {.fd = CHAN}};
     int sfd = (int)(intptr_t)arg;
-    int ep = epoll_create1(EPOLL_CLOEXEC), n;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
 
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, CHAN, &ev) != 0) {
         /* No watch without epoll: the core still ends a runner that
@@ -258,6 +260,8 @@ static void *watch_channel(void *arg)
     ev = (struct epoll_event){.events = EPOLLIN, .data = {.fd = sfd}};
     epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
     for (;;) {
+        int n;
+
         while ((n = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
             ;
         if (n <= 0)
@@ -359,6 +363,8 @@ int main(void)
      * how this program is meant to be run. */
     (void)fcntl(CHAN, F_SETFD, FD_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
+    /* Without a signalfd, cancels are not read: a cancelled step is
+     * killed after the grace, never cut short. */
     sfd = block_cancel_signal();
     /* Orphans anywhere below the runner become its children, to be killed
      * after the step (leftover.c).  Without it (a kernel before 3.4), a

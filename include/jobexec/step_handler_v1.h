@@ -280,8 +280,9 @@ typedef struct jx_host_v1 {
  *    killed with the runner.  The runner is also a child subreaper: after
  *    every execute returns, before the result goes to the core, every
  *    process that descends from the runner (double-forked, setsid and
- *    setpgid ones too) is killed with SIGKILL and reaped, and the step's
- *    result counts those that were running ("leftover_processes": N,
+ *    setpgid ones too) is killed with SIGKILL and reaped, so is anything
+ *    else left in the runner's cgroup, and the step's result counts those
+ *    that were running ("leftover_processes": N,
  *    absent when none; the status stays what execute returned).  So
  *    nothing a step starts outlives it, and a plugin MUST NOT rely on a
  *    process of its own (one init started included) lasting from one

@@ -35,6 +35,8 @@
  *                close_chan
  *   double_fork  leaves a grandchild sleeping, its parent gone (a daemon's
  *                double fork); writes its pid to "pid_file"; succeeds
+ *   escape_fork  gives up the runner's role of child subreaper, then does
+ *                as double_fork: the grandchild is init's, not the runner's
  *   setpgid_child  leaves a child sleeping in a process group of its own;
  *                writes its pid to "pid_file"; succeeds
  *   nap          one nanosleep of "ms" milliseconds, its result and
@@ -50,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,7 +63,7 @@ static const char *const types[] = {
     "alloc_10g", "open_files", "stdout_1g", "big_output", "garbage", "sleep",
     "well", "meet", "bad_utf8", "no_stderr", "late_stderr", "chatter",
     "big_log", "big_progress", "close_chan", "close_chan_child",
-    "double_fork", "setpgid_child", "nap", NULL};
+    "double_fork", "escape_fork", "setpgid_child", "nap", NULL};
 
 static void nap_ms(long ms)
 {
@@ -377,6 +380,11 @@ static int misbehave_execute(void *state, const jx_host_v1 *host,
         return alloc_10g(host, out);
     if (strcmp(type, "double_fork") == 0)
         return double_fork(host, step, out);
+    if (strcmp(type, "escape_fork") == 0) {
+        if (prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) != 0)
+            return fail_with(host, out, "prctl");
+        return double_fork(host, step, out);
+    }
     if (strcmp(type, "setpgid_child") == 0)
         return setpgid_child(host, step, out);
     if (strcmp(type, "nap") == 0)
