@@ -23,8 +23,9 @@
  *                when it appears, fails with "alone" when it does not; two
  *                such steps only meet when they run at the same time
  *   no_stderr    closes its stderr, sleeps "ms" milliseconds, succeeds
- *   late_stderr  succeeds at once, leaving a child that writes "said"
- *                to the shared stderr "ms" milliseconds later
+ *   late_stderr  succeeds at once, leaving a thread that writes "said"
+ *                to stderr "ms" milliseconds later (a child would be
+ *                killed with the step)
  *   chatter      validate writes "said" to stderr and accepts; execute
  *                succeeds
  *   big_log      logs a warning of "bytes" bytes of \x01, then succeeds
@@ -47,6 +48,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,18 +292,43 @@ static void say_to_stderr(const jx_host_v1 *host, const jx_step *step)
         return;
 }
 
+/* What late_stderr's thread says, and when: copied, as the step's
+ * parameters are gone once execute returns. */
+typedef struct late_words {
+    long ms;
+    char *said;
+} late_words;
+
+static void *say_later(void *arg)
+{
+    late_words *w = arg;
+
+    nap_ms(w->ms);
+    if (w->said != NULL && write(2, w->said, strlen(w->said)) < 0)
+        w->ms = 0;
+    free(w->said);
+    free(w);
+    return NULL;
+}
+
 static int late_stderr(const jx_host_v1 *host, const jx_step *step,
                        jx_output *out)
 {
-    pid_t pid = fork();
+    const char *said = host->param_string(step, "said");
+    late_words *w = calloc(1, sizeof *w);
+    pthread_t t;
 
-    if (pid < 0)
-        return fail_with(host, out, "fork");
-    if (pid == 0) {
-        nap_ms((long)param_ms(host, step));
-        say_to_stderr(host, step);
-        _exit(0);
+    if (w == NULL || (said != NULL && (w->said = strdup(said)) == NULL)) {
+        free(w);
+        return fail_with(host, out, "malloc");
     }
+    w->ms = (long)param_ms(host, step);
+    if (pthread_create(&t, NULL, say_later, w) != 0) {
+        free(w->said);
+        free(w);
+        return fail_with(host, out, "pthread_create");
+    }
+    pthread_detach(t);
     host->out_int(out, "pid", (int64_t)getpid());
     return JX_STEP_OK;
 }
