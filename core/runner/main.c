@@ -243,38 +243,60 @@ static void read_cancels(int sfd)
             cancel_received((unsigned)si.ssi_int);
 }
 
+/* The watchdog: ep watches the channel (its peer gone: the core died or
+ * the plugin closed it) and the signalfd sfd (cancels). */
+typedef struct watch {
+    int ep, sfd;
+} watch;
+
 static void *watch_channel(void *arg)
 {
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data = {.fd = CHAN}};
-    int sfd = (int)(intptr_t)arg;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    watch w = *(watch *)arg;
+    struct epoll_event ev;
 
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, CHAN, &ev) != 0) {
-        /* No watch without epoll: the core still ends a runner that
-         * outlives its step, at the step's deadline (and a cancelled
-         * one after the grace). */
-        if (ep >= 0)
-            close(ep);
-        return NULL;
-    }
-    ev = (struct epoll_event){.events = EPOLLIN, .data = {.fd = sfd}};
-    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+    free(arg);
     for (;;) {
         int n;
 
-        while ((n = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
+        while ((n = epoll_wait(w.ep, &ev, 1, -1)) < 0 && errno == EINTR)
             ;
         if (n <= 0)
             break;
-        if (ev.data.fd == sfd) {
-            read_cancels(sfd);
+        if (ev.data.fd == w.sfd) {
+            read_cancels(w.sfd);
             continue;
         }
         if ((ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
             kill(0, SIGKILL);
     }
-    close(ep);
+    close(w.ep);
     return NULL;
+}
+
+/* The epoll set is made here, not in the thread, so that the runner holds
+ * the same descriptors from its first step on, however late the thread
+ * first runs. */
+static watch *make_watch(int sfd)
+{
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data = {.fd = CHAN}};
+    watch *w = malloc(sizeof *w);
+
+    if (w == NULL)
+        return NULL;
+    w->sfd = sfd;
+    if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, CHAN, &ev) != 0) {
+        /* No watch without epoll: the core still ends a runner that
+         * outlives its step, at the step's deadline (and a cancelled
+         * one after the grace). */
+        if (w->ep >= 0)
+            close(w->ep);
+        free(w);
+        return NULL;
+    }
+    ev = (struct epoll_event){.events = EPOLLIN, .data = {.fd = sfd}};
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, sfd, &ev);
+    return w;
 }
 
 /* SIGUSR1 is blocked in this thread before the plugin is opened, so every
@@ -292,14 +314,21 @@ static int block_cancel_signal(void)
 
 static void start_watchdog(int sfd)
 {
+    watch *w = make_watch(sfd);
     pthread_t t;
     sigset_t all, old;
 
+    if (w == NULL)
+        return;
     /* No signal is the watchdog's to take; SIGUSR1 reaches it as data. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    if (pthread_create(&t, NULL, watch_channel, (void *)(intptr_t)sfd) == 0)
+    if (pthread_create(&t, NULL, watch_channel, w) == 0) {
         pthread_detach(t);
+    } else {
+        close(w->ep);
+        free(w);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
