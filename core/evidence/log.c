@@ -146,7 +146,10 @@ static int lock_alone(int fd)
 #ifdef F_OFD_SETLKW
 #define APPEND_LOCK F_OFD_SETLKW
 #else
-#define APPEND_LOCK F_SETLKW /* per process: threads share it, see above */
+/* Without OFD locks: a process's lock, which closing any descriptor of
+ * the file drops; enough between processes, and only a process's death
+ * leaves a torn record. */
+#define APPEND_LOCK F_SETLKW
 #endif
 
 /* Takes (F_WRLCK) or drops (F_UNLCK) the append lock: the whole file. */
@@ -186,7 +189,8 @@ static int torn_names_job(int fd, off_t start, off_t size)
     if (pread(fd, head, n, start) != (ssize_t)n)
         return -1;
     p = memmem(head, n, key, sizeof key - 1);
-    return p != NULL && (size_t)(head + n - p) >= sizeof key - 1 + 36;
+    return p != NULL &&
+           (size_t)(head + n - p) >= sizeof key - 1 + JX__UUID_LEN;
 }
 
 /*
@@ -195,9 +199,9 @@ static int torn_names_job(int fd, off_t start, off_t size)
  * record starts a line of its own.  A torn record that names its job is
  * kept, marked and ended with a newline: `evidence verify` reports it as
  * that job's torn record, and the job as incomplete.  The mark tells it
- * from a record damaged later, which is tampering.  One cut before its job_id
- * says nothing of any job and would read as a line of no job: it is cut
- * off.  Returns the file's new size, or -1 with why filled.
+ * from a record damaged later, which is tampering.  One cut before its
+ * job_id says nothing of any job and would read as a line of no job: it
+ * is cut off.  Returns the file's new size, or -1 with why filled.
  */
 static off_t end_torn_record(jx__evlog *log, off_t size, char *why,
                              size_t why_len)
