@@ -331,6 +331,90 @@ static void test_torn_tail(void **state)
     free_lines(&l);
 }
 
+/* Writes lines first..last (from 1) of l to fp. */
+static void put_lines(FILE *fp, const lines *l, size_t first, size_t last)
+{
+    for (size_t i = first; i <= last; i++)
+        assert_int_equal(fwrite(l->v[i - 1], 1, l->len[i - 1], fp),
+                         l->len[i - 1]);
+}
+
+/* Three jobs of two steps: the first whole, the second cut in its line 4
+ * (the file's line 10) after cut bytes, the way a writer killed mid-write leaves it and
+ * another writer marks it, then the third whole.  extra, if not 0, is a
+ * line of l written right after the torn record. */
+static void write_torn_between(const char *path, const lines *l, size_t cut,
+                               size_t extra)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    put_lines(fp, l, 1, 9);
+    assert_int_equal(fwrite(l->v[9], 1, cut, fp), cut);
+    fputs("#torn\n", fp);
+    if (extra != 0)
+        put_lines(fp, l, extra, extra);
+    put_lines(fp, l, 13, 18);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_torn_record_between_jobs(void **state)
+{
+    fixture *f = *state;
+    char ids[3][ID_LEN + 1];
+    lines l;
+    reports g;
+    jx_verify_summary sum;
+    char *out;
+
+    make_log(f->log, f->key, 3, 2, ids);
+    read_lines(f->log, &l);
+    assert_int_equal(l.n, 18);
+    write_torn_between(f->copy, &l, l.len[9] - 10, 0);
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 3, 2, 1, 0);
+    assert_int_equal(sum.lines, 16);
+    assert_int_equal(sum.stray_lines, 0);
+    assert_int_equal(sum.torn_tail, 0);
+    assert_valid(&g.r[0], ids[0], 6, 1, 1);
+    assert_string_equal(g.r[1].job_id, ids[1]);
+    assert_int_equal(g.r[1].verdict, JX_VERDICT_INCOMPLETE);
+    assert_int_equal(g.r[1].torn, 1);
+    assert_int_equal(g.r[1].records, 3);
+    assert_int_equal(g.r[1].bad_line, 0);
+    assert_string_equal(g.r[1].reason, "no seal: line 10 is a torn record "
+                                       "of this job: its writer died "
+                                       "mid-write");
+    assert_valid(&g.r[2], ids[2], 6, 11, 1);
+    out = fmt("%s: valid (6 records, signature checked)\n"
+              "%s: incomplete (torn): no seal: line 10 is a torn record of "
+              "this job: its writer died mid-write (3 records from line 7)\n"
+              "%s: valid (6 records, signature checked)\n"
+              "3 jobs: 2 valid, 1 incomplete, 0 tampered\n",
+              ids[0], ids[1], ids[2]);
+    cli_expect("verify", f->copy, f->pub, NULL, 1, out);
+    free(out);
+
+    /* Its job's next record after it: the writer was not dead. */
+    write_torn_between(f->copy, &l, l.len[9] - 10, 10);
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 3, 2, 0, 1);
+    assert_tampered(&g.r[1], ids[1], 11,
+                    "a record after the job's torn record (line 10), whose "
+                    "writer died");
+
+    /* Cut before its job_id: a writer cuts such a fragment off, so one
+     * left marked belongs to no job. */
+    write_torn_between(f->copy, &l, 40, 0);
+    verify(f->copy, f->pub, NULL, &g, &sum);
+    assert_counts(&sum, 3, 2, 1, 0);
+    assert_int_equal(sum.stray_lines, 1);
+    assert_int_equal(sum.first_stray_line, 10);
+    assert_string_equal(sum.stray_reason, "a torn record that names no job");
+    assert_string_equal(g.r[1].reason, INTERRUPTED);
+    free_lines(&l);
+}
+
 /* ---- lines of no job ---------------------------------------------------- */
 
 static void test_stray_line(void **state)
@@ -401,6 +485,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated_sealed_job, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_record_between_jobs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stray_line, setup, teardown),
     };
 

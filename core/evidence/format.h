@@ -21,6 +21,12 @@
 /* What every seal member starts with, as it reads inside the record. */
 #define JX__SEAL_MEMBER ",\"seal\":"
 
+/* What a writer appends, before the newline, to a record that another
+ * writer left torn when it died mid-write: the line then ends with it and
+ * the verifier reads the line as that job's torn record.  No record ends
+ * with it (a record ends with '}'). */
+#define JX__TORN_MARK "#torn"
+
 /* "job_started", ... for a kind; "unknown" for another value. */
 const char *jx__record_kind_name(jx_record_kind kind);
 /* The kind a name stands for, or -1. */

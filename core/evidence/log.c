@@ -1,7 +1,8 @@
 /*
  * log.c - the evidence log file: JSON Lines appended by every job of an
  * executor (and by other executors), each append whole, synced as
- * evidence.fsync says, a torn tail cut only by a writer alone.
+ * evidence.fsync says, a torn tail cut only by a writer alone, and a
+ * torn record of a writer that died ended before anything is appended.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 
 #include "base/common.h"
 #include "base/file.h"
+#include "evidence/format.h"
 #include "evidence/log.h"
 #include "plugin/host.h"
 
@@ -35,11 +37,39 @@ struct jx__evlog {
     char *path;
     jx__fsync_policy fsync;
     pthread_mutex_t lock; /* one record is one uninterrupted append */
+    /* Where this writer's last append ended (the file's size then), or -1.
+     * While the file still has this size, no other writer has appended,
+     * and it ends with this writer's newline. */
+    off_t end;
+    int no_append_lock; /* the file system refused the append lock */
     /* Set when a sync failed: the kernel may have dropped the data and a
      * later fsync could report success anyway, so nothing more is
      * written to this file. */
     char broken[256];
 };
+
+/* Where the last line of a file of size bytes starts; size when the file
+ * is empty or ends with a newline. */
+static int last_line_start(int fd, off_t size, off_t *start)
+{
+    char buf[4096];
+
+    *start = 0;
+    for (off_t pos = size; pos > 0;) {
+        size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
+        const char *nl;
+
+        pos -= (off_t)n;
+        if (pread(fd, buf, n, pos) != (ssize_t)n)
+            return -1;
+        nl = memrchr(buf, '\n', n);
+        if (nl != NULL) {
+            *start = pos + (nl - buf) + 1;
+            return 0;
+        }
+    }
+    return 0;
+}
 
 /*
  * A crash in the middle of an append can leave a last line without its
@@ -48,21 +78,11 @@ struct jx__evlog {
  */
 static int cut_torn_tail(int fd, const char *path, jx_error *err)
 {
-    char buf[4096];
-    off_t size = lseek(fd, 0, SEEK_END), keep = 0;
+    off_t size = lseek(fd, 0, SEEK_END), keep;
 
-    for (off_t pos = size; pos > 0 && keep == 0;) {
-        size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
-        const char *nl;
-
-        pos -= (off_t)n;
-        if (pread(fd, buf, n, pos) != (ssize_t)n)
-            return jx__fail(err, JX_EIO, "evidence log '%s': cannot read: %s",
-                            path, strerror(errno));
-        nl = memrchr(buf, '\n', n);
-        if (nl != NULL)
-            keep = pos + (nl - buf) + 1;
-    }
+    if (last_line_start(fd, size, &keep) != 0)
+        return jx__fail(err, JX_EIO, "evidence log '%s': cannot read: %s",
+                        path, strerror(errno));
     if (keep == size)
         return 0; /* empty, or ends with a whole line */
     if (ftruncate(fd, keep) != 0)
@@ -99,6 +119,147 @@ static int lock_alone(int fd)
     return flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
+/*
+ * A writer killed in the middle of a large write(2) leaves the part it
+ * wrote, without its newline, at the end of the file.  Another writer
+ * appending after it would glue its own record onto that fragment, and
+ * its job would no longer verify.  So every append is made under an
+ * exclusive lock on the file, held only for the append, and checks the
+ * end of the file first: under the lock no live writer is in the middle
+ * of a write, so a last line without its newline is a dead writer's, and
+ * it is marked as torn and ended with a newline before this writer's
+ * records (see end_torn_record).
+ *
+ * The lock is an open file description lock (fcntl F_OFD_SETLKW): it
+ * excludes two executors of one process as well as two processes, is
+ * released by the kernel when its holder dies, and is not dropped when
+ * some other descriptor of the file is closed, as a POSIX record lock
+ * would be.  It is independent of the shared flock(2) lock that says a
+ * writer has the file open.  The check costs no read in the common case:
+ * while the file's size is where this writer's last append ended, nobody
+ * else appended and the file ends with this writer's newline.
+ *
+ * Simpler designs fall short: a newline written before every record
+ * would put empty lines in every log; a check of the tail without the
+ * lock could pass just before another writer's torn write lands.
+ */
+#ifdef F_OFD_SETLKW
+#define APPEND_LOCK F_OFD_SETLKW
+#else
+/* Without OFD locks: a process's lock, which closing any descriptor of
+ * the file drops; enough between processes, and only a process's death
+ * leaves a torn record. */
+#define APPEND_LOCK F_SETLKW
+#endif
+
+/* Takes (F_WRLCK) or drops (F_UNLCK) the append lock: the whole file. */
+static int append_lock(jx__evlog *log, short type)
+{
+    struct flock fl;
+
+    if (log->no_append_lock)
+        return 0;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    while (fcntl(log->fd, APPEND_LOCK, &fl) != 0) {
+        if (errno == EINTR)
+            continue;
+        /* A file system without these locks: as where flock(2) fails,
+         * this writer can only assume it is alone. */
+        if (errno == EINVAL || errno == ENOLCK || errno == EOPNOTSUPP) {
+            log->no_append_lock = 1;
+            return 0;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether the torn line [start, size) names its job: the record's header
+ * up to its whole job_id, as the verifier reads it. */
+static int torn_names_job(int fd, off_t start, off_t size)
+{
+    static const char key[] = "\"job_id\":\"";
+    char head[256];
+    size_t n = size - start < (off_t)sizeof head ? (size_t)(size - start)
+                                                 : sizeof head;
+    const char *p;
+
+    if (pread(fd, head, n, start) != (ssize_t)n)
+        return -1;
+    p = memmem(head, n, key, sizeof key - 1);
+    return p != NULL &&
+           (size_t)(head + n - p) >= sizeof key - 1 + JX__UUID_LEN;
+}
+
+/*
+ * Under the append lock, with the file size bytes long and not ending
+ * with a newline: ends a dead writer's torn record so that the next
+ * record starts a line of its own.  A torn record that names its job is
+ * kept, marked and ended with a newline: `evidence verify` reports it as
+ * that job's torn record, and the job as incomplete.  The mark tells it
+ * from a record damaged later, which is tampering.  One cut before its
+ * job_id says nothing of any job and would read as a line of no job: it
+ * is cut off.  Returns the file's new size, or -1 with why filled.
+ */
+static off_t end_torn_record(jx__evlog *log, off_t size, char *why,
+                             size_t why_len)
+{
+    off_t start;
+    int named;
+
+    if (last_line_start(log->fd, size, &start) != 0 ||
+        (named = torn_names_job(log->fd, start, size)) < 0) {
+        snprintf(why, why_len, "%s: cannot read: %s", log->path,
+                 strerror(errno));
+        return -1;
+    }
+    if (!named) {
+        if (ftruncate(log->fd, start) != 0) {
+            snprintf(why, why_len, "%s: cannot cut a torn record: %s",
+                     log->path, strerror(errno));
+            return -1;
+        }
+        size = start;
+    } else if (write(log->fd, JX__TORN_MARK "\n", sizeof JX__TORN_MARK) !=
+               (ssize_t)sizeof JX__TORN_MARK) {
+        snprintf(why, why_len, "%s: cannot end a torn record: %s",
+                 log->path, strerror(errno));
+        return -1;
+    } else {
+        size += (off_t)sizeof JX__TORN_MARK;
+    }
+    jx__log(NULL, JX_LOG_WARNING,
+            named ? "evidence log: marked a torn record left by a writer "
+                    "that died mid-write"
+                  : "evidence log: cut off a torn record, naming no job, "
+                    "left by a writer that died mid-write");
+    return size;
+}
+
+/* Under the append lock: makes sure the file ends with a whole line.
+ * Returns the file's size, where the next append starts, or -1. */
+static off_t ends_whole(jx__evlog *log, char *why, size_t why_len)
+{
+    off_t size = lseek(log->fd, 0, SEEK_END);
+    char last;
+
+    if (size < 0) {
+        snprintf(why, why_len, "%s: cannot seek: %s", log->path,
+                 strerror(errno));
+        return -1;
+    }
+    if (size == log->end || size == 0)
+        return size; /* nobody else appended, or nothing is there */
+    if (pread(log->fd, &last, 1, size - 1) != 1) {
+        snprintf(why, why_len, "%s: cannot read: %s", log->path,
+                 strerror(errno));
+        return -1;
+    }
+    return last == '\n' ? size : end_torn_record(log, size, why, why_len);
+}
+
 /* A log is a regular file: a FIFO would block or hand the evidence to
  * whoever reads it, a device (/dev/null) would swallow it, and neither
  * can be synced, cut or verified. */
@@ -127,6 +288,9 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
     if (fd < 0 && errno == ENOENT) {
         fd = open(path, flags | O_CREAT | O_EXCL, 0600);
         created = fd >= 0;
+        /* Another writer created it in between: open what it made. */
+        if (fd < 0 && errno == EEXIST)
+            fd = open(path, flags);
     }
     if (fd < 0)
         return jx__fail(err, JX_ECONFIG, "evidence log '%s': cannot open: %s",
@@ -159,6 +323,7 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
         return rc != 0 ? rc : jx__fail(err, JX_ENOMEM, "out of memory");
     }
     log->fd = fd;
+    log->end = -1;
     log->shared = shared;
     log->fsync = policy;
     pthread_mutex_init(&log->lock, NULL);
@@ -243,7 +408,7 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
                         char *why, size_t why_len)
 {
     size_t written = 0;
-    off_t start = 0;
+    off_t start = 0, size;
     int rc = 0;
 
     pthread_mutex_lock(&log->lock);
@@ -251,6 +416,17 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         snprintf(why, why_len, "%s", log->broken);
         pthread_mutex_unlock(&log->lock);
         return -1;
+    }
+    if (append_lock(log, F_WRLCK) != 0) {
+        snprintf(why, why_len, "%s: cannot lock: %s", log->path,
+                 strerror(errno));
+        pthread_mutex_unlock(&log->lock);
+        return -1;
+    }
+    size = ends_whole(log, why, why_len);
+    if (size < 0) {
+        len = 0; /* nothing is appended after a tail it could not mend */
+        rc = -1;
     }
     while (len > 0) {
         ssize_t n = write(log->fd, data, len);
@@ -274,6 +450,9 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         len -= (size_t)n;
         written += (size_t)n;
     }
+    /* Appends are made under the lock: this one started at size. */
+    log->end = rc == 0 ? size + (off_t)written : -1;
+    append_lock(log, F_UNLCK); /* never fails for a lock that is held */
     if (rc == 0 && log->fsync == JX__FSYNC_STEP)
         rc = evlog_sync_locked(log, why, why_len);
     pthread_mutex_unlock(&log->lock);

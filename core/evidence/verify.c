@@ -35,6 +35,7 @@ typedef struct vjob {
     unsigned char prev[JX__SHA256_LEN]; /* what the next record's prev must be */
     unsigned long first_line, last_line;
     unsigned long bad_line;
+    unsigned long torn_line; /* a torn record a writer marked (log.c) */
     char reason[REASON_SIZE]; /* set once the job is tampered */
     char final_status[16];
     int sealed, torn, signed_seal, signature_checked;
@@ -350,6 +351,12 @@ static void check_chain(verifier *v, vjob *j, const char *line, size_t len,
         return;
     }
     seq = (uint64_t)json_integer_value(jseq);
+    if (j->torn_line != 0) {
+        tampered(j, v->line_no, "a record after the job's torn record "
+                                "(line %lu), whose writer died",
+                 j->torn_line);
+        return;
+    }
     if (j->sealed) {
         tampered(j, v->line_no, "a record after the job's seal (line %lu)",
                  j->last_line);
@@ -470,14 +477,65 @@ static vjob *continued_run(verifier *v, vjob *latest, json_t *rec)
     return broken != NULL ? broken : latest;
 }
 
+/*
+ * A record that another writer marked as torn (log.c): what is left of a
+ * record whose writer was killed mid-write.  It ends its job's run, which
+ * is incomplete; anything of the run after it is tampering, as is a torn
+ * record after the run's seal.  A torn job_started starts a run of its
+ * own.  One that names no job is a line of no job.
+ */
+static int torn_record(verifier *v, const char *line, size_t len)
+{
+    static const char key[] = "\"job_id\":\"";
+    const char *p = memmem(line, len, key, sizeof key - 1);
+    char id[JX__UUID_LEN + 1];
+    vjob *j;
+
+    if (p == NULL || (size_t)(line + len - p) < sizeof key - 1 + JX__UUID_LEN) {
+        stray(v, "a torn record that names no job");
+        return 0;
+    }
+    memcpy(id, p + sizeof key - 1, JX__UUID_LEN);
+    id[JX__UUID_LEN] = '\0';
+    if (!is_uuid(id)) {
+        stray(v, "a torn record that names no job");
+        return 0;
+    }
+    j = find_job(v, id);
+    if (j == NULL && (j = add_job(v, id)) == NULL)
+        return -1;
+    if (j->sealed)
+        tampered(j, v->line_no, "a torn record after the job's seal");
+    else if (j->torn_line == 0)
+        j->torn_line = v->line_no;
+    else
+        tampered(j, v->line_no, "a second torn record (line %lu was one)",
+                 j->torn_line);
+    j->torn = 1;
+    return 0;
+}
+
+/* Whether the line ends with the mark a writer adds to a torn record. */
+static int marked_torn(const char *line, size_t len)
+{
+    size_t mark_len = sizeof JX__TORN_MARK - 1;
+
+    return len > mark_len &&
+           memcmp(line + len - mark_len, JX__TORN_MARK, mark_len) == 0;
+}
+
 static int check_line(verifier *v, const char *line, size_t len)
 {
     json_error_t jerr;
-    json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *id = json_string_value(json_object_get(rec, "job_id"));
+    json_t *rec;
+    const char *id;
     vjob *j;
     int oom = 0;
 
+    if (marked_torn(line, len))
+        return torn_record(v, line, len - (sizeof JX__TORN_MARK - 1));
+    rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    id = json_string_value(json_object_get(rec, "job_id"));
     if (id == NULL || !is_uuid(id)) {
         /* A damaged line that still names its job breaks that job; one
          * that names none is foreign to the file. */
@@ -519,8 +577,17 @@ static void torn_tail(verifier *v, const char *line, size_t len)
 
 /* ---- reporting --------------------------------------------------------- */
 
+static const char *torn_reason(const vjob *j, char *why, size_t why_len)
+{
+    snprintf(why, why_len, "no seal: line %lu is a torn record of this "
+                           "job: its writer died mid-write",
+             j->torn_line);
+    return why;
+}
+
 static int report(verifier *v, vjob *j)
 {
+    char why[REASON_SIZE];
     jx_job_report r = {
         .job_id = j->job_id,
         .run = j->run,
@@ -540,10 +607,12 @@ static int report(verifier *v, vjob *j)
         v->sum->tampered++;
     } else if (!j->sealed) {
         r.verdict = JX_VERDICT_INCOMPLETE;
-        r.reason = j->torn ? "no seal: the file ends in a torn record of "
-                             "this job (a write was interrupted)"
-                           : "no seal: the job was interrupted, or the "
-                             "log's tail was cut";
+        r.reason = j->torn_line != 0
+                       ? torn_reason(j, why, sizeof why)
+                   : j->torn ? "no seal: the file ends in a torn record of "
+                               "this job (a write was interrupted)"
+                             : "no seal: the job was interrupted, or the "
+                               "log's tail was cut";
         v->sum->incomplete++;
     } else {
         r.verdict = JX_VERDICT_VALID;

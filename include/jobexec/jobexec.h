@@ -624,7 +624,10 @@ typedef struct jx_job_report {
     unsigned long first_line; /* the job's first line in the file, from 1 */
     unsigned long bad_line;  /* TAMPERED: the first bad line; else 0 */
     const char *reason;      /* why it is not VALID; "" when it is */
-    int torn;                /* the file ends in a torn line of this job */
+    int torn;                /* the file ends in a torn line of this job,
+                                or holds one of its records left torn by
+                                a writer that died (a line ending in
+                                "#torn") */
     int signed_seal;         /* the seal carries a signature */
     int signature_checked;   /* ... and it was checked against a key */
     const char *final_status; /* from job_finished; NULL when absent */
