@@ -609,12 +609,11 @@ static int verifier_init(verifier *v, const jx_verify_options *opts,
                          jx_verify_summary *sum, jx_error *err)
 {
     static const jx_verify_options none = {NULL, NULL, NULL, NULL};
-    int rc;
 
     *v = (verifier){.opts = opts != NULL ? opts : &none, .sum = sum};
     memset(sum, 0, sizeof *sum);
     if (v->opts->pubkey_path != NULL) {
-        rc = jx__pubkey_load(v->opts->pubkey_path, v->pk, err);
+        int rc = jx__pubkey_load(v->opts->pubkey_path, v->pk, err);
         if (rc != 0)
             return rc;
         v->have_key = 1;
@@ -656,6 +655,8 @@ int jx_evidence_verify(const char *path, const jx_verify_options *opts,
     if (path == NULL || sum == NULL)
         return jx__fail(err, JX_EINVAL, "jx_evidence_verify: NULL path or "
                                         "summary");
+    /* The key first: a bad key is reported even when the log is missing
+     * too. */
     if ((rc = verifier_init(&v, opts, sum, err)) != 0)
         return rc;
     fp = fopen(path, "re");
