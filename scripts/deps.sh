@@ -9,6 +9,8 @@ packages=(
   libsqlite3-dev libpq-dev
   postgresql      # make check and make bench-worker: a throw-away server
   mandoc          # make check: the man pages' lint
+  cppcheck clang-tidy   # scripts/test.sh: static analysis (scripts/lint.sh)
+  clang           # make fuzz: libFuzzer (shares LLVM with clang-tidy)
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite three
+# Installs what is missing, builds, checks core/ and plugins/ with cppcheck
+# and clang-tidy (any finding fails), and runs the whole test suite three
 # ways: plainly, under AddressSanitizer + UndefinedBehaviorSanitizer (leaks
 # count), and as `make distcheck` (the release tarball builds and passes).
 set -euo pipefail
@@ -19,6 +20,9 @@ show_failures() {
 
 step "build"
 "$top/scripts/build.sh" "$top/_build"
+
+step "static analysis"
+"$top/scripts/lint.sh" "$top/_build"
 
 step "test suite"
 make -C "$top/_build" -j"$jobs" check || show_failures "$top/_build"

@@ -195,6 +195,27 @@ static void test_special_byte_at_every_place(void **state)
         }
 }
 
+/* A length whose sum with the buffer's would wrap is refused, not
+ * copied: the buffer is left as it was. */
+static void test_append_huge_length_refused(void **state)
+{
+    /* volatile: a constant length would make the compiler warn about
+     * the copy it cannot see is never reached. */
+    volatile size_t huge = SIZE_MAX;
+    jx__buf empty = {0}, b = {0};
+    (void)state;
+
+    assert_int_equal(jx__buf_append(&empty, "x", huge), -1);
+    assert_int_equal(empty.len, 0);
+    assert_int_equal(jx__buf_puts(&b, "abc"), 0);
+    assert_int_equal(jx__buf_append(&b, "x", huge - b.len), -1);
+    assert_int_equal(jx__buf_append(&b, "x", huge), -1);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.data, "abc");
+    jx__buf_free(&empty);
+    jx__buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_put_utf8_agrees_with_jansson),
         cmocka_unit_test(test_special_byte_at_every_place),
+        cmocka_unit_test(test_append_huge_length_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

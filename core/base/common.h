@@ -22,6 +22,13 @@
 /* Fills err (when not NULL) and returns code, so that callers can write
  * `return jx__fail(err, JX_EPLAN, "...")`. */
 int jx__fail(jx_error *err, int code, const char *fmt, ...) JX__PRINTF(3, 4);
+#ifdef __clang_analyzer__
+/* The analyzer reads one file at a time: without this it cannot see that
+ * jx__fail() returns code, and explores every `return jx__fail(...)` as
+ * a success too.  Only the analyzer sees it (error.c defines the function
+ * as (jx__fail) so that the definition is not expanded). */
+#define jx__fail(err, code, ...) (jx__fail((err), (code), __VA_ARGS__), (code))
+#endif
 
 /* Copies in to out (size bytes, NUL included) with control characters,
  * Unicode bidi controls and bytes that are not UTF-8 escaped (\n, \x1b,

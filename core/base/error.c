@@ -118,7 +118,7 @@ void jx__escape_text(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
-int jx__fail(jx_error *err, int code, const char *fmt, ...)
+int (jx__fail)(jx_error *err, int code, const char *fmt, ...)
 {
     if (err != NULL) {
         va_list ap;

@@ -26,7 +26,10 @@ int jx__buf_grow(jx__buf *b, size_t len); /* room for len more bytes */
  * (with strlen of a literal done at run time) costs more than the copy. */
 static inline int jx__buf_append(jx__buf *b, const char *data, size_t len)
 {
-    if (b->len + len + 1 > b->cap && jx__buf_grow(b, len) != 0)
+    /* Room for len bytes and the NUL; written as a difference (len
+     * never exceeds cap) so that a huge len cannot wrap the sum and skip
+     * the growth, which refuses it. */
+    if (len >= b->cap - b->len && jx__buf_grow(b, len) != 0)
         return -1;
     memcpy(b->data + b->len, data, len);
     b->len += len;

@@ -57,6 +57,9 @@ static int job_form(const char *command, const char *given,
 {
     size_t digits;
 
+    /* Set on every path: callers read it only after a 0 return, which
+     * the analyzer cannot see across files. */
+    *is_prefix = 0;
     if (parse_prefix(given, norm, &digits) != 0)
         return jx__cli_usage_error(command, "'%s' is not a job id: give the "
                                             "id, or at least its first %d "

@@ -299,7 +299,7 @@ static int check_step(const options *o, jx_executor *ex,
         jx_plan_free(plan);
         return EXIT_USAGE;
     }
-    if ((rc = jx_executor_check(ex, plan, &err)) != 0) {
+    if (jx_executor_check(ex, plan, &err) != 0) {
         printf("validate: refused\n");
         jx_plan_free(plan);
         return report(&err);

@@ -20,6 +20,7 @@
 #include "base/sha256.h"
 #include "evidence/format.h"
 #include "evidence/seal.h"
+#include "evidence/verify.h"
 
 #define REASON_SIZE 256
 
@@ -672,35 +673,67 @@ static int read_log(verifier *v, FILE *fp, const char *path, jx_error *err)
     return rc;
 }
 
+/* Sets v up for opts, reading the public key when there is one. */
+static int verifier_init(verifier *v, const jx_verify_options *opts,
+                         jx_verify_summary *sum, jx_error *err)
+{
+    static const jx_verify_options none = {NULL, NULL, NULL, NULL};
+
+    *v = (verifier){.opts = opts != NULL ? opts : &none, .sum = sum};
+    memset(sum, 0, sizeof *sum);
+    if (v->opts->pubkey_path != NULL) {
+        int rc = jx__pubkey_load(v->opts->pubkey_path, v->pk, err);
+        if (rc != 0)
+            return rc;
+        v->have_key = 1;
+        jx__key_id(v->pk, v->key_id);
+    }
+    return 0;
+}
+
+/* Reads fp to its end, reports, and frees what v holds. */
+static int verify_stream(verifier *v, FILE *fp, const char *name,
+                         jx_error *err)
+{
+    int rc = read_log(v, fp, name, err);
+
+    if (rc == 0)
+        rc = report_all(v, name, err);
+    free(v->jobs);
+    free(v->slots);
+    return rc;
+}
+
+int jx__evidence_verify_stream(FILE *fp, const char *name,
+                               const jx_verify_options *opts,
+                               jx_verify_summary *sum, jx_error *err)
+{
+    verifier v;
+    int rc = verifier_init(&v, opts, sum, err);
+
+    return rc != 0 ? rc : verify_stream(&v, fp, name, err);
+}
+
 int jx_evidence_verify(const char *path, const jx_verify_options *opts,
                        jx_verify_summary *sum, jx_error *err)
 {
-    static const jx_verify_options none = {NULL, NULL, NULL, NULL};
-    verifier v = {.opts = opts != NULL ? opts : &none, .sum = sum};
+    verifier v;
     FILE *fp;
     int rc;
 
     if (path == NULL || sum == NULL)
         return jx__fail(err, JX_EINVAL, "jx_evidence_verify: NULL path or "
                                         "summary");
-    memset(sum, 0, sizeof *sum);
-    if (v.opts->pubkey_path != NULL) {
-        rc = jx__pubkey_load(v.opts->pubkey_path, v.pk, err);
-        if (rc != 0)
-            return rc;
-        v.have_key = 1;
-        jx__key_id(v.pk, v.key_id);
-    }
+    /* The key first: a bad key is reported even when the log is missing
+     * too. */
+    if ((rc = verifier_init(&v, opts, sum, err)) != 0)
+        return rc;
     fp = fopen(path, "re");
     if (fp == NULL)
         return jx__fail(err, JX_EIO, "%s: cannot open: %s", path,
                         strerror(errno));
-    rc = read_log(&v, fp, path, err);
+    rc = verify_stream(&v, fp, path, err);
     fclose(fp);
-    if (rc == 0)
-        rc = report_all(&v, path, err);
-    free(v.jobs);
-    free(v.slots);
     return rc;
 }
 

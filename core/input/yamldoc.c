@@ -111,6 +111,10 @@ static int attach(parse_state *st, jx__node *node, jx_error *err)
     jx__node *parent;
 
     if (st->depth == 0) {
+        /* libyaml gives one root per document and a second document is
+         * refused at its start, so there is no root yet; were there one,
+         * it would not be leaked. */
+        jx__node_free(st->root);
         st->root = node;
         return 0;
     }
@@ -405,8 +409,8 @@ int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
     return 0;
 }
 
-int jx__node_fail(jx_error *err, int code, const char *name,
-                  const jx__node *n, const char *fmt, ...)
+int (jx__node_fail)(jx_error *err, int code, const char *name,
+                    const jx__node *n, const char *fmt, ...)
 {
     char why[768];
     va_list ap;

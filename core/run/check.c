@@ -100,7 +100,7 @@ int jx_executor_check(jx_executor *ex, const jx_plan *plan, jx_error *err)
     if (ex == NULL || plan == NULL)
         return jx__fail(err, JX_EINVAL, "jx_executor_check: NULL executor "
                                         "or plan");
-    if ((rc = jx__check_plan(ex, plan, NULL, &v)) == 0)
+    if (jx__check_plan(ex, plan, NULL, &v) == 0)
         return 0;
     /* "step 3 refused by 'x': ...", "step 3: No handler ...". */
     rc = jx__fail(err, JX_EREFUSED, "%s:%u:%u: step %" PRId64 "%s%s",
