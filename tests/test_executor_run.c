@@ -269,20 +269,16 @@ static char *plan_fields(const jx_plan *plan)
 
     for (size_t i = 0; i < plan->n_steps; i++) {
         const jx__step *st = &plan->steps[i];
-        json_t *keys = json_array();
-        for (size_t k = 0; k < st->n_params; k++)
-            json_array_append_new(keys, json_string(st->param_keys[k]));
         json_array_append_new(
             steps,
-            json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:O, s:s, s:o, s:I, "
-                      "s:I, s:I}",
+            json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I}",
                       "index", (json_int_t)st->index, "type", st->type,
                       "target", st->target, "type_json", st->type_json,
                       "target_json", st->target_json, "timeout",
-                      (json_int_t)st->timeout_seconds, "params", st->params,
-                      "params_json", st->params_json, "keys", keys,
-                      "n_params", (json_int_t)st->n_params, "line",
-                      (json_int_t)st->line, "col", (json_int_t)st->col));
+                      (json_int_t)st->timeout_seconds, "params_json",
+                      st->params_json, "n_params", (json_int_t)st->n_params,
+                      "line", (json_int_t)st->line, "col",
+                      (json_int_t)st->col));
     }
     text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(all);

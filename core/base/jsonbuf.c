@@ -251,6 +251,15 @@ int jx__buf_put_seconds(jx__buf *b, double seconds)
     return jx__buf_append(b, text, (size_t)n);
 }
 
+int jx__buf_put_real(jx__buf *b, double d)
+{
+    json_t *real = json_real(d); /* NULL for NaN and infinities */
+    int rc = real != NULL ? jx__buf_put_json(b, real) : -1;
+
+    json_decref(real);
+    return rc;
+}
+
 int jx__buf_put_json(jx__buf *b, const json_t *v)
 {
     size_t start = b->len;

@@ -46,6 +46,9 @@ int jx__buf_put_i64(jx__buf *b, int64_t v);
 /* Any JSON value, compact, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
  * writes it.  On failure nothing is appended. */
 int jx__buf_put_json(jx__buf *b, const json_t *v);
+/* A finite double as jansson writes a real (its formatting is jansson's
+ * own); -1 for NaN and infinities, which JSON cannot hold. */
+int jx__buf_put_real(jx__buf *b, double d);
 /* A duration as a plain decimal with microseconds, "0.000082": jansson
  * writes reals as %.17g, and a fast step's 8.2000000000000001e-05 reads
  * badly in evidence. */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "base/file.h"
 #include "base/sha256.h"
 #include "input/plan.h"
+#include "input/plan_read.h"
 #include "input/redact.h"
 #include "input/yamldoc.h"
 
@@ -31,15 +33,25 @@ static const jx__doc_limits plan_limits = {
 /* The largest integer every JSON consumer reads exactly (2^53 - 1). */
 #define MAX_STEP_INDEX 9007199254740991LL
 
-static int get_text(const jx__node *n, const char *name, const char *what,
-                    int allow_empty, char **out, jx_error *err)
+int jx__plan_keep(jx_plan *plan, const char *text, size_t len,
+                  const char **out, jx_error *err)
 {
+    *out = jx__arena_strndup(&plan->strings, text, len);
+    return *out != NULL ? 0 : jx__plan_oom(plan, err);
+}
+
+static int get_text(const jx__node *n, jx_plan *plan, const char *what,
+                    int allow_empty, const char **out, jx_error *err)
+{
+    const char *name = plan->name;
+
     if (n->kind != JX__NODE_SCALAR)
         return at(err, name, n, "%s must be a text value", what);
     if (!allow_empty && n->text_len == 0)
         return at(err, name, n, "%s must not be empty", what);
-    *out = strdup(n->text);
-    return *out == NULL ? jx__fail(err, JX_ENOMEM, "out of memory") : 0;
+    plan->read_line = n->line;
+    plan->read_col = n->col;
+    return jx__plan_keep(plan, n->text, n->text_len, out, err);
 }
 
 static int get_uuid(const jx__node *n, const char *name, const char *what,
@@ -58,77 +70,60 @@ static int get_uuid(const jx__node *n, const char *name, const char *what,
     return 0;
 }
 
-static int index_params(jx__step *st, jx_error *err);
+const char jx__no_params_json[] = "{}";
 
-/* What a step without parameters points at: nothing of its own. */
-static char no_params_json[] = "{}";
-static const char *no_param_keys[] = {NULL};
-
-/* The plan's shared empty parameters, made on first use; a new
- * reference, or NULL when out of memory. */
-static json_t *shared_no_params(jx_plan *plan)
+int jx__plan_oom(const jx_plan *plan, jx_error *err)
 {
-    if (plan->no_params == NULL)
-        plan->no_params = json_object();
-    return json_incref(plan->no_params);
+    if (errno == E2BIG)
+        return jx__budget_refusal(&plan->budget, err, plan->name,
+                                  plan->read_line, plan->read_col);
+    return jx__fail(err, JX_ENOMEM, "out of memory");
+}
+
+/* The text in b, kept in the plan's arena as *out. */
+static int keep_buf(jx_plan *plan, const jx__buf *b, const char **out,
+                    jx_error *err)
+{
+    return jx__plan_keep(plan, b->data, b->len, out, err);
 }
 
 static int read_params(const jx__node *n, jx_plan *plan, jx__step *st,
-                       jx_error *err)
+                       jx__buf *scratch, jx_error *err)
 {
     const char *name = plan->name;
+    int rc;
 
     if (n == NULL || (n->kind == JX__NODE_SCALAR && !n->quoted &&
                       n->text_len == 0) ||
         (n->kind == JX__NODE_MAP && n->n_items == 0)) {
-        st->params = shared_no_params(plan);
-    } else {
-        if (n->kind != JX__NODE_MAP)
-            return at(err, name, n, "%s", "parameters must be a mapping");
-        st->params = jx__node_to_json(n, name, err);
-        if (st->params == NULL)
-            return err != NULL ? err->code : JX_EPLAN;
-    }
-    return index_params(st, err);
-}
-
-/* params_json and param_keys of st->params (set, may be NULL on OOM). */
-static int index_params(jx__step *st, jx_error *err)
-{
-    size_t i = 0;
-
-    if (st->params == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    st->n_params = json_object_size(st->params);
-    if (st->n_params == 0) {
-        st->params_json = no_params_json;
-        st->param_keys = no_param_keys;
+        st->params_json = jx__no_params_json;
+        st->n_params = 0;
         return 0;
     }
-    st->param_keys = malloc((st->n_params + 1) * sizeof *st->param_keys);
-    st->params_json = json_dumps(st->params, JSON_COMPACT);
-    if (st->param_keys == NULL || st->params_json == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    for (void *it = json_object_iter(st->params); it != NULL;
-         it = json_object_iter_next(st->params, it))
-        st->param_keys[i++] = json_object_iter_key(it);
-    st->param_keys[i] = NULL;
-    return 0;
+    if (n->kind != JX__NODE_MAP)
+        return at(err, name, n, "%s", "parameters must be a mapping");
+    scratch->len = 0;
+    if ((rc = jx__node_put_json(scratch, n, name, err)) != 0)
+        return rc;
+    st->n_params = n->n_items;
+    return keep_buf(plan, scratch, &st->params_json, err);
 }
 
-/* The text as a JSON string literal, quotes included. */
-static char *json_literal(const char *text)
+/* The text as a JSON string literal, quotes included, in the arena. */
+static int keep_literal(jx_plan *plan, const char *text, jx__buf *scratch,
+                        const char **out, jx_error *err)
 {
-    json_t *str = json_string(text);
-    char *out = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-    json_decref(str);
-    return out;
+    scratch->len = 0;
+    if (jx__buf_put_json_string(scratch, text) != 0)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    return keep_buf(plan, scratch, out, err);
 }
 
 /* index_optional: a step read alone (jx_plan_parse_step) may leave
- * step_index out. */
+ * step_index out.  scratch is the caller's buffer, reused step to step. */
 static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
-                     const jx__step *prev, int index_optional, jx_error *err)
+                     const jx__step *prev, int index_optional,
+                     jx__buf *scratch, jx_error *err)
 {
     static const char *const keys[] = {"step_index", "step_type", "target",
                                        "parameters", "timeout_seconds",
@@ -138,8 +133,8 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
     long long ll;
     int rc;
 
-    st->line = n->line;
-    st->col = n->col;
+    st->line = plan->read_line = n->line;
+    st->col = plan->read_col = n->col;
     st->timeout_seconds = JX__DEFAULT_TIMEOUT_SECONDS;
     if (n->kind != JX__NODE_MAP)
         return at(err, name, n, "a step must be a mapping, found %s",
@@ -167,12 +162,12 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
     st->index = ll;
     if ((v = jx__map_get(n, "step_type")) == NULL)
         return at(err, name, n, "%s", "step has no 'step_type'");
-    if ((rc = get_text(v, name, "step_type", 0, &st->type, err)) != 0)
+    if ((rc = get_text(v, plan, "step_type", 0, &st->type, err)) != 0)
         return rc;
     if ((v = jx__map_get(n, "target")) != NULL)
-        rc = get_text(v, name, "target", 1, &st->target, err);
-    else if ((st->target = strdup("")) == NULL)
-        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+        rc = get_text(v, plan, "target", 1, &st->target, err);
+    else
+        st->target = "";
     if (rc != 0)
         return rc;
     if ((v = jx__map_get(n, "timeout_seconds")) != NULL) {
@@ -184,15 +179,17 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
                       v->text);
         st->timeout_seconds = ll;
     }
-    if ((st->type_json = json_literal(st->type)) == NULL ||
-        (st->target_json = json_literal(st->target)) == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    return read_params(jx__map_get(n, "parameters"), plan, st, err);
+    plan->read_line = n->line;
+    plan->read_col = n->col;
+    if ((rc = keep_literal(plan, st->type, scratch, &st->type_json, err)) ||
+        (rc = keep_literal(plan, st->target, scratch, &st->target_json, err)))
+        return rc;
+    return read_params(jx__map_get(n, "parameters"), plan, st, scratch, err);
 }
 
 /* Adds a secret value to the plan's list, which stays sorted longest
  * first so that redaction replaces a secret before any part of it. */
-static int add_secret(jx_plan *plan, const char *value, jx_error *err)
+int jx__plan_add_secret(jx_plan *plan, const char *value, jx_error *err)
 {
     size_t len = strlen(value), at = 0;
     char **grown, *copy;
@@ -200,6 +197,9 @@ static int add_secret(jx_plan *plan, const char *value, jx_error *err)
     for (size_t i = 0; i < plan->n_secrets; i++)
         if (strcmp(plan->secrets[i], value) == 0)
             return 0;
+    if (jx__budget_charge(&plan->budget, len + 1 + sizeof *grown + 16) != 0)
+        return jx__budget_refusal(&plan->budget, err, plan->name,
+                                  plan->read_line, plan->read_col);
     while (at < plan->n_secrets && strlen(plan->secrets[at]) >= len)
         at++;
     grown = realloc(plan->secrets, (plan->n_secrets + 1) * sizeof *grown);
@@ -217,10 +217,10 @@ static int add_secret(jx_plan *plan, const char *value, jx_error *err)
 
 /* secret_parameters: [NAME, ...] marks parameters whose values the
  * handler receives but no output of the executor may show. */
-static int read_secrets(const jx__node *step, jx_plan *plan,
-                        const jx__step *st, jx_error *err)
+static int read_secrets(const jx__node *step, jx_plan *plan, jx_error *err)
 {
     const jx__node *v = jx__map_get(step, "secret_parameters");
+    const jx__node *params = jx__map_get(step, "parameters");
     const char *name = plan->name;
 
     if (v == NULL)
@@ -230,23 +230,22 @@ static int read_secrets(const jx__node *step, jx_plan *plan,
                                 "parameter names, found %s",
                   jx__node_kind_name(v));
     for (size_t i = 0; i < v->n_items; i++) {
-        const jx__node *item = v->items[i];
-        json_t *value;
+        const jx__node *item = v->items[i], *value;
         int rc;
 
         if (item->kind != JX__NODE_SCALAR)
             return at(err, name, item, "secret_parameters must list "
                                        "parameter names, found %s",
                       jx__node_kind_name(item));
-        value = json_object_get(st->params, item->text);
+        value = jx__map_get(params, item->text);
         if (value == NULL)
             return at(err, name, item, "secret_parameters names '%s', which "
                                        "is not a parameter of this step",
                       item->text);
-        if (!json_is_string(value) || json_string_length(value) == 0)
+        if (!jx__node_is_string(value) || value->text_len == 0)
             return at(err, name, item, "secret parameter '%s' must be a "
                                        "non-empty string", item->text);
-        if ((rc = add_secret(plan, json_string_value(value), err)) != 0)
+        if ((rc = jx__plan_add_secret(plan, value->text, err)) != 0)
             return rc;
     }
     return 0;
@@ -260,7 +259,7 @@ static int add_scalar_secrets(jx_plan *plan, const jx__node *n, jx_error *err)
     int rc = 0;
 
     if (n->kind == JX__NODE_SCALAR)
-        return n->text_len > 0 ? add_secret(plan, n->text, err) : 0;
+        return n->text_len > 0 ? jx__plan_add_secret(plan, n->text, err) : 0;
     for (size_t i = 0; rc == 0 && i < n->n_items; i++)
         rc = add_scalar_secrets(plan, n->items[i], err);
     return rc;
@@ -289,13 +288,37 @@ static int collect_secrets(const jx__node *step, jx_plan *plan, jx_error *err)
 
 /* Steps arrive one by one while the document is parsed (see
  * jx__yaml_parse_stream).  A step's error is kept, not raised, so that the
- * plan-level checks (contract_id first) still speak first. */
+ * plan-level checks (contract_id first) still speak first; running out of
+ * memory or budget stops the parse at once. */
 typedef struct step_reader {
     jx_plan *plan;
     size_t cap;
-    int failed;    /* a step was refused: the rest are not read */
+    int failed;     /* a step was refused: the rest are not read */
     jx_error error; /* why */
+    jx__buf scratch;
 } step_reader;
+
+/* Room for one more step; JX_ENOMEM or JX_ELIMIT with err filled. */
+int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
+                      unsigned col, jx_error *err)
+{
+    size_t more = *cap ? *cap : 16;
+    jx__step *grown;
+
+    if (plan->n_steps < *cap)
+        return 0;
+    /* realloc may hold the old and the new array at once: charge both. */
+    if (jx__budget_charge(&plan->budget,
+                          (*cap + more) * sizeof *grown + *cap * sizeof *grown) !=
+        0)
+        return jx__budget_refusal(&plan->budget, err, plan->name, line, col);
+    jx__budget_release(&plan->budget, *cap * sizeof *grown);
+    if ((grown = realloc(plan->steps, (*cap + more) * sizeof *grown)) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    plan->steps = grown;
+    *cap += more;
+    return 0;
+}
 
 static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
 {
@@ -306,23 +329,16 @@ static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
     /* Even after a refusal: a later step's secret may be what it quotes. */
     if ((rc = collect_secrets(item, plan, err)) != 0 || r->failed)
         return rc;
-    if (plan->n_steps == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        jx__step *grown = realloc(plan->steps, cap * sizeof *grown);
-        if (grown == NULL)
-            return jx__fail(err, JX_ENOMEM, "out of memory");
-        plan->steps = grown;
-        r->cap = cap;
-    }
+    if ((rc = jx__plan_grow_steps(plan, &r->cap, item->line, item->col, err)) != 0)
+        return rc;
     memset(&plan->steps[plan->n_steps], 0, sizeof *plan->steps);
-    plan->n_steps++; /* counted first, so jx_plan_free frees a partial one */
+    plan->n_steps++;
     rc = read_step(item, plan, &plan->steps[plan->n_steps - 1],
                    plan->n_steps > 1 ? &plan->steps[plan->n_steps - 2] : NULL,
-                   0, &r->error);
+                   0, &r->scratch, &r->error);
     if (rc == 0)
-        rc = read_secrets(item, plan, &plan->steps[plan->n_steps - 1],
-                          &r->error);
-    if (rc == JX_ENOMEM)
+        rc = read_secrets(item, plan, &r->error);
+    if (rc == JX_ENOMEM || rc == JX_ELIMIT) /* stop: the budget is spent */
         return jx__fail(err, rc, "%s", r->error.message);
     r->failed = rc != 0;
     return 0;
@@ -368,26 +384,26 @@ static int read_root(const jx__node *root, jx_plan *plan,
         if ((rc = get_uuid(v, name, "job_id", plan->job_id, err)) != 0)
             return rc;
     } else {
-        uuid_t u;
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, plan->job_id);
-        plan->job_id_generated = 1;
+        jx__plan_generate_job_id(plan);
     }
-    if ((v = jx__map_get(root, "tenant_id")) != NULL)
-        rc = get_text(v, name, "tenant_id", 1, &plan->tenant_id, err);
-    else if ((plan->tenant_id = strdup("")) == NULL)
-        rc = jx__fail(err, JX_ENOMEM, "out of memory");
-    if (rc != 0)
+    if ((v = jx__map_get(root, "tenant_id")) != NULL &&
+        (rc = get_text(v, plan, "tenant_id", 1, &plan->tenant_id, err)) != 0)
         return rc;
-    if ((v = jx__map_get(root, "executed_by")) != NULL)
-        rc = get_text(v, name, "executed_by", 0, &plan->executed_by, err);
-    else if ((plan->executed_by = strdup(JX__DEFAULT_EXECUTED_BY)) == NULL)
-        rc = jx__fail(err, JX_ENOMEM, "out of memory");
-    if (rc != 0)
+    if ((v = jx__map_get(root, "executed_by")) != NULL &&
+        (rc = get_text(v, plan, "executed_by", 0, &plan->executed_by, err)))
         return rc;
     if ((v = jx__map_get(root, "steps")) == NULL)
         return at(err, name, root, "%s", "missing 'steps'");
     return read_steps(v, name, steps, err);
+}
+
+void jx__plan_generate_job_id(jx_plan *plan)
+{
+    uuid_t u;
+
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, plan->job_id);
+    plan->job_id_generated = 1;
 }
 
 static int hash_hex(const char *text, size_t len, char out[65])
@@ -399,38 +415,91 @@ static int hash_hex(const char *text, size_t len, char out[65])
     return 0;
 }
 
-int jx_plan_parse(const char *text, size_t len, const char *name,
-                  jx_plan **out, jx_error *err)
+/* What reading a plan of text_len bytes may take besides its text. */
+static size_t memory_limit(size_t text_len)
 {
-    step_reader steps = {0};
-    jx__stream stream = {"steps", read_streamed_step, &steps};
-    jx__node *root = NULL;
-    jx_plan *plan;
-    int rc;
+    const size_t constant = (size_t)JX__PLAN_MEMORY_MIB << 20;
 
-    *out = NULL;
-    plan = calloc(1, sizeof *plan);
+    if (text_len > (SIZE_MAX - constant) / 7)
+        return SIZE_MAX;
+    return 7 * text_len + constant;
+}
+
+jx_plan *jx__plan_new(const char *name, size_t text_len)
+{
+    jx_plan *plan = calloc(1, sizeof *plan);
+
     if (plan == NULL || (plan->name = strdup(name)) == NULL) {
         free(plan);
-        return jx__fail(err, JX_ENOMEM, "out of memory");
+        return NULL;
     }
-    steps.plan = plan;
-    rc = jx__yaml_parse_stream(text, len, name, &plan_limits, &stream, &root,
-                               err);
-    if (rc == 0)
-        rc = read_root(root, plan, &steps, err);
-    if (rc == 0 && steps.cap > plan->n_steps && plan->n_steps > 0) {
-        /* Give back what doubling reserved: up to half the array. */
+    plan->tenant_id = "";
+    plan->executed_by = JX__DEFAULT_EXECUTED_BY;
+    plan->strings.budget = &plan->budget;
+    plan->budget.limit = memory_limit(text_len);
+    plan->budget.rule = JX__PLAN_MEMORY_RULE;
+    return plan;
+}
+
+/* The last checks and touches of a plan read either way. */
+static int finish_plan(jx_plan *plan, size_t cap, const char *text,
+                       size_t len, jx_error *err)
+{
+    if (cap > plan->n_steps && plan->n_steps > 0) {
+        /* Give back what growing reserved. */
         jx__step *fit = realloc(plan->steps,
                                 plan->n_steps * sizeof *plan->steps);
         if (fit != NULL)
             plan->steps = fit;
     }
-    if (rc == 0 && jx__redact_plan(plan) != 0)
-        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+    if (jx__redact_plan(plan) != 0)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    if (hash_hex(text, len, plan->sha256) != 0)
+        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", plan->name);
+    return 0;
+}
+
+/* The positioned reader: YAML, and JSON the fast reader declined. */
+static int parse_positioned(jx_plan *plan, const char *text, size_t len,
+                            jx_error *err)
+{
+    step_reader steps = {.plan = plan};
+    jx__stream stream = {"steps", read_streamed_step, &steps, &plan->budget};
+    jx__node *root = NULL;
+    int rc;
+
+    rc = jx__yaml_parse_stream(text, len, plan->name, &plan_limits, &stream,
+                               &root, err);
+    if (rc == 0)
+        rc = read_root(root, plan, &steps, err);
     jx__node_free(root);
-    if (rc == 0 && hash_hex(text, len, plan->sha256) != 0)
-        rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
+    jx__buf_free(&steps.scratch);
+    if (rc == 0)
+        rc = finish_plan(plan, steps.cap, text, len, err);
+    return rc;
+}
+
+int jx_plan_parse(const char *text, size_t len, const char *name,
+                  jx_plan **out, jx_error *err)
+{
+    jx_plan *plan;
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    if ((plan = jx__plan_new(name, len)) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    rc = jx__plan_read_json(plan, text, len, &cap, err);
+    if (rc == 0) {
+        rc = finish_plan(plan, cap, text, len, err);
+    } else if (rc == JX__PLAN_DECLINED) {
+        /* Start afresh: the positioned reader says what is wrong, where,
+         * or takes what the fast one would not. */
+        jx_plan_free(plan);
+        if ((plan = jx__plan_new(name, len)) == NULL)
+            return jx__fail(err, JX_ENOMEM, "out of memory");
+        rc = parse_positioned(plan, text, len, err);
+    }
     if (rc != 0) {
         jx__redact_message(plan, err);
         jx_plan_free(plan);
@@ -465,25 +534,11 @@ void jx_plan_free(jx_plan *plan)
 {
     if (plan == NULL)
         return;
-    for (size_t i = 0; i < plan->n_steps; i++) {
-        jx__step *st = &plan->steps[i];
-        free(st->type);
-        free(st->target);
-        free(st->type_json);
-        free(st->target_json);
-        json_decref(st->params);
-        if (st->params_json != no_params_json)
-            free(st->params_json);
-        if (st->param_keys != no_param_keys)
-            free(st->param_keys);
-    }
     free(plan->steps);
-    json_decref(plan->no_params);
     for (size_t i = 0; i < plan->n_secrets; i++)
         free(plan->secrets[i]);
     free(plan->secrets);
-    free(plan->tenant_id);
-    free(plan->executed_by);
+    jx__arena_free(&plan->strings);
     free(plan->name);
     free(plan);
 }
@@ -509,47 +564,48 @@ const char *jx_plan_step_type(const jx_plan *plan, size_t i)
     return i < plan->n_steps ? plan->steps[i].type : NULL;
 }
 
-/* The ids a job needs, for a step that comes without its plan. */
-static void generated_ids(jx_plan *plan)
+/* A plan of one step, for a step that comes without its plan. */
+static jx_plan *one_step_plan(const char *name, size_t text_len)
 {
+    jx_plan *plan = jx__plan_new(name, text_len);
     uuid_t u;
 
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, plan->job_id);
-    plan->job_id_generated = 1;
+    if (plan == NULL || (plan->steps = calloc(1, sizeof *plan->steps)) == NULL) {
+        jx_plan_free(plan);
+        return NULL;
+    }
+    plan->n_steps = 1;
+    jx__plan_generate_job_id(plan);
     uuid_generate_random(u);
     uuid_unparse_lower(u, plan->contract_id);
+    return plan;
 }
 
 int jx_plan_parse_step(const char *text, size_t len, const char *name,
                        jx_plan **out, jx_error *err)
 {
+    jx__stream stream = {0};
     jx__node *root = NULL;
-    jx_plan *plan = calloc(1, sizeof *plan);
+    jx_plan *plan = one_step_plan(name, len);
+    jx__buf scratch = {0};
     int rc;
 
     *out = NULL;
-    if (plan == NULL || (plan->name = strdup(name)) == NULL ||
-        (plan->tenant_id = strdup("")) == NULL ||
-        (plan->executed_by = strdup(JX__DEFAULT_EXECUTED_BY)) == NULL ||
-        (plan->steps = calloc(1, sizeof *plan->steps)) == NULL) {
-        jx_plan_free(plan);
+    if (plan == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    }
-    plan->n_steps = 1; /* counted first, so jx_plan_free frees a partial one */
-    generated_ids(plan);
-    rc = jx__yaml_parse(text, len, name, &plan_limits, &root, err);
+    stream.budget = &plan->budget;
+    rc = jx__yaml_parse_stream(text, len, name, &plan_limits, &stream, &root,
+                               err);
     if (rc == 0)
         rc = collect_secrets(root, plan, err);
     if (rc == 0)
-        rc = read_step(root, plan, plan->steps, NULL, 1, err);
+        rc = read_step(root, plan, plan->steps, NULL, 1, &scratch, err);
     if (rc == 0)
-        rc = read_secrets(root, plan, plan->steps, err);
-    if (rc == 0 && jx__redact_plan(plan) != 0)
-        rc = jx__fail(err, JX_ENOMEM, "out of memory");
-    if (rc == 0 && hash_hex(text, len, plan->sha256) != 0)
-        rc = jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
+        rc = read_secrets(root, plan, err);
     jx__node_free(root);
+    jx__buf_free(&scratch);
+    if (rc == 0)
+        rc = finish_plan(plan, 1, text, len, err);
     if (rc != 0) {
         jx__redact_message(plan, err);
         jx_plan_free(plan);
@@ -561,36 +617,47 @@ int jx_plan_parse_step(const char *text, size_t len, const char *name,
 
 int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)
 {
-    jx_plan *plan = calloc(1, sizeof *plan);
+    jx_plan *plan;
     jx__step *st;
+    jx__buf scratch = {0};
+    int rc = 0;
 
     *out = NULL;
-    if (plan == NULL || (plan->steps = calloc(1, sizeof *st)) == NULL) {
-        free(plan);
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    }
-    plan->n_steps = 1;
-    st = plan->steps;
     if (strlen(in->job_id) != JX__UUID_LEN ||
-        strlen(in->contract_id) != JX__UUID_LEN) {
-        jx_plan_free(plan);
+        strlen(in->contract_id) != JX__UUID_LEN || !json_is_object(in->params))
         return jx__fail(err, JX_EPLAN, "malformed step request");
-    }
+    /* No budget: the request's frame was bounded when it was read. */
+    if ((plan = one_step_plan("step", 0)) == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    plan->budget.limit = 0;
+    st = plan->steps;
     memcpy(plan->job_id, in->job_id, JX__UUID_LEN + 1);
+    plan->job_id_generated = 0;
     memcpy(plan->contract_id, in->contract_id, JX__UUID_LEN + 1);
     st->index = in->index;
     st->timeout_seconds = in->timeout_seconds;
-    st->params = json_incref(in->params);
-    if ((plan->name = strdup("step")) == NULL ||
-        (plan->tenant_id = strdup(in->tenant_id)) == NULL ||
-        (plan->executed_by = strdup(in->executed_by)) == NULL ||
-        (st->type = strdup(in->type)) == NULL ||
-        (st->target = strdup(in->target)) == NULL ||
-        (st->type_json = json_literal(st->type)) == NULL ||
-        (st->target_json = json_literal(st->target)) == NULL ||
-        index_params(st, err) != 0) {
+    st->n_params = json_object_size(in->params);
+    if (jx__plan_keep(plan, in->tenant_id, strlen(in->tenant_id),
+                      &plan->tenant_id, err) ||
+        jx__plan_keep(plan, in->executed_by, strlen(in->executed_by),
+                      &plan->executed_by, err) ||
+        jx__plan_keep(plan, in->type, strlen(in->type), &st->type, err) ||
+        jx__plan_keep(plan, in->target, strlen(in->target), &st->target,
+                      err) ||
+        keep_literal(plan, st->type, &scratch, &st->type_json, err) ||
+        keep_literal(plan, st->target, &scratch, &st->target_json, err))
+        rc = err != NULL ? err->code : JX_ENOMEM;
+    scratch.len = 0;
+    if (rc == 0 && st->n_params == 0)
+        st->params_json = jx__no_params_json;
+    else if (rc == 0 && jx__buf_put_json(&scratch, in->params) != 0)
+        rc = jx__fail(err, JX_ENOMEM, "out of memory");
+    else if (rc == 0)
+        rc = keep_buf(plan, &scratch, &st->params_json, err);
+    jx__buf_free(&scratch);
+    if (rc != 0) {
         jx_plan_free(plan);
-        return jx__fail(err, JX_ENOMEM, "out of memory");
+        return rc;
     }
     *out = plan;
     return 0;

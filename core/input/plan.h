@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "base/arena.h"
 #include "base/common.h"
 
 #define JX__DEFAULT_TIMEOUT_SECONDS 300
@@ -16,16 +17,19 @@
 
 typedef struct jx__step {
     int64_t index;
-    char *type;
-    char *target;       /* "" when absent */
+    /* Every string of a step lives in its plan's arena. */
+    const char *type;
+    const char *target; /* "" when absent */
     /* type and target as JSON string literals, encoded once at load so
      * that evidence records are assembled without re-escaping per run. */
-    char *type_json;
-    char *target_json;
+    const char *type_json;
+    const char *target_json;
     int64_t timeout_seconds;
-    json_t *params;     /* always an object */
-    char *params_json;  /* compact text of params */
-    const char **param_keys; /* keys of params in plan order (point into params) */
+    /* The parameters, an object, as compact JSON text exactly as
+     * jansson's compact dump writes it; handlers that read them get the
+     * object decoded at the step (plugin/host.c), so that a long plan
+     * holds text, not trees. */
+    const char *params_json;
     size_t n_params;
     unsigned line, col; /* where the step stands in the plan */
 } jx__step;
@@ -35,8 +39,8 @@ struct jx_plan {
     char job_id[JX__UUID_LEN + 1];
     int job_id_generated; /* the plan had none: each parse makes a new one */
     char contract_id[JX__UUID_LEN + 1];
-    char *tenant_id;   /* "" when absent */
-    char *executed_by;
+    const char *tenant_id;   /* "" when absent */
+    const char *executed_by;
     char sha256[65];   /* of the plan's bytes as received, hex */
     jx__step *steps;
     size_t n_steps;
@@ -44,9 +48,11 @@ struct jx_plan {
      * the executor writes (redact.h). */
     char **secrets;
     size_t n_secrets;
-    /* The parameters of every step that has none: one shared empty
-     * object, so that a long plan does not hold one per step. */
-    json_t *no_params;
+    jx__arena strings; /* the strings of the plan and its steps */
+    /* While the plan is read: what it may still take, and where the
+     * reader stands, for a refusal when that runs out. */
+    jx__budget budget;
+    unsigned read_line, read_col;
 };
 
 /* What the runner receives of a step the core has already checked. */
@@ -55,7 +61,7 @@ typedef struct jx__single_step {
     int64_t index;
     const char *type, *target;
     int64_t timeout_seconds;
-    json_t *params; /* an object; the plan takes a reference */
+    const json_t *params; /* an object; the plan keeps its text */
 } jx__single_step;
 
 /* A one-step plan from such a step, without parsing any text. */

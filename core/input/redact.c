@@ -98,29 +98,32 @@ char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom)
     return out;
 }
 
-/* A redacted copy of a JSON string literal's text, re-encoded. */
-static int redact_literal(const jx_plan *plan, const char *raw, char **json)
+/* A redacted copy of a JSON string literal's text, re-encoded into the
+ * plan's arena. */
+static int redact_literal(jx_plan *plan, const char *raw, const char **json)
 {
     int oom;
     char *clean = jx__redact_text(plan, raw, &oom);
-    json_t *str;
-    char *text;
+    jx__buf text = {0};
+    const char *kept;
 
     if (clean == NULL)
         return oom ? JX_ENOMEM : 0;
-    str = json_string(clean);
+    if (jx__buf_put_json_string(&text, clean) == 0 &&
+        (kept = jx__arena_strndup(&plan->strings, text.data, text.len)) !=
+            NULL)
+        *json = kept;
+    else
+        oom = 1;
     free(clean);
-    text = str != NULL ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
-    json_decref(str);
-    if (text == NULL)
-        return JX_ENOMEM;
-    free(*json);
-    *json = text;
-    return 0;
+    jx__buf_free(&text);
+    return oom ? JX_ENOMEM : 0;
 }
 
 int jx__redact_plan(jx_plan *plan)
 {
+    /* What redaction adds is not the reader's to bound. */
+    plan->strings.budget = NULL;
     for (size_t i = 0; jx__has_secrets(plan) && i < plan->n_steps; i++) {
         jx__step *st = &plan->steps[i];
         if (redact_literal(plan, st->type, &st->type_json) != 0 ||

@@ -39,7 +39,55 @@ typedef struct parse_state {
     /* A map's key waiting for its value. */
     jx__node **pending_key;
     const jx__stream *stream; /* may be NULL */
+    jx__budget *budget;       /* may be NULL */
 } parse_state;
+
+/* What a node costs the budget: itself, its text and its arrays, each
+ * with malloc's header (two words on glibc), so that the figure tracks
+ * what the process really takes. */
+#define MALLOC_HEADER (2 * sizeof(size_t))
+
+static size_t node_bytes(const jx__node *n)
+{
+    size_t n_arrays = n->keys != NULL ? 2 : 1;
+
+    return sizeof *n + MALLOC_HEADER +
+           (n->text != NULL ? n->text_len + 1 + MALLOC_HEADER : 0) +
+           (n->cap > 0 ? n_arrays * (n->cap * sizeof(jx__node *) +
+                                     MALLOC_HEADER)
+                       : 0);
+}
+
+/* Gives back to the budget what a whole tree was charged. */
+static void release_tree(parse_state *st, const jx__node *n)
+{
+    if (st->budget == NULL || n == NULL)
+        return;
+    for (size_t i = 0; i < n->n_items; i++) {
+        if (n->keys != NULL)
+            release_tree(st, n->keys[i]);
+        release_tree(st, n->items[i]);
+    }
+    jx__budget_release(st->budget, node_bytes(n));
+}
+
+static void drop_tree(parse_state *st, jx__node *n)
+{
+    release_tree(st, n);
+    jx__node_free(n);
+}
+
+/* Charges bytes for a node at mark; JX_ELIMIT with err filled when the
+ * budget is spent. */
+static int charge(parse_state *st, size_t bytes, const yaml_mark_t *mark,
+                  jx_error *err)
+{
+    if (jx__budget_charge(st->budget, bytes) == 0)
+        return 0;
+    return jx__budget_refusal(st->budget, err, st->name,
+                              (unsigned)mark->line + 1,
+                              (unsigned)mark->column + 1);
+}
 
 static int fail_at(jx_error *err, const char *name, unsigned line,
                    unsigned col, int code, const char *why)
@@ -73,22 +121,43 @@ static jx__node *node_new(jx__node_kind kind, const yaml_mark_t *mark)
     return n;
 }
 
-static int push_item(jx__node *coll, jx__node *key, jx__node *value)
+/* The room of a collection's arrays for one more item; -1 when out of
+ * memory, -2 when past the budget. */
+static int make_room(parse_state *st, jx__node *coll)
 {
-    if (coll->n_items == coll->cap) {
-        size_t cap = coll->cap == 0 ? 4 : coll->cap * 2;
-        jx__node **items = realloc(coll->items, cap * sizeof *items);
-        if (items == NULL)
-            return -1;
-        coll->items = items;
-        if (coll->kind == JX__NODE_MAP) {
-            jx__node **keys = realloc(coll->keys, cap * sizeof *keys);
-            if (keys == NULL)
-                return -1;
-            coll->keys = keys;
-        }
-        coll->cap = cap;
+    size_t cap = coll->cap == 0 ? 4 : coll->cap * 2;
+    size_t per = sizeof(jx__node *) * (coll->kind == JX__NODE_MAP ? 2 : 1);
+    size_t more = (cap - coll->cap) * per +
+                  (coll->cap == 0 ? per / sizeof(jx__node *) * MALLOC_HEADER
+                                  : 0);
+    jx__node **items, **keys;
+
+    if (jx__budget_charge(st->budget, more) != 0)
+        return -2;
+    if ((items = realloc(coll->items, cap * sizeof *items)) == NULL) {
+        jx__budget_release(st->budget, more);
+        return -1;
     }
+    coll->items = items;
+    if (coll->kind == JX__NODE_MAP) {
+        if ((keys = realloc(coll->keys, cap * sizeof *keys)) == NULL) {
+            /* items grew alone: charge it, as node_bytes() will count */
+            coll->cap = cap;
+            return -1;
+        }
+        coll->keys = keys;
+    }
+    coll->cap = cap;
+    return 0;
+}
+
+static int push_item(parse_state *st, jx__node *coll, jx__node *key,
+                     jx__node *value)
+{
+    int rc;
+
+    if (coll->n_items == coll->cap && (rc = make_room(st, coll)) != 0)
+        return rc;
     if (coll->kind == JX__NODE_MAP)
         coll->keys[coll->n_items] = key;
     coll->items[coll->n_items++] = value;
@@ -100,7 +169,7 @@ static int push_item(jx__node *coll, jx__node *key, jx__node *value)
  * sequence -> node. */
 static int is_streamed(const parse_state *st)
 {
-    return st->stream != NULL && st->depth == 2 &&
+    return st->stream != NULL && st->stream->key != NULL && st->depth == 2 &&
            st->stack[0]->kind == JX__NODE_MAP &&
            st->stack[1]->kind == JX__NODE_SEQ && st->pending_key[0] != NULL &&
            strcmp(st->pending_key[0]->text, st->stream->key) == 0;
@@ -109,33 +178,38 @@ static int is_streamed(const parse_state *st)
 static int attach(parse_state *st, jx__node *node, jx_error *err)
 {
     jx__node *parent;
+    int rc;
 
     if (st->depth == 0) {
         /* libyaml gives one root per document and a second document is
          * refused at its start, so there is no root yet; were there one,
          * it would not be leaked. */
-        jx__node_free(st->root);
+        drop_tree(st, st->root);
         st->root = node;
         return 0;
     }
     if (is_streamed(st)) {
-        int rc = st->stream->on_item(node, st->stream->user, err);
-        jx__node_free(node);
+        rc = st->stream->on_item(node, st->stream->user, err);
+        drop_tree(st, node);
         return rc;
     }
     parent = st->stack[st->depth - 1];
     if (parent->kind == JX__NODE_MAP && st->pending_key[st->depth - 1] == NULL) {
         if (node->kind != JX__NODE_SCALAR) {
-            int rc = fail_at(err, st->name, node->line, node->col, JX_EPLAN,
+            rc = fail_at(err, st->name, node->line, node->col, JX_EPLAN,
                              "a mapping key must be a plain value");
-            jx__node_free(node);
+            drop_tree(st, node);
             return rc;
         }
         st->pending_key[st->depth - 1] = node;
         return 0;
     }
-    if (push_item(parent, st->pending_key[st->depth - 1], node) != 0) {
-        jx__node_free(node);
+    rc = push_item(st, parent, st->pending_key[st->depth - 1], node);
+    if (rc != 0) {
+        unsigned line = node->line, col = node->col;
+        drop_tree(st, node);
+        if (rc == -2)
+            return jx__budget_refusal(st->budget, err, st->name, line, col);
         return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
     }
     st->pending_key[st->depth - 1] = NULL;
@@ -188,9 +262,13 @@ static int open_collection(parse_state *st, jx__node_kind kind,
         st->pending_key = pending;
         st->stack_cap = cap;
     }
+    if (charge(st, sizeof *node + MALLOC_HEADER, &ev->start_mark, err) != 0)
+        return JX_ELIMIT;
     node = node_new(kind, &ev->start_mark);
-    if (node == NULL)
+    if (node == NULL) {
+        jx__budget_release(st->budget, sizeof *node + MALLOC_HEADER);
         return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
+    }
     st->stack[st->depth] = node;
     st->pending_key[st->depth] = NULL;
     st->depth++;
@@ -248,7 +326,7 @@ static int close_collection(parse_state *st, jx_error *err)
     if (node->kind == JX__NODE_MAP)
         rc = check_duplicate_keys(st, node, err);
     if (rc != 0) {
-        jx__node_free(node);
+        drop_tree(st, node);
         return rc;
     }
     return attach(st, node, err);
@@ -276,8 +354,13 @@ static int add_scalar(parse_state *st, const yaml_event_t *ev, jx_error *err)
         return fail_at(err, st->name, (unsigned)ev->start_mark.line + 1,
                        (unsigned)ev->start_mark.column + 1, JX_EPLAN,
                        "a value contains a NUL character");
+    if (charge(st, sizeof *node + len + 1 + 2 * MALLOC_HEADER,
+               &ev->start_mark, err) != 0)
+        return JX_ELIMIT;
     node = node_new(JX__NODE_SCALAR, &ev->start_mark);
     if (node == NULL || (node->text = malloc(len + 1)) == NULL) {
+        jx__budget_release(st->budget,
+                           sizeof *node + len + 1 + 2 * MALLOC_HEADER);
         free(node);
         return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
     }
@@ -370,7 +453,8 @@ int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
                           const jx__stream *stream, jx__node **root,
                           jx_error *err)
 {
-    parse_state st = {.name = name, .limits = limits, .stream = stream};
+    parse_state st = {.name = name, .limits = limits, .stream = stream,
+                      .budget = stream != NULL ? stream->budget : NULL};
     yaml_parser_t parser;
     int n_docs = 0, rc = 0, done = 0;
 
@@ -394,13 +478,13 @@ int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
     yaml_parser_delete(&parser);
     while (st.depth > 0) {
         st.depth--;
-        jx__node_free(st.pending_key[st.depth]);
-        jx__node_free(st.stack[st.depth]);
+        drop_tree(&st, st.pending_key[st.depth]);
+        drop_tree(&st, st.stack[st.depth]);
     }
     free(st.stack);
     free(st.pending_key);
     if (rc != 0) {
-        jx__node_free(st.root);
+        drop_tree(&st, st.root);
         return rc;
     }
     if (st.root == NULL)
@@ -528,46 +612,79 @@ static int parse_float(const char *s, double *out)
     return errno == ERANGE ? -1 : 1;
 }
 
-static json_t *string_to_json(const jx__node *node, const char *name,
-                              jx_error *err)
+/* What a scalar is under YAML's core schema, with its value. */
+typedef enum {
+    SCALAR_STRING, SCALAR_NULL, SCALAR_BOOL, SCALAR_INT, SCALAR_FLOAT,
+    SCALAR_INT_RANGE, SCALAR_FLOAT_RANGE /* number-shaped, out of range */
+} scalar_type;
+
+typedef struct scalar_value {
+    long long i; /* SCALAR_INT, and SCALAR_BOOL as 0/1 */
+    double d;    /* SCALAR_FLOAT */
+} scalar_value;
+
+static scalar_type type_scalar(const jx__node *node, scalar_value *v)
 {
-    json_t *s = json_stringn(node->text, node->text_len);
-    if (s == NULL)
-        jx__fail(err, JX_EPLAN, "%s:%u:%u: not valid UTF-8 text", name,
-                 node->line, node->col);
-    return s;
+    int b, r;
+
+    if (node->quoted)
+        return SCALAR_STRING;
+    if (is_null_word(node->text))
+        return SCALAR_NULL;
+    if ((b = bool_word(node->text)) >= 0) {
+        v->i = b;
+        return SCALAR_BOOL;
+    }
+    if ((r = parse_integer(node->text, &v->i)) != 0)
+        return r < 0 ? SCALAR_INT_RANGE : SCALAR_INT;
+    if ((r = parse_float(node->text, &v->d)) != 0)
+        return r < 0 ? SCALAR_FLOAT_RANGE : SCALAR_FLOAT;
+    return SCALAR_STRING;
+}
+
+int jx__node_is_string(const jx__node *node)
+{
+    scalar_value v;
+    return node->kind == JX__NODE_SCALAR &&
+           type_scalar(node, &v) == SCALAR_STRING;
+}
+
+/* The refusal of a scalar that JSON cannot hold; returns JX_EPLAN. */
+static int scalar_refusal(const jx__node *node, scalar_type t,
+                          const char *name, jx_error *err)
+{
+    const char *why = t == SCALAR_INT_RANGE     ? "integer out of range"
+                      : t == SCALAR_FLOAT_RANGE ? "number out of range"
+                                                : "not valid UTF-8 text";
+
+    if (t == SCALAR_STRING)
+        return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s", name, node->line,
+                        node->col, why);
+    return jx__fail(err, JX_EPLAN, "%s:%u:%u: %s: %s", name, node->line,
+                    node->col, why, node->text);
 }
 
 static json_t *scalar_to_json(const jx__node *node, const char *name,
                               jx_error *err)
 {
-    long long ll;
-    double d;
-    int b, r;
+    scalar_value v;
+    scalar_type t = type_scalar(node, &v);
+    json_t *out = NULL;
 
-    if (node->quoted)
-        return string_to_json(node, name, err);
-    if (is_null_word(node->text))
-        return json_null();
-    if ((b = bool_word(node->text)) >= 0)
-        return json_boolean(b);
-    if ((r = parse_integer(node->text, &ll)) != 0) {
-        if (r < 0) {
-            jx__fail(err, JX_EPLAN, "%s:%u:%u: integer out of range: %s",
-                     name, node->line, node->col, node->text);
-            return NULL;
-        }
-        return json_integer(ll);
+    switch (t) {
+    case SCALAR_NULL: return json_null();
+    case SCALAR_BOOL: return json_boolean(v.i);
+    case SCALAR_INT: return json_integer(v.i);
+    case SCALAR_FLOAT: return json_real(v.d);
+    case SCALAR_STRING:
+        out = json_stringn(node->text, node->text_len);
+        break;
+    default:
+        break;
     }
-    if ((r = parse_float(node->text, &d)) != 0) {
-        if (r < 0) {
-            jx__fail(err, JX_EPLAN, "%s:%u:%u: number out of range: %s", name,
-                     node->line, node->col, node->text);
-            return NULL;
-        }
-        return json_real(d);
-    }
-    return string_to_json(node, name, err);
+    if (out == NULL)
+        scalar_refusal(node, t, name, err);
+    return out;
 }
 
 json_t *jx__node_to_json(const jx__node *node, const char *name,
@@ -604,6 +721,79 @@ json_t *jx__node_to_json(const jx__node *node, const char *name,
         }
     }
     return out;
+}
+
+static int put_scalar(jx__buf *b, const jx__node *node, const char *name,
+                      jx_error *err)
+{
+    scalar_value v;
+    scalar_type t = type_scalar(node, &v);
+    int rc;
+
+    switch (t) {
+    case SCALAR_NULL: rc = jx__buf_append(b, "null", 4); break;
+    case SCALAR_BOOL:
+        rc = v.i ? jx__buf_append(b, "true", 4) : jx__buf_append(b, "false", 5);
+        break;
+    case SCALAR_INT: rc = jx__buf_put_i64(b, v.i); break;
+    case SCALAR_FLOAT: rc = jx__buf_put_real(b, v.d); break;
+    case SCALAR_STRING:
+        rc = jx__buf_put_utf8(b, node->text, node->text_len);
+        if (rc != JX__BUF_NOT_UTF8)
+            break;
+        /* fall through */
+    default:
+        return scalar_refusal(node, t, name, err);
+    }
+    return rc == 0 ? 0 : jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
+}
+
+/* Refusals come in the order jx__node_to_json() gives them: a value's
+ * before its key's. */
+static int put_node(jx__buf *b, const jx__node *node, const char *name,
+                    jx_error *err)
+{
+    int map = node->kind == JX__NODE_MAP;
+
+    if (node->kind == JX__NODE_SCALAR)
+        return put_scalar(b, node, name, err);
+    if (jx__buf_append(b, map ? "{" : "[", 1) != 0)
+        return jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
+    for (size_t i = 0; i < node->n_items; i++) {
+        const jx__node *key = map ? node->keys[i] : NULL;
+        int key_rc = 0, rc;
+
+        if (i > 0 && jx__buf_append(b, ",", 1) != 0)
+            return jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
+        if (key != NULL &&
+            (key_rc = jx__buf_put_utf8(b, key->text, key->text_len)) == 0 &&
+            jx__buf_append(b, ":", 1) != 0)
+            key_rc = -1;
+        if ((rc = put_node(b, node->items[i], name, err)) != 0)
+            return rc;
+        if (key_rc == JX__BUF_NOT_UTF8)
+            return jx__fail(err, JX_EPLAN, "%s:%u:%u: key is not valid UTF-8",
+                            name, key->line, key->col);
+        if (key_rc != 0)
+            return jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
+    }
+    if (jx__buf_append(b, map ? "}" : "]", 1) != 0)
+        return jx__fail(err, JX_ENOMEM, "%s: out of memory", name);
+    return 0;
+}
+
+int jx__node_put_json(jx__buf *b, const jx__node *node, const char *name,
+                      jx_error *err)
+{
+    size_t start = b->len;
+    int rc = put_node(b, node, name, err);
+
+    if (rc != 0) {
+        b->len = start;
+        if (b->data != NULL)
+            b->data[start] = '\0';
+    }
+    return rc;
 }
 
 int jx__node_int(const jx__node *node, const char *name, const char *what,

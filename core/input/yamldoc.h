@@ -9,7 +9,9 @@
 
 #include <jansson.h>
 
+#include "base/arena.h"
 #include "base/common.h"
+#include "base/jsonbuf.h"
 
 typedef enum { JX__NODE_SCALAR, JX__NODE_MAP, JX__NODE_SEQ } jx__node_kind;
 
@@ -55,9 +57,13 @@ int jx__yaml_parse(const char *text, size_t len, const char *name,
  * on_item stops parsing with that code (err already filled).
  */
 typedef struct jx__stream {
-    const char *key;
+    const char *key; /* NULL: no sequence is streamed */
     int (*on_item)(const jx__node *item, void *user, jx_error *err);
     void *user;
+    /* Nodes alive at once are charged to it, and a node past its limit
+     * is refused where it stands (JX_ELIMIT, jx__budget_refusal()).  May
+     * be NULL. */
+    jx__budget *budget;
 } jx__stream;
 
 int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
@@ -80,6 +86,19 @@ const char *jx__node_kind_name(const jx__node *node);
  */
 json_t *jx__node_to_json(const jx__node *node, const char *name,
                          jx_error *err);
+
+/* Whether node is a scalar that reads as a string (quoted, or plain and
+ * neither null, a boolean nor a number). */
+int jx__node_is_string(const jx__node *node);
+
+/*
+ * Appends a node as compact JSON text, byte for byte what
+ * jx__node_to_json() and jansson's compact dump would give, with the same
+ * refusals, but without building the tree.  On failure nothing is
+ * appended.
+ */
+int jx__node_put_json(jx__buf *b, const jx__node *node, const char *name,
+                      jx_error *err);
 
 /* Fails with "NAME:LINE:COL: reason" at node n; returns code. */
 int jx__node_fail(jx_error *err, int code, const char *name,

@@ -26,6 +26,15 @@ void jx__scratch_free(jx__scratch **list)
     }
 }
 
+void jx__step_view_done(jx_step *view)
+{
+    jx__scratch_free(&view->scratch);
+    json_decref(view->params);
+    view->params = NULL;
+    free(view->param_keys);
+    view->param_keys = NULL;
+}
+
 /* Dumps value as compact JSON into the list; NULL when out of memory. */
 static const char *scratch_json(jx__scratch **list, const json_t *value)
 {
@@ -145,9 +154,37 @@ static const char *step_parameters_json(const jx_step *s)
     return s->step->params_json;
 }
 static size_t param_count(const jx_step *s) { return s->step->n_params; }
+
+/* The step's parameters as an object, decoded on first use; NULL when
+ * out of memory.  The text is what jansson wrote: it decodes. */
+static const json_t *params_of(const jx_step *s)
+{
+    jx_step *view = (jx_step *)s; /* the decoded copy only */
+
+    if (view->params == NULL)
+        view->params = json_loads(s->step->params_json, 0, NULL);
+    return view->params;
+}
+
 static const char *param_key(const jx_step *s, size_t i)
 {
-    return i < s->step->n_params ? s->step->param_keys[i] : NULL;
+    jx_step *view = (jx_step *)s; /* the decoded copy only */
+    const json_t *params;
+    size_t k = 0;
+
+    if (i >= s->step->n_params)
+        return NULL;
+    if (view->param_keys == NULL) {
+        if ((params = params_of(s)) == NULL ||
+            (view->param_keys = malloc(s->step->n_params *
+                                       sizeof *view->param_keys)) == NULL)
+            return NULL;
+        for (void *it = json_object_iter((json_t *)params);
+             it != NULL && k < s->step->n_params;
+             it = json_object_iter_next((json_t *)params, it))
+            view->param_keys[k++] = json_object_iter_key(it);
+    }
+    return view->param_keys[i];
 }
 
 static const json_t *lookup(const json_t *object, const char *key)
@@ -181,19 +218,19 @@ static int get_bool(const json_t *object, const char *key, int *out)
 
 static const char *param_string(const jx_step *s, const char *key)
 {
-    return get_string(s->step->params, key);
+    return get_string(params_of(s), key);
 }
 static int param_int(const jx_step *s, const char *key, int64_t *out)
 {
-    return get_int(s->step->params, key, out);
+    return get_int(params_of(s), key, out);
 }
 static int param_bool(const jx_step *s, const char *key, int *out)
 {
-    return get_bool(s->step->params, key, out);
+    return get_bool(params_of(s), key, out);
 }
 static int param_double(const jx_step *s, const char *key, double *out)
 {
-    const json_t *v = lookup(s->step->params, key);
+    const json_t *v = lookup(params_of(s), key);
     if (!json_is_number(v) || out == NULL)
         return -1;
     *out = json_number_value(v);
@@ -201,7 +238,7 @@ static int param_double(const jx_step *s, const char *key, double *out)
 }
 static const char *param_json(const jx_step *s, const char *key)
 {
-    const json_t *v = lookup(s->step->params, key);
+    const json_t *v = lookup(params_of(s), key);
     jx_step *mutable_view = (jx_step *)s; /* the scratch list only */
     return v != NULL ? scratch_json(&mutable_view->scratch, v) : NULL;
 }

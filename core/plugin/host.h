@@ -23,6 +23,11 @@ typedef struct jx__scratch {
 struct jx_step {
     const jx__step *step;
     jx__scratch *scratch;
+    /* The parameters decoded from the step's text when a handler first
+     * asks for one (and their keys in order), freed with the view: a plan
+     * holds text, not trees.  A view is used by one thread at a time. */
+    json_t *params;
+    const char **param_keys;
     const jx_plan *plan; /* the step's plan */
     /* For the pre-run check's validate alone (0 and NULL elsewhere): how
      * long an isolated validate may wait for a free runner, and the job's
@@ -56,6 +61,9 @@ extern const jx_host_v1 jx__host;
 
 /* Frees what a view's calls formatted. */
 void jx__scratch_free(jx__scratch **list);
+/* Frees what a step view's calls made (formatted text, the decoded
+ * parameters); the view can be used again. */
+void jx__step_view_done(jx_step *view);
 
 /* The name of the plugin the calling thread is in (the core sets it
  * around each call into a plugin: jx__plugin_enter, init, fini), for the

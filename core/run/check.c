@@ -81,7 +81,7 @@ int jx__check_plan(jx_executor *ex, const jx_plan *plan,
         rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
                                   sizeof why);
         jx__plugin_leave(p, locked);
-        jx__scratch_free(&view.scratch);
+        jx__step_view_done(&view);
         if (cancelled != NULL && atomic_load(cancelled)) {
             v->step = st;
             return JX__CHECK_CANCELLED;

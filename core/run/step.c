@@ -113,7 +113,7 @@ void jx__step_call(jx__job *j, const jx__step *st, jx__plugin *p,
     locked = jx__plugin_enter(p, p->handler->flags);
     rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view, out);
     jx__plugin_leave(p, locked);
-    jx__scratch_free(&view.scratch);
+    jx__step_view_done(&view);
     oc->handler_returned = 1;
     oc->stderr_text = out->stderr_text;
     oc->stderr_dropped = out->stderr_dropped;

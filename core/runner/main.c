@@ -186,7 +186,7 @@ static void run_step(const jx__plugin *p, const char *data, size_t len)
             atomic_store(&cancelled, 1);
         rc = p->handler->execute(p->handler_state, &jx__host, &ctx, &view,
                                  &out);
-        jx__scratch_free(&view.scratch);
+        jx__step_view_done(&view);
         /* Before DONE: once the core has the step's result, nothing the
          * step started is running. */
         out.leftover_processes = jx__runner_kill_leftovers();
@@ -212,7 +212,7 @@ static void validate_step(const jx__plugin *p, const char *data, size_t len)
         char why[512] = "";
         int rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
                                       sizeof why);
-        jx__scratch_free(&view.scratch);
+        jx__step_view_done(&view);
         why[sizeof why - 1] = '\0';
         send_msg(JX__MSG_VRES, &b, jx__msg_vres_encode(&b, rc == 0, why));
     }

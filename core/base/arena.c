@@ -1,0 +1,131 @@
+/*
+ * arena.c - chunks of strings freed together (arena.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+
+/* Large enough that a long plan takes few chunks, small enough that a
+ * one-step plan does not take much. */
+#define CHUNK_BYTES (64 * 1024)
+
+struct jx__arena_chunk {
+    jx__arena_chunk *next;
+    size_t size, used; /* of data */
+    max_align_t data[];
+};
+
+int jx__budget_charge(jx__budget *b, size_t bytes)
+{
+    if (b == NULL)
+        return 0;
+    if (b->limit != 0 && bytes > b->limit - b->used)
+        return -1;
+    b->used += bytes;
+    return 0;
+}
+
+void jx__budget_release(jx__budget *b, size_t bytes)
+{
+    if (b != NULL)
+        b->used -= bytes < b->used ? bytes : b->used;
+}
+
+int jx__budget_refusal(const jx__budget *b, jx_error *err, const char *name,
+                       unsigned line, unsigned col)
+{
+    size_t mib = b->limit / (1024 * 1024) + (b->limit % (1024 * 1024) != 0);
+
+    return jx__fail(err, JX_ELIMIT,
+                    "%s:%u:%u: reading it would take more than %zu MiB of "
+                    "memory (%s)",
+                    name, line, col, mib, b->rule != NULL ? b->rule : "");
+}
+
+static jx__arena_chunk *new_chunk(jx__arena *a, size_t len)
+{
+    size_t size = len > CHUNK_BYTES ? len : CHUNK_BYTES;
+    size_t whole = sizeof(jx__arena_chunk) + size;
+    jx__arena_chunk *c;
+
+    if (size > SIZE_MAX - sizeof(jx__arena_chunk)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (jx__budget_charge(a->budget, whole) != 0) {
+        errno = E2BIG;
+        return NULL;
+    }
+    if ((c = malloc(whole)) == NULL) {
+        jx__budget_release(a->budget, whole);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->size = size;
+    c->used = 0;
+    /* A piece larger than a chunk gets a chunk of its own behind the one
+     * being filled, which keeps its free room. */
+    if (a->head != NULL && len > CHUNK_BYTES) {
+        c->next = a->head->next;
+        a->head->next = c;
+    } else {
+        c->next = a->head;
+        a->head = c;
+    }
+    a->bytes += whole;
+    return c;
+}
+
+/* len bytes at a multiple of align (a power of two) in the chunk being
+ * filled, or in a new one. */
+static void *take(jx__arena *a, size_t len, size_t align)
+{
+    jx__arena_chunk *c = a->head;
+    size_t at;
+
+    if (len > SIZE_MAX - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    at = c != NULL ? (c->used + align - 1) & ~(align - 1) : 0;
+    if (c == NULL || at > c->size || c->size - at < len) {
+        if ((c = new_chunk(a, len)) == NULL)
+            return NULL;
+        at = 0;
+    }
+    c->used = at + len;
+    return (char *)c->data + at;
+}
+
+void *jx__arena_alloc(jx__arena *a, size_t len)
+{
+    return take(a, len, sizeof(max_align_t));
+}
+
+char *jx__arena_strndup(jx__arena *a, const char *s, size_t len)
+{
+    /* Text needs no alignment: strings pack end to end. */
+    char *copy = len < SIZE_MAX ? take(a, len + 1, 1) : NULL;
+
+    if (copy != NULL) {
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
+void jx__arena_free(jx__arena *a)
+{
+    while (a->head != NULL) {
+        jx__arena_chunk *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+    jx__budget_release(a->budget, a->bytes);
+    a->bytes = 0;
+}
