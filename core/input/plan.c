@@ -459,47 +459,10 @@ static int finish_plan(jx_plan *plan, size_t cap, const char *text,
     return 0;
 }
 
-/* The positioned reader: YAML, and JSON the fast reader declined. */
-static int parse_positioned(jx_plan *plan, const char *text, size_t len,
-                            jx_error *err)
+/* The end of either reader: the plan handed over, or freed with the
+ * message redacted of its secrets. */
+static int hand_over(jx_plan *plan, int rc, jx_plan **out, jx_error *err)
 {
-    step_reader steps = {.plan = plan};
-    jx__stream stream = {"steps", read_streamed_step, &steps, &plan->budget};
-    jx__node *root = NULL;
-    int rc;
-
-    rc = jx__yaml_parse_stream(text, len, plan->name, &plan_limits, &stream,
-                               &root, err);
-    if (rc == 0)
-        rc = read_root(root, plan, &steps, err);
-    jx__node_free(root);
-    jx__buf_free(&steps.scratch);
-    if (rc == 0)
-        rc = finish_plan(plan, steps.cap, text, len, err);
-    return rc;
-}
-
-int jx_plan_parse(const char *text, size_t len, const char *name,
-                  jx_plan **out, jx_error *err)
-{
-    jx_plan *plan;
-    size_t cap = 0;
-    int rc;
-
-    *out = NULL;
-    if ((plan = jx__plan_new(name, len)) == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    rc = jx__plan_read_json(plan, text, len, &cap, err);
-    if (rc == 0) {
-        rc = finish_plan(plan, cap, text, len, err);
-    } else if (rc == JX__PLAN_DECLINED) {
-        /* Start afresh: the positioned reader says what is wrong, where,
-         * or takes what the fast one would not. */
-        jx_plan_free(plan);
-        if ((plan = jx__plan_new(name, len)) == NULL)
-            return jx__fail(err, JX_ENOMEM, "out of memory");
-        rc = parse_positioned(plan, text, len, err);
-    }
     if (rc != 0) {
         jx__redact_message(plan, err);
         jx_plan_free(plan);
@@ -507,6 +470,62 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
     }
     *out = plan;
     return 0;
+}
+
+int jx__plan_parse_positioned(const char *text, size_t len, const char *name,
+                              jx_plan **out, jx_error *err)
+{
+    jx_plan *plan = jx__plan_new(name, len);
+    step_reader steps = {.plan = plan};
+    jx__stream stream = {"steps", read_streamed_step, &steps, NULL};
+    jx__node *root = NULL;
+    int rc;
+
+    *out = NULL;
+    if (plan == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    stream.budget = &plan->budget;
+    rc = jx__yaml_parse_stream(text, len, name, &plan_limits, &stream, &root,
+                               err);
+    if (rc == 0)
+        rc = read_root(root, plan, &steps, err);
+    jx__node_free(root);
+    jx__buf_free(&steps.scratch);
+    if (rc == 0)
+        rc = finish_plan(plan, steps.cap, text, len, err);
+    return hand_over(plan, rc, out, err);
+}
+
+int jx__plan_parse_fast(const char *text, size_t len, const char *name,
+                        jx_plan **out, jx_error *err)
+{
+    jx_plan *plan = jx__plan_new(name, len);
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    if (plan == NULL)
+        return jx__fail(err, JX_ENOMEM, "out of memory");
+    rc = jx__plan_read_json(plan, text, len, &cap, err);
+    if (rc == JX__PLAN_DECLINED) {
+        jx_plan_free(plan);
+        return rc;
+    }
+    if (rc == 0)
+        rc = finish_plan(plan, cap, text, len, err);
+    return hand_over(plan, rc, out, err);
+}
+
+int jx_plan_parse(const char *text, size_t len, const char *name,
+                  jx_plan **out, jx_error *err)
+{
+    int rc = jx__plan_parse_fast(text, len, name, out, err);
+
+    /* What the fast reader declines, the positioned one reads afresh: it
+     * says what is wrong and where, or takes it. */
+    if (rc == JX__PLAN_DECLINED)
+        rc = jx__plan_parse_positioned(text, len, name, out, err);
+    return rc;
 }
 
 int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
@@ -606,13 +625,7 @@ int jx_plan_parse_step(const char *text, size_t len, const char *name,
     jx__buf_free(&scratch);
     if (rc == 0)
         rc = finish_plan(plan, 1, text, len, err);
-    if (rc != 0) {
-        jx__redact_message(plan, err);
-        jx_plan_free(plan);
-        return rc;
-    }
-    *out = plan;
-    return 0;
+    return hand_over(plan, rc, out, err);
 }
 
 int jx__plan_single(const jx__single_step *in, jx_plan **out, jx_error *err)

@@ -20,6 +20,14 @@
  * positioned way, which refuses it with its position or accepts it. */
 #define JX__PLAN_DECLINED 1
 
+/* jx_plan_parse() is the fast reader, then the positioned one when the
+ * fast one declines (JX__PLAN_DECLINED, *out NULL); each alone, for the
+ * tests that hold them to the same answers. */
+int jx__plan_parse_fast(const char *text, size_t len, const char *name,
+                        jx_plan **out, jx_error *err);
+int jx__plan_parse_positioned(const char *text, size_t len, const char *name,
+                              jx_plan **out, jx_error *err);
+
 /* An empty plan named name, its budget set for a text of text_len bytes;
  * NULL when out of memory.  The caller jx_plan_free()s it. */
 jx_plan *jx__plan_new(const char *name, size_t text_len);
