@@ -29,6 +29,15 @@ typedef struct jx__arena {
     jx__budget *budget;    /* may be NULL; not owned */
 } jx__arena;
 
+/* What malloc(n) takes of the heap on glibc (a word of header, 16-byte
+ * steps, 32 bytes at least), so that a budget tracks what the process
+ * really holds: a 2-byte value costs 32 bytes, not 2. */
+static inline size_t jx__heap_cost(size_t n)
+{
+    size_t chunk = (n + sizeof(size_t) + 15) & ~(size_t)15;
+    return chunk < 32 ? 32 : chunk;
+}
+
 /* 0 when `bytes` more fit in the budget (and charges them), -1 when not. */
 int jx__budget_charge(jx__budget *b, size_t bytes);
 void jx__budget_release(jx__budget *b, size_t bytes);

@@ -42,19 +42,15 @@ typedef struct parse_state {
     jx__budget *budget;       /* may be NULL */
 } parse_state;
 
-/* What a node costs the budget: itself, its text and its arrays, each
- * with malloc's header (two words on glibc), so that the figure tracks
- * what the process really takes. */
-#define MALLOC_HEADER (2 * sizeof(size_t))
-
+/* What a node costs the budget: itself, its text and its arrays, as
+ * the heap holds them. */
 static size_t node_bytes(const jx__node *n)
 {
     size_t n_arrays = n->keys != NULL ? 2 : 1;
 
-    return sizeof *n + MALLOC_HEADER +
-           (n->text != NULL ? n->text_len + 1 + MALLOC_HEADER : 0) +
-           (n->cap > 0 ? n_arrays * (n->cap * sizeof(jx__node *) +
-                                     MALLOC_HEADER)
+    return jx__heap_cost(sizeof *n) +
+           (n->text != NULL ? jx__heap_cost(n->text_len + 1) : 0) +
+           (n->cap > 0 ? n_arrays * jx__heap_cost(n->cap * sizeof(jx__node *))
                        : 0);
 }
 
@@ -126,25 +122,22 @@ static jx__node *node_new(jx__node_kind kind, const yaml_mark_t *mark)
 static int make_room(parse_state *st, jx__node *coll)
 {
     size_t cap = coll->cap == 0 ? 4 : coll->cap * 2;
-    size_t per = sizeof(jx__node *) * (coll->kind == JX__NODE_MAP ? 2 : 1);
-    size_t more = (cap - coll->cap) * per +
-                  (coll->cap == 0 ? per / sizeof(jx__node *) * MALLOC_HEADER
-                                  : 0);
+    size_t n_arrays = coll->kind == JX__NODE_MAP ? 2 : 1;
+    size_t old = coll->cap > 0 ? jx__heap_cost(coll->cap * sizeof(jx__node *))
+                               : 0;
+    /* While realloc moves an array, the old and the new both exist. */
+    size_t peak = n_arrays * jx__heap_cost(cap * sizeof(jx__node *));
     jx__node **items, **keys;
 
-    if (jx__budget_charge(st->budget, more) != 0)
+    if (jx__budget_charge(st->budget, peak) != 0)
         return -2;
-    if ((items = realloc(coll->items, cap * sizeof *items)) == NULL) {
-        jx__budget_release(st->budget, more);
+    jx__budget_release(st->budget, n_arrays * old);
+    if ((items = realloc(coll->items, cap * sizeof *items)) == NULL)
         return -1;
-    }
     coll->items = items;
     if (coll->kind == JX__NODE_MAP) {
-        if ((keys = realloc(coll->keys, cap * sizeof *keys)) == NULL) {
-            /* items grew alone: charge it, as node_bytes() will count */
-            coll->cap = cap;
+        if ((keys = realloc(coll->keys, cap * sizeof *keys)) == NULL)
             return -1;
-        }
         coll->keys = keys;
     }
     coll->cap = cap;
@@ -262,11 +255,11 @@ static int open_collection(parse_state *st, jx__node_kind kind,
         st->pending_key = pending;
         st->stack_cap = cap;
     }
-    if (charge(st, sizeof *node + MALLOC_HEADER, &ev->start_mark, err) != 0)
+    if (charge(st, jx__heap_cost(sizeof *node), &ev->start_mark, err) != 0)
         return JX_ELIMIT;
     node = node_new(kind, &ev->start_mark);
     if (node == NULL) {
-        jx__budget_release(st->budget, sizeof *node + MALLOC_HEADER);
+        jx__budget_release(st->budget, jx__heap_cost(sizeof *node));
         return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
     }
     st->stack[st->depth] = node;
@@ -354,13 +347,13 @@ static int add_scalar(parse_state *st, const yaml_event_t *ev, jx_error *err)
         return fail_at(err, st->name, (unsigned)ev->start_mark.line + 1,
                        (unsigned)ev->start_mark.column + 1, JX_EPLAN,
                        "a value contains a NUL character");
-    if (charge(st, sizeof *node + len + 1 + 2 * MALLOC_HEADER,
+    if (charge(st, jx__heap_cost(sizeof *node) + jx__heap_cost(len + 1),
                &ev->start_mark, err) != 0)
         return JX_ELIMIT;
     node = node_new(JX__NODE_SCALAR, &ev->start_mark);
     if (node == NULL || (node->text = malloc(len + 1)) == NULL) {
-        jx__budget_release(st->budget,
-                           sizeof *node + len + 1 + 2 * MALLOC_HEADER);
+        jx__budget_release(st->budget, jx__heap_cost(sizeof *node) +
+                                           jx__heap_cost(len + 1));
         free(node);
         return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
     }
