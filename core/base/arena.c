@@ -107,16 +107,36 @@ void *jx__arena_alloc(jx__arena *a, size_t len)
     return take(a, len, sizeof(max_align_t));
 }
 
+char *jx__arena_alloc_text(jx__arena *a, size_t len)
+{
+    return take(a, len, 1);
+}
+
 char *jx__arena_strndup(jx__arena *a, const char *s, size_t len)
 {
     /* Text needs no alignment: strings pack end to end. */
-    char *copy = len < SIZE_MAX ? take(a, len + 1, 1) : NULL;
+    char *copy = len < SIZE_MAX ? jx__arena_alloc_text(a, len + 1) : NULL;
 
     if (copy != NULL) {
         memcpy(copy, s, len);
         copy[len] = '\0';
     }
     return copy;
+}
+
+void jx__arena_reset(jx__arena *a)
+{
+    jx__arena_chunk *keep = a->head;
+
+    if (keep == NULL)
+        return;
+    a->head = keep->next;
+    keep->next = NULL;
+    a->bytes -= sizeof *keep + keep->size;
+    jx__arena_free(a); /* the others, and what they were charged */
+    a->head = keep;
+    a->bytes = sizeof *keep + keep->size;
+    keep->used = 0;
 }
 
 void jx__arena_free(jx__arena *a)

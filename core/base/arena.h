@@ -49,8 +49,14 @@ int jx__budget_refusal(const jx__budget *b, jx_error *err, const char *name,
 /* len bytes, aligned for any pointer, that live until jx__arena_free();
  * NULL when out of memory or over the budget (errno ENOMEM or E2BIG). */
 void *jx__arena_alloc(jx__arena *a, size_t len);
+/* len bytes with no alignment (for text); NULL as jx__arena_alloc. */
+char *jx__arena_alloc_text(jx__arena *a, size_t len);
 /* A NUL-terminated copy of len bytes of s; NULL as jx__arena_alloc. */
 char *jx__arena_strndup(jx__arena *a, const char *s, size_t len);
+/* Forgets every piece but keeps the newest chunk for the next ones, so
+ * that an arena emptied again and again (one per streamed item) stops
+ * calling malloc; the other chunks are freed and given back. */
+void jx__arena_reset(jx__arena *a);
 /* Frees every chunk (and gives the budget back); the arena is empty and
  * reusable. */
 void jx__arena_free(jx__arena *a);

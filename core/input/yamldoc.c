@@ -40,6 +40,11 @@ typedef struct parse_state {
     jx__node **pending_key;
     const jx__stream *stream; /* may be NULL */
     jx__budget *budget;       /* may be NULL */
+    /* The sequence being streamed, once open, and the arena its items'
+     * nodes come from: emptied after each item, so that a long plan's
+     * steps cost no malloc per node. */
+    jx__node *streamed_seq;
+    jx__arena items;
 } parse_state;
 
 /* What a node costs the budget: itself, its text and its arrays, as
@@ -57,7 +62,7 @@ static size_t node_bytes(const jx__node *n)
 /* Gives back to the budget what a whole tree was charged. */
 static void release_tree(parse_state *st, const jx__node *n)
 {
-    if (st->budget == NULL || n == NULL)
+    if (st->budget == NULL || n == NULL || n->in_arena)
         return;
     for (size_t i = 0; i < n->n_items; i++) {
         if (n->keys != NULL)
@@ -93,7 +98,7 @@ static int fail_at(jx_error *err, const char *name, unsigned line,
 
 void jx__node_free(jx__node *node)
 {
-    if (node == NULL)
+    if (node == NULL || node->in_arena)
         return;
     for (size_t i = 0; i < node->n_items; i++) {
         if (node->keys != NULL)
@@ -106,14 +111,61 @@ void jx__node_free(jx__node *node)
     free(node);
 }
 
-static jx__node *node_new(jx__node_kind kind, const yaml_mark_t *mark)
+/* Whether a node made now belongs to an item of the streamed sequence. */
+static int in_streamed_item(const parse_state *st)
 {
-    jx__node *n = calloc(1, sizeof *n);
-    if (n != NULL) {
-        n->kind = kind;
-        n->line = (unsigned)mark->line + 1;
-        n->col = (unsigned)mark->column + 1;
+    return st->streamed_seq != NULL && st->depth >= 2 &&
+           st->stack[1] == st->streamed_seq;
+}
+
+/*
+ * A new node at mark, with room for text_len bytes of text and its NUL
+ * when it is a scalar, charged to the budget; in the items' arena inside
+ * a streamed item, else on the heap.  NULL with err filled (JX_ENOMEM, or
+ * the budget's refusal).
+ */
+static jx__node *node_new(parse_state *st, jx__node_kind kind,
+                          const yaml_mark_t *mark, size_t text_len,
+                          jx_error *err)
+{
+    int scalar = kind == JX__NODE_SCALAR, arena = in_streamed_item(st);
+    size_t cost = jx__heap_cost(sizeof(jx__node)) +
+                  (scalar ? jx__heap_cost(text_len + 1) : 0);
+    jx__node *n;
+
+    if (arena) {
+        n = jx__arena_alloc(&st->items, sizeof *n);
+        if (n != NULL) {
+            memset(n, 0, sizeof *n);
+            n->in_arena = 1;
+            if (scalar && (n->text = jx__arena_alloc_text(
+                               &st->items, text_len + 1)) == NULL)
+                n = NULL;
+        }
+        if (n == NULL && errno == E2BIG) {
+            jx__budget_refusal(st->budget, err, st->name,
+                               (unsigned)mark->line + 1,
+                               (unsigned)mark->column + 1);
+            return NULL;
+        }
+    } else {
+        if (charge(st, cost, mark, err) != 0)
+            return NULL;
+        n = calloc(1, sizeof *n);
+        if (n != NULL && scalar && (n->text = malloc(text_len + 1)) == NULL) {
+            free(n);
+            n = NULL;
+        }
+        if (n == NULL)
+            jx__budget_release(st->budget, cost);
     }
+    if (n == NULL) {
+        jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
+        return NULL;
+    }
+    n->kind = kind;
+    n->line = (unsigned)mark->line + 1;
+    n->col = (unsigned)mark->column + 1;
     return n;
 }
 
@@ -129,6 +181,22 @@ static int make_room(parse_state *st, jx__node *coll)
     size_t peak = n_arrays * jx__heap_cost(cap * sizeof(jx__node *));
     jx__node **items, **keys;
 
+    if (coll->in_arena) { /* the old arrays stay until the arena empties */
+        items = jx__arena_alloc(&st->items, cap * sizeof *items);
+        keys = items == NULL || coll->kind != JX__NODE_MAP
+                   ? NULL
+                   : jx__arena_alloc(&st->items, cap * sizeof *keys);
+        if (items == NULL || (coll->kind == JX__NODE_MAP && keys == NULL))
+            return errno == E2BIG ? -2 : -1;
+        memcpy(items, coll->items, coll->n_items * sizeof *items);
+        coll->items = items;
+        if (keys != NULL) {
+            memcpy(keys, coll->keys, coll->n_items * sizeof *keys);
+            coll->keys = keys;
+        }
+        coll->cap = cap;
+        return 0;
+    }
     if (jx__budget_charge(st->budget, peak) != 0)
         return -2;
     jx__budget_release(st->budget, n_arrays * old);
@@ -162,9 +230,17 @@ static int push_item(parse_state *st, jx__node *coll, jx__node *key,
  * sequence -> node. */
 static int is_streamed(const parse_state *st)
 {
-    return st->stream != NULL && st->stream->key != NULL && st->depth == 2 &&
-           st->stack[0]->kind == JX__NODE_MAP &&
-           st->stack[1]->kind == JX__NODE_SEQ && st->pending_key[0] != NULL &&
+    return st->streamed_seq != NULL && st->depth == 2 &&
+           st->stack[1] == st->streamed_seq;
+}
+
+/* Whether a sequence opening now is the one to stream: under the root
+ * map's key stream->key. */
+static int opens_streamed(const parse_state *st, jx__node_kind kind)
+{
+    return kind == JX__NODE_SEQ && st->stream != NULL &&
+           st->stream->key != NULL && st->depth == 1 &&
+           st->stack[0]->kind == JX__NODE_MAP && st->pending_key[0] != NULL &&
            strcmp(st->pending_key[0]->text, st->stream->key) == 0;
 }
 
@@ -183,7 +259,7 @@ static int attach(parse_state *st, jx__node *node, jx_error *err)
     }
     if (is_streamed(st)) {
         rc = st->stream->on_item(node, st->stream->user, err);
-        drop_tree(st, node);
+        jx__arena_reset(&st->items); /* the item and all its nodes */
         return rc;
     }
     parent = st->stack[st->depth - 1];
@@ -255,13 +331,10 @@ static int open_collection(parse_state *st, jx__node_kind kind,
         st->pending_key = pending;
         st->stack_cap = cap;
     }
-    if (charge(st, jx__heap_cost(sizeof *node), &ev->start_mark, err) != 0)
-        return JX_ELIMIT;
-    node = node_new(kind, &ev->start_mark);
-    if (node == NULL) {
-        jx__budget_release(st->budget, jx__heap_cost(sizeof *node));
-        return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
-    }
+    if ((node = node_new(st, kind, &ev->start_mark, 0, err)) == NULL)
+        return err != NULL ? err->code : JX_ENOMEM;
+    if (opens_streamed(st, kind))
+        st->streamed_seq = node;
     st->stack[st->depth] = node;
     st->pending_key[st->depth] = NULL;
     st->depth++;
@@ -347,16 +420,9 @@ static int add_scalar(parse_state *st, const yaml_event_t *ev, jx_error *err)
         return fail_at(err, st->name, (unsigned)ev->start_mark.line + 1,
                        (unsigned)ev->start_mark.column + 1, JX_EPLAN,
                        "a value contains a NUL character");
-    if (charge(st, jx__heap_cost(sizeof *node) + jx__heap_cost(len + 1),
-               &ev->start_mark, err) != 0)
-        return JX_ELIMIT;
-    node = node_new(JX__NODE_SCALAR, &ev->start_mark);
-    if (node == NULL || (node->text = malloc(len + 1)) == NULL) {
-        jx__budget_release(st->budget, jx__heap_cost(sizeof *node) +
-                                           jx__heap_cost(len + 1));
-        free(node);
-        return jx__fail(err, JX_ENOMEM, "%s: out of memory", st->name);
-    }
+    node = node_new(st, JX__NODE_SCALAR, &ev->start_mark, len, err);
+    if (node == NULL)
+        return err != NULL ? err->code : JX_ENOMEM;
     memcpy(node->text, ev->data.scalar.value, len);
     node->text[len] = '\0';
     node->text_len = len;
@@ -448,6 +514,8 @@ int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
 {
     parse_state st = {.name = name, .limits = limits, .stream = stream,
                       .budget = stream != NULL ? stream->budget : NULL};
+
+    st.items.budget = st.budget;
     yaml_parser_t parser;
     int n_docs = 0, rc = 0, done = 0;
 
@@ -476,6 +544,7 @@ int jx__yaml_parse_stream(const char *text, size_t len, const char *name,
     }
     free(st.stack);
     free(st.pending_key);
+    jx__arena_free(&st.items);
     if (rc != 0) {
         drop_tree(&st, st.root);
         return rc;
@@ -621,6 +690,11 @@ static scalar_type type_scalar(const jx__node *node, scalar_value *v)
     int b, r;
 
     if (node->quoted)
+        return SCALAR_STRING;
+    /* Most plain scalars are words that begin like no null, boolean or
+     * number: say so before a dozen comparisons. */
+    if (node->text_len > 0 &&
+        strchr("~nNtTfF+-.0123456789", node->text[0]) == NULL)
         return SCALAR_STRING;
     if (is_null_word(node->text))
         return SCALAR_NULL;

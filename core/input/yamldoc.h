@@ -23,6 +23,9 @@ typedef struct jx__node {
     char *text;
     size_t text_len;
     int quoted;
+    /* Nodes of a streamed item live in the parser's arena, freed with it:
+     * jx__node_free() leaves them alone. */
+    int in_arena;
     /* Maps: keys[i] -> items[i]; sequences: items only.  Keys are scalars. */
     struct jx__node **keys;
     struct jx__node **items;
