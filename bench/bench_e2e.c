@@ -18,10 +18,10 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,26 +48,36 @@
 
 extern char **environ;
 
-/* Everything the bench writes goes into one folder, removed at exit. */
+/* Everything the bench writes goes into one folder, removed at exit and
+ * on SIGINT, SIGTERM or SIGHUP (which end the running child too): a
+ * reference log of 80 MB is left otherwise.  Its files are named by tmp_path() alone, so that the
+ * folder is emptied with unlink and rmdir, which a signal handler may
+ * call. */
+#define MAX_TMP_FILES 16
 static char tmp_dir[] = "/tmp/jobexec-bench-e2e-XXXXXX";
-static int tmp_made;
+static char tmp_files[MAX_TMP_FILES][512];
+static volatile sig_atomic_t n_tmp_files, tmp_made;
 
 static void remove_tmp_dir(void)
 {
-    DIR *d;
-    struct dirent *e;
-    char path[4096];
-
-    if (!tmp_made || (d = opendir(tmp_dir)) == NULL)
+    if (!tmp_made)
         return;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-            unlink(path);
-        }
-    closedir(d);
+    for (int i = 0; i < n_tmp_files; i++)
+        unlink(tmp_files[i]);
     rmdir(tmp_dir);
     tmp_made = 0;
+}
+
+/* The child being waited for, 0 when none: a signal ends it too. */
+static volatile sig_atomic_t child_pid;
+
+static void on_signal(int sig)
+{
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+    remove_tmp_dir();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static void die(const char *fmt, ...)
@@ -82,16 +92,32 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-/* A path in the bench's folder, in a static buffer of its own per slot. */
+/* Cleans up on sig, unless sig was ignored when the bench started (nohup,
+ * a background job). */
+static void catch_signal(int sig)
+{
+    struct sigaction old;
+
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        signal(sig, on_signal);
+}
+
+/* The path of the file name in the bench's folder, the same pointer for
+ * the same name. */
 static const char *tmp_path(const char *name)
 {
-    enum { SLOTS = 16 };
-    static char paths[SLOTS][512];
-    static int next;
-    char *p = paths[next++ % SLOTS];
+    char path[sizeof tmp_files[0]];
 
-    snprintf(p, sizeof paths[0], "%s/%s", tmp_dir, name);
-    return p;
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    for (int i = 0; i < n_tmp_files; i++)
+        if (strcmp(tmp_files[i], path) == 0)
+            return tmp_files[i];
+    if (n_tmp_files == MAX_TMP_FILES)
+        die("more than %d temporary files", MAX_TMP_FILES);
+    /* Written whole before it is counted, for on_signal. */
+    memcpy(tmp_files[n_tmp_files], path, sizeof path);
+    n_tmp_files = n_tmp_files + 1;
+    return tmp_files[n_tmp_files - 1];
 }
 
 static double now(void)
@@ -290,9 +316,11 @@ static child_run spawn_measure(const char *const *argv, const char *out,
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         die("cannot start %s: %s", argv[0], strerror(rc));
+    child_pid = pid;
     while (wait4(pid, &r.status, 0, &ru) < 0)
         if (errno != EINTR)
             die("wait4: %s", strerror(errno));
+    child_pid = 0;
     r.seconds = now() - t0;
     r.cpu_seconds = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -589,6 +617,9 @@ int main(void)
         die("mkdtemp: %s", strerror(errno));
     tmp_made = 1;
     atexit(remove_tmp_dir);
+    catch_signal(SIGINT);
+    catch_signal(SIGTERM);
+    catch_signal(SIGHUP);
     setenv("LD_LIBRARY_PATH", JX_BENCH_BUILDDIR "/.libs", 1);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
