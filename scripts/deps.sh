@@ -11,6 +11,8 @@ packages=(
   mandoc          # make check: the man pages' lint
   cppcheck clang-tidy   # scripts/test.sh: static analysis (scripts/lint.sh)
   clang           # make fuzz: libFuzzer (shares LLVM with clang-tidy)
+  python3         # make bench: the reference executor's model (json, uuid
+                  # and dataclasses are not in python3-minimal)
 )
 
 missing=()
