@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,15 @@ int jx__read_file(const char *path, size_t max_bytes, char **out,
 
     if (rc != 0)
         return rc;
+    if (!is_stdin) {
+        /* Sized to the file: one read, no copies while the buffer grows
+         * (a file that grows meanwhile still grows the buffer). */
+        struct stat st;
+        if (fstat(fileno(fp), &st) == 0 && st.st_size >= 0 &&
+            (uintmax_t)st.st_size < max_bytes &&
+            (buf = malloc((size_t)st.st_size + 2)) != NULL)
+            cap = (size_t)st.st_size + 2;
+    }
     for (;;) {
         size_t n;
         if (cap - len < 2) {

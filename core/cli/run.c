@@ -171,6 +171,10 @@ static int cmd_run(const options *o)
         return jx__cli_report(&err);
     }
     canceller_start(&cancel, ex, plan, &progress);
+    /* A long job's document is megabytes: stdio's 4 KiB buffer would make
+     * a write(2) of every 4 KiB of it.  A terminal stays line-buffered. */
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, NULL, _IOFBF, 64 * 1024);
     ro.document = stdout;
     ro.on_job_progress = watch_progress;
     ro.user = &cancel;
