@@ -188,12 +188,14 @@ static int make_room(parse_state *st, jx__node *coll)
                    : jx__arena_alloc(&st->items, cap * sizeof *keys);
         if (items == NULL || (coll->kind == JX__NODE_MAP && keys == NULL))
             return errno == E2BIG ? -2 : -1;
-        memcpy(items, coll->items, coll->n_items * sizeof *items);
-        coll->items = items;
-        if (keys != NULL) {
-            memcpy(keys, coll->keys, coll->n_items * sizeof *keys);
-            coll->keys = keys;
+        if (coll->n_items > 0) { /* a new collection has no arrays yet */
+            memcpy(items, coll->items, coll->n_items * sizeof *items);
+            if (keys != NULL)
+                memcpy(keys, coll->keys, coll->n_items * sizeof *keys);
         }
+        coll->items = items;
+        if (keys != NULL)
+            coll->keys = keys;
         coll->cap = cap;
         return 0;
     }
