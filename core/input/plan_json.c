@@ -62,7 +62,6 @@ typedef struct param_entry {
 typedef struct reader {
     const char *p, *end;
     unsigned line;          /* 1-based line of p */
-    const char *line_start; /* first byte of that line */
     const char *col_at;     /* columns are counted up to here ... */
     unsigned col;           /* ... this many, on the current line */
     size_t n_nodes;         /* keys, values and collections, as YAML counts */
@@ -78,7 +77,6 @@ typedef struct reader {
     /* secret_parameters of the current step: names, unescaped */
     jx__buf secret_names;
     size_t n_secret_names;
-    int oom;
 } reader;
 
 /* ---- bytes ------------------------------------------------------------- */
@@ -88,7 +86,7 @@ static int at_end(const reader *r) { return r->p >= r->end; }
 static void new_line(reader *r, const char *start)
 {
     r->line++;
-    r->line_start = r->col_at = start;
+    r->col_at = start;
     r->col = 0;
 }
 
@@ -215,12 +213,12 @@ static int put_code_point(jx__buf *b, long cp)
 static int unescape_one(reader *r, const char *p, jx__buf *b, size_t *used)
 {
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    const char *hit;
     long cp;
 
     if (p >= r->end)
         return DECLINE;
     if (*p != 'u') {
+        const char *hit;
         if (*p == '\0' || (hit = strchr(from, *p)) == NULL)
             return DECLINE;
         *used = 1;
@@ -423,7 +421,6 @@ static int read_number(reader *r, jx__buf *b, long long *as_int, int *is_int)
 {
     const char *s = r->p;
     const char *p = s;
-    char text[MAX_NUMBER + 1];
     unsigned long long mag = 0;
     int neg = 0, overflow = 0;
 
@@ -466,6 +463,7 @@ static int read_number(reader *r, jx__buf *b, long long *as_int, int *is_int)
         if (b != NULL && jx__buf_put_i64(b, *as_int) != 0)
             return -1;
     } else {
+        char text[MAX_NUMBER + 1];
         double d;
         memcpy(text, s, (size_t)(p - s));
         text[p - s] = '\0';
@@ -1026,7 +1024,7 @@ static int read_root(reader *r, size_t *cap)
 int jx__plan_read_json(jx_plan *plan, const char *text, size_t len,
                        size_t *cap, jx_error *err)
 {
-    reader r = {.p = text, .end = text + len, .line = 1, .line_start = text,
+    reader r = {.p = text, .end = text + len, .line = 1,
                 .col_at = text, .plan = plan};
     int rc;
 

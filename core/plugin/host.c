@@ -169,12 +169,12 @@ static const json_t *params_of(const jx_step *s)
 static const char *param_key(const jx_step *s, size_t i)
 {
     jx_step *view = (jx_step *)s; /* the decoded copy only */
-    const json_t *params;
-    size_t k = 0;
 
     if (i >= s->step->n_params)
         return NULL;
     if (view->param_keys == NULL) {
+        const json_t *params;
+        size_t k = 0;
         if ((params = params_of(s)) == NULL ||
             (view->param_keys = malloc(s->step->n_params *
                                        sizeof *view->param_keys)) == NULL)
