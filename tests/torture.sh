@@ -9,6 +9,8 @@
 #   - the process exits (no signal) with a documented status, 0 to 3;
 #   - no sanitizer report (ASan, LSan - leaks count - or UBSan);
 #   - standard error ends with one "jobexec: ..." line;
+#   - a run that exits 0 prints a document with every member the plain
+#     run's has, unless a "jobexec: warning: " line says why not;
 #   - `jobexec evidence verify` of its log, run without injection, says
 #     valid (exit 0) or incomplete (exit 1, no "tampered"); a run that
 #     exits 0 must leave a valid log.  No log at all is fine for a run that
@@ -18,6 +20,8 @@
 # (stdout, stderr, the log, verify's output and why it failed).  Prints a
 # summary per class; exits 1 when any run failed.
 set -uo pipefail
+command -v jq >/dev/null || {
+  echo "torture: needs jq: install the Debian package jq" >&2; exit 1; }
 src=$1 build=$2
 shift 2
 classes=("$@")
@@ -54,6 +58,11 @@ run_job() {
   status=$?
 }
 
+# The members of the evidence document in FILE, as paths: its shape.
+shape() {
+  jq -c '[paths | map(tostring) | join("/")]' "$1" 2>/dev/null || echo unparsable
+}
+
 # check DIR: why the run in DIR is wrong, or nothing.
 check() {
   local dir=$1 last vstatus
@@ -75,6 +84,16 @@ check() {
     '') echo "exit $status with nothing on stderr"; return ;;
     *) echo "stderr does not end with a 'jobexec: ' line: $last"; return ;;
   esac
+  # A completed job's document has every member the plain run's has,
+  # unless a warning said what is missing (a health snapshot that could
+  # not be taken): a member left out in silence is evidence lost.
+  if [ "$status" -eq 0 ] && ! grep -q '^jobexec: warning: ' "$dir/stderr" &&
+     [ "$(shape "$dir/stdout")" != "$(shape "$baseline/stdout")" ]; then
+    echo "exit 0 with no warning, but the document lacks members: $(diff \
+      <(shape "$baseline/stdout" | tr , '\n') <(shape "$dir/stdout" | tr , '\n') |
+      grep '^[<>]' | head -n 3 | tr '\n' ' ')"
+    return
+  fi
   if [ ! -e "$dir/evidence.jsonl" ]; then
     [ "$status" -ne 0 ] || echo "exit 0 but no evidence log"
     return
