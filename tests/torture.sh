@@ -60,7 +60,7 @@ run_job() {
 
 # The members of the evidence document in FILE, as paths: its shape.
 shape() {
-  jq -c '[paths | map(tostring) | join("/")]' "$1" 2>/dev/null || echo unparsable
+  jq -r 'paths | map(tostring) | join("/")' "$1" 2>/dev/null || echo unparsable
 }
 
 # check DIR: why the run in DIR is wrong, or nothing.
@@ -89,9 +89,9 @@ check() {
   # not be taken): a member left out in silence is evidence lost.
   if [ "$status" -eq 0 ] && ! grep -q '^jobexec: warning: ' "$dir/stderr" &&
      [ "$(shape "$dir/stdout")" != "$(shape "$baseline/stdout")" ]; then
-    echo "exit 0 with no warning, but the document lacks members: $(diff \
-      <(shape "$baseline/stdout" | tr , '\n') <(shape "$dir/stdout" | tr , '\n') |
-      grep '^[<>]' | head -n 3 | tr '\n' ' ')"
+    echo "exit 0 with no warning, but the document differs: $(diff \
+      <(shape "$baseline/stdout") <(shape "$dir/stdout") |
+      sed -n 's/^</lacks/p; s/^>/adds/p' | head -n 3 | tr '\n' ' ')"
     return
   fi
   if [ ! -e "$dir/evidence.jsonl" ]; then
