@@ -4,7 +4,7 @@
 # core/base/torture.c) once plainly, to count the calls of each class it
 # makes, then once for every N from 1 to that count with the Nth call of
 # the class failing:
-#   tests/torture.sh SRCDIR BUILDDIR [CLASS...]     (alloc write sync)
+#   tests/torture.sh SRCDIR BUILDDIR [CLASS...]  (alloc write write-eio sync)
 # Each run must end as a run may end on a sick machine:
 #   - the process exits (no signal) with a documented status, 0 to 3;
 #   - no sanitizer report (ASan, LSan - leaks count - or UBSan);
@@ -25,7 +25,7 @@ command -v jq >/dev/null || {
 src=$1 build=$2
 shift 2
 classes=("$@")
-[ ${#classes[@]} -gt 0 ] || classes=(alloc write sync)
+[ ${#classes[@]} -gt 0 ] || classes=(alloc write write-eio sync)
 stride=${TORTURE_STRIDE:-1}
 max=${TORTURE_MAX:-0}
 work=$build/torture
@@ -123,7 +123,10 @@ fi
 total_failed=0
 summary=()
 for class in "${classes[@]}"; do
-  calls=$(sed -n "s/^$class //p" "$baseline/count")
+  # write-eio: the writes again, failing with EIO instead of ENOSPC.
+  counted=${class%-eio} suffix=
+  [ "$class" = "$counted" ] || suffix=:eio
+  calls=$(sed -n "s/^$counted //p" "$baseline/count")
   [ -n "$calls" ] || { echo "torture: no class '$class'" >&2; exit 1; }
   last=$calls
   [ "$max" -gt 0 ] && [ "$max" -lt "$last" ] && last=$max
@@ -131,7 +134,7 @@ for class in "${classes[@]}"; do
   for ((n = 1; n <= last; n += stride)); do
     dir=$work/$class-$n
     prepare "$dir"
-    run_job "$dir" "$class:$n"
+    run_job "$dir" "$counted:$n$suffix"
     why=$(check "$dir")
     runs=$((runs + 1))
     [ "$status" -eq 0 ] && absorbed=$((absorbed + 1))
