@@ -147,11 +147,11 @@ for class in "${classes[@]}"; do
     fi
   done
   total_failed=$((total_failed + failed))
-  summary+=("$(printf '%-6s %8s %6s %9s %9s %6ss' "$class" "$calls" "$runs" \
+  summary+=("$(printf '%-9s %8s %6s %9s %9s %6ss' "$class" "$calls" "$runs" \
     "$failed" "$absorbed" "$((SECONDS - start))")")
 done
 
-printf '\n%-6s %8s %6s %9s %9s %7s\n' class calls runs failures "exit 0" time
+printf '\n%-9s %8s %6s %9s %9s %7s\n' class calls runs failures "exit 0" time
 printf '%s\n' "${summary[@]}"
 [ "$total_failed" -eq 0 ] || echo "failing runs are kept in $work/CLASS-N/" >&2
 [ "$total_failed" -eq 0 ]
