@@ -199,15 +199,20 @@ static int cmd_run(const options *o)
             fprintf(stderr, "%s: cannot write the evidence document to "
                             "standard output\n", prog);
         status = EXIT_INTERNAL;
-    } else if (res != NULL && !o->quiet) {
-        jx__cli_print_line(stderr, "%s: job %s %s: %zu/%zu steps succeeded "
-                                   "in %.3f s - %s",
-                           prog, jx_result_job_id(res),
-                           jx_result_status_name(res),
-                           jx_result_steps_succeeded(res),
-                           jx_plan_step_count(plan),
-                           jx_result_duration_seconds(res),
-                           jx_result_reason(res));
+    } else if (res != NULL && !o->quiet &&
+               jx__cli_print_line(stderr, "%s: job %s %s: %zu/%zu steps "
+                                          "succeeded in %.3f s - %s",
+                                  prog, jx_result_job_id(res),
+                                  jx_result_status_name(res),
+                                  jx_result_steps_succeeded(res),
+                                  jx_plan_step_count(plan),
+                                  jx_result_duration_seconds(res),
+                                  jx_result_reason(res)) != 0) {
+        /* Out of memory escaping the reason: how the job ended is still
+         * said, in words that need no allocation (an id and a name). */
+        fprintf(stderr, "%s: job %s %s (out of memory printing its "
+                        "reason)\n",
+                prog, jx_result_job_id(res), jx_result_status_name(res));
     }
     jx_result_free(res);
     jx_executor_free(ex);

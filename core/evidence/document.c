@@ -26,26 +26,34 @@ static void puts_(jx__document *d, const char *s)
     put(d, s, strlen(s));
 }
 
-/* Writes the members of object without its braces. */
-static void put_members(jx__document *d, const json_t *object)
+/* Writes the members of object, then a comma, without its braces; -1,
+ * having written nothing, when out of memory. */
+static int put_members(jx__document *d, const json_t *object)
 {
     jx__buf b = {NULL, 0, 0};
+    int rc = -1;
 
-    /* jx__buf_put_members leads with a comma; the caller places its own. */
-    if (jx__buf_put_members(&b, object) == 0 && b.len > 0)
+    /* jx__buf_put_members leads with a comma: moved to the end. */
+    if (object != NULL && jx__buf_put_members(&b, object) == 0 &&
+        b.len > 0) {
         put(d, b.data + 1, b.len - 1);
+        put(d, ",", 1);
+        rc = 0;
+    }
     jx__buf_free(&b);
+    return rc;
 }
 
-void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash)
+int jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash)
 {
     json_t *head;
+    int rc;
 
     d->fp = fp;
     d->n_results = 0;
     d->hash = NULL;
     if (fp == NULL)
-        return;
+        return 0;
     if (hash && (d->hash = jx__sha256_ctx_new()) != NULL &&
         jx__sha256_start(d->hash) != 0) {
         jx__sha256_ctx_free(d->hash);
@@ -56,10 +64,12 @@ void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash)
                      plan->tenant_id, "executed_by", plan->executed_by);
     head = jx__redact_json_take(plan, head);
     puts_(d, "{");
-    if (head != NULL)
-        put_members(d, head);
+    /* Without its head the document still parses, so that what follows
+     * (the reason the job then failed) can be read. */
+    rc = put_members(d, head);
     json_decref(head);
-    puts_(d, ",\"step_results\":[");
+    puts_(d, "\"step_results\":[");
+    return rc;
 }
 
 void jx__doc_step(jx__document *d, const char *json, size_t len)

@@ -21,8 +21,10 @@ typedef struct jx__document {
 } jx__document;
 
 /* hash: also compute the SHA-256 of every byte written (the audit trail's
- * result_hash). */
-void jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash);
+ * result_hash).  0, or -1 when out of memory: the document is begun
+ * without job_id, contract_id, tenant_id and executed_by, and the caller
+ * must fail the job (evidence lost). */
+int jx__doc_begin(jx__document *d, FILE *fp, const jx_plan *plan, int hash);
 /* One entry of step_results, already JSON text. */
 void jx__doc_step(jx__document *d, const char *json, size_t len);
 /* tail holds final_status ... executor_version; written after the steps. */

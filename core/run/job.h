@@ -123,6 +123,8 @@ int jx__record_step_started(jx__job *j, const jx__step *st,
 /* Writes queued records to the log: before a handler runs, its
  * step_started must be there. */
 int jx__record_flush(jx__job *j);
+/* Begins the evidence document (when one is wanted). */
+void jx__record_document_begin(jx__job *j);
 /* The step's entry of step_results in j->step, and the step_finished
  * record around it; both only when the document or a sink reads them. */
 void jx__record_step_finished(jx__job *j, const jx__step *st,

@@ -42,6 +42,21 @@ static int emit(jx__job *j, jx_record_kind kind, int64_t step_index,
     return rc;
 }
 
+/* The evidence document, evidence too, lost a part: it cannot be
+ * delivered whole, which stops the job as a record would. */
+static void document_failed(jx__job *j)
+{
+    snprintf(j->chain.why, sizeof j->chain.why,
+             "out of memory writing the evidence document");
+    evidence_failed(j);
+}
+
+void jx__record_document_begin(jx__job *j)
+{
+    if (jx__doc_begin(&j->doc, j->opts->document, j->plan, j->audited) != 0)
+        document_failed(j);
+}
+
 int jx__record_flush(jx__job *j)
 {
     if (jx__chain_flush(&j->chain) != 0) {
@@ -155,6 +170,8 @@ void jx__record_step_finished(jx__job *j, const jx__step *st,
     ok = build_step_result(j, st, oc, started_at, completed_at) == 0;
     if (ok)
         jx__doc_step(&j->doc, j->step.data, j->step.len);
+    else if (j->doc.fp != NULL)
+        document_failed(j); /* a result left out of step_results */
     if (!jx__chain_has_sinks(&j->chain))
         return;
     b->len = 0;
@@ -197,6 +214,10 @@ static void end_document(jx__job *j, const char *completed_at)
         jx__buf_put_seconds(b, j->res->duration) == 0 &&
         jx__buf_append(b, "}", 1) == 0 && jx__buf_put_members(b, tail) == 0)
         jx__doc_end(&j->doc, b->data + 1, b->len - 1); /* no lead comma */
+    else if (j->doc.fp != NULL)
+        /* The document stays unterminated: no reader takes it for whole.
+         * The result, not the document, then says the job FAILED. */
+        document_failed(j);
     json_decref(head);
     json_decref(tail);
 }

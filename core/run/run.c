@@ -206,7 +206,7 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     jx__progress_start(&j);
     jx__job_audit_created(&j);
     /* The audit trail's result_hash is the document's digest. */
-    jx__doc_begin(&j.doc, j.opts->document, plan, j.audited);
+    jx__record_document_begin(&j);
 
     j.health_before = jx__observe_health(ex); /* EXEC-004: before the job */
     j.health_after = json_null();

@@ -32,13 +32,13 @@ static json_t *configuration_value(sqlite3_stmt *st)
 
 /* Adds column 0 -> value_of(row) for each row of sql (at most max: its
  * ?1), whose last column (number n_cols - 1) counts every row there is,
- * into *total. */
+ * into *total.  0; -1 for a database error; -2 out of memory. */
 static int read_map(sqlite3 *db, const char *sql, int n_cols, int max,
                     json_t *(*value_of)(sqlite3_stmt *st), json_t *into,
                     long long *total)
 {
     sqlite3_stmt *st;
-    int rc;
+    int rc, oom = 0;
 
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -47,13 +47,16 @@ static int read_map(sqlite3 *db, const char *sql, int n_cols, int max,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *value = value_of(st);
         *total = sqlite3_column_int64(st, n_cols - 1);
+        /* json_object_set_new takes value even when it fails. */
         if (value == NULL ||
             json_object_set_new(into, (const char *)sqlite3_column_text(st, 0),
-                                value) != 0)
+                                value) != 0) {
+            oom = 1;
             break;
+        }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return oom ? -2 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int read_capabilities(sqlite3 *db, int max, json_t *into,
@@ -97,15 +100,20 @@ static json_t *read_system(void)
     }
     if (sys == NULL)
         return NULL;
-    if (getloadavg(load, 3) == 3) {
-        /* As uptime(1) shows them: the kernel's fixed point has no more
-         * precision than that. */
-        json_object_set_new(sys, "load_1m", json_real(round2(load[0])));
-        json_object_set_new(sys, "load_5m", json_real(round2(load[1])));
-        json_object_set_new(sys, "load_15m", json_real(round2(load[2])));
+    /* A member that could not be set is out of memory, not a value the
+     * machine lacks: the snapshot fails rather than leave it out. */
+    if ((getloadavg(load, 3) == 3 &&
+         /* As uptime(1) shows them: the kernel's fixed point has no more
+          * precision than that. */
+         (json_object_set_new(sys, "load_1m", json_real(round2(load[0]))) ||
+          json_object_set_new(sys, "load_5m", json_real(round2(load[1]))) ||
+          json_object_set_new(sys, "load_15m",
+                              json_real(round2(load[2]))))) ||
+        (avail >= 0 && json_object_set_new(sys, "mem_available_kb",
+                                           json_integer(avail)) != 0)) {
+        json_decref(sys);
+        return NULL;
     }
-    if (avail >= 0)
-        json_object_set_new(sys, "mem_available_kb", json_integer(avail));
     return sys;
 }
 
@@ -127,19 +135,29 @@ int reg_observe(void *state, const jx_host_v1 *host, jx_output *snapshot,
     json_t *caps = json_object(), *conf = json_object(), *sys = read_system();
     long long n_caps = 0, n_conf = 0;
     char now[REG_TIME_SIZE];
-    int rc;
+    int rc = 0;
 
     reg_now(now);
     /* One read transaction: capabilities and configuration as of one
      * moment, whatever writers do meanwhile. */
-    rc = caps == NULL || conf == NULL || sys == NULL ||
-         sqlite3_exec(s->db.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-         read_capabilities(s->db.db, s->cfg.max_capabilities, caps,
-                           &n_caps) != 0 ||
-         read_configuration(s->db.db, s->cfg.max_configuration, conf,
-                            &n_conf) != 0;
-    sqlite3_exec(s->db.db, "COMMIT", NULL, NULL, NULL);
-    if (rc != 0)
+    if (caps == NULL || conf == NULL || sys == NULL)
+        rc = -2;
+    else if (sqlite3_exec(s->db.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        rc = -1;
+    else {
+        rc = read_capabilities(s->db.db, s->cfg.max_capabilities, caps,
+                               &n_caps);
+        if (rc == 0)
+            rc = read_configuration(s->db.db, s->cfg.max_configuration, conf,
+                                    &n_conf);
+        sqlite3_exec(s->db.db, "COMMIT", NULL, NULL, NULL);
+    }
+    /* Out of memory, SQLite's last message would name some earlier,
+     * unrelated failure. */
+    if (rc == -2)
+        reg_why(why, why_len, "registry database '%s': out of memory",
+                s->db.path);
+    else if (rc != 0)
         reg_why(why, why_len, "registry database '%s': %s", s->db.path,
                 sqlite3_errmsg(s->db.db));
     else if (host->out_string(snapshot, "captured_at", now) != 0 ||
