@@ -13,6 +13,7 @@ packages=(
   clang           # make fuzz: libFuzzer (shares LLVM with clang-tidy)
   python3         # make bench: the reference executor's model (json, uuid
                   # and dataclasses are not in python3-minimal)
+  jq              # make torture: the driver compares documents
 )
 
 missing=()
