@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "base/clock.h"
+#include "input/plan_json.h"
 #include "worker/worker.h"
 
 typedef struct held_job {
@@ -129,7 +130,9 @@ static int on_record(const jx_record *rec, void *user)
 }
 
 /* The plan of the claimed row: its steps, with the ids the row gives and
- * this worker as executed_by. */
+ * this worker as executed_by.  It is the plan of that document's text,
+ * whose sha256 the evidence names; built from the JSON already read when
+ * it can be (jx__plan_from_json), parsed from the text when not. */
 static int plan_of(held_job *h, PGresult *row, jx_plan **plan, jx_error *err)
 {
     json_t *steps = json_loads(PQgetvalue(row, 0, 3), 0, NULL);
@@ -146,9 +149,11 @@ static int plan_of(held_job *h, PGresult *row, jx_plan **plan, jx_error *err)
         json_decref(doc);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
-    json_decref(doc);
     snprintf(name, sizeof name, "job %s", h->job_id);
-    rc = jx_plan_parse(text, strlen(text), name, plan, err);
+    rc = jx__plan_from_json(doc, text, strlen(text), name, plan, err);
+    if (rc == JX__PLAN_PARSE_TEXT)
+        rc = jx_plan_parse(text, strlen(text), name, plan, err);
+    json_decref(doc);
     free(text);
     if (rc == 0)
         h->n_steps = jx_plan_step_count(*plan);
