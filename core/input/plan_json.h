@@ -15,9 +15,10 @@
 #define JX__PLAN_PARSE_TEXT 1
 
 /*
- * The plan jx_plan_parse(text, len, name) gives, where doc is what
- * jansson read from text (or what text was dumped from): the same steps,
- * ids, parameters and sha256, with the same checks.  Only documents every
+ * The plan jx_plan_parse(text, len, name) gives, where text is doc as
+ * json_dumps() writes it (so that it holds no key twice, which jansson
+ * would read and YAML refuse): the same steps, ids, parameters and
+ * sha256, with the same checks.  Only documents every
  * check accepts and whose values read the same in YAML and in jansson
  * are built here; for any other (a refusal to word, secret_parameters, a
  * real number, deep nesting, a large text) it returns
