@@ -195,46 +195,50 @@ static pid_t start_worker(void)
     return pid;
 }
 
+/* User + system seconds of a rusage. */
+static double cpu_of(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
 /* What a round measured: its seconds, the CPU (user + system) of the
- * worker processes and all they ran and of the server processes serving
- * them, and the server's transactions, per job. */
+ * worker processes (or pgbench) and all they ran and of the server
+ * processes serving them, and the server's transactions, per job. */
 typedef struct round_cost {
     double seconds, cpu_ms, server_ms, xacts;
 } round_cost;
 
-/* CPU seconds so far of the server's other client backends: the workers'
- * connections, which start and end with the round. */
-static double backends_cpu(void)
+/* CPU seconds the server's processes that have ended spent: the
+ * postmaster's reaped children (fields 16 and 17 of its /proc stat), so
+ * that the backends of a round's workers or of pgbench's clients count
+ * once they have exited. */
+static double server_cpu(void)
 {
-    PGresult *res = PQexec(db, "SELECT pid FROM pg_stat_activity WHERE "
-                               "backend_type = 'client backend' AND pid <> "
-                               "pg_backend_pid()");
-    double s = 0;
+    char path[600];
+    long pid = 0;
+    unsigned long long cut = 0, cst = 0;
+    FILE *fp;
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        die("pg_stat_activity: %s", PQerrorMessage(db));
-    for (int i = 0; i < PQntuples(res); i++) {
-        char path[64];
-        unsigned long ut, st;
-        FILE *fp;
-        snprintf(path, sizeof path, "/proc/%s/stat", PQgetvalue(res, i, 0));
-        if ((fp = fopen(path, "r")) == NULL)
-            continue; /* not on this machine, or gone */
-        /* Fields 14 and 15; the command (2) holds no space here. */
-        if (fscanf(fp, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                       "%lu %lu", &ut, &st) == 2)
-            s += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-        fclose(fp);
-    }
-    PQclear(res);
-    return s;
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", server_dir);
+    if ((fp = fopen(path, "r")) == NULL || fscanf(fp, "%ld", &pid) != 1)
+        die("cannot read %s", path);
+    fclose(fp);
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    /* The command (field 2) is "(postgres)": no space in it. */
+    if ((fp = fopen(path, "r")) == NULL ||
+        fscanf(fp, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+                   "%*u %llu %llu", &cut, &cst) != 2)
+        die("cannot read %s", path);
+    fclose(fp);
+    return (double)(cut + cst) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* N_JOBS jobs of steps steps through workers processes. */
 static round_cost round_of(int workers, int steps)
 {
     pid_t pids[8];
-    double t0, t, cpu = 0, server;
+    double t0, t, cpu = 0, server = server_cpu();
     long polls = 0, xacts;
 
     sql("TRUNCATE governance_jobs"); /* fires no row trigger */
@@ -248,22 +252,21 @@ static round_cost round_of(int workers, int steps)
                   "('PENDING', 'RUNNING')") > 0 && ++polls)
         usleep(10000); /* light: the workers and the server share the cores */
     t = now() - t0;
-    server = backends_cpu();
     for (int i = 0; i < workers; i++) {
         struct rusage ru;
         kill(pids[i], SIGTERM);
         if (wait4(pids[i], NULL, 0, &ru) == pids[i])
-            cpu += (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                   (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+            cpu += cpu_of(&ru);
     }
     if (number("SELECT count(*) FROM governance_jobs WHERE status <> "
                "'COMPLETED'") != 0)
         die("jobs did not complete: see `jobexec jobs list`");
     usleep(200 * 1000); /* the workers' backends flush their counts as
-                           they exit */
+                           they exit, and are reaped */
+    server = server_cpu() - server;
     /* Less the bench's own: the first count, the insert, each poll, the
-     * backends' pids, the check above and the flush of the second count. */
-    xacts = server_xacts() - xacts - (1 + 1 + (polls + 1) + 1 + 1 + 1);
+     * check above and the flush of the second count. */
+    xacts = server_xacts() - xacts - (1 + 1 + (polls + 1) + 1 + 1);
     return (round_cost){t, cpu * 1000 / N_JOBS, server * 1000 / N_JOBS,
                         (double)xacts / N_JOBS};
 }
@@ -271,13 +274,14 @@ static round_cost round_of(int workers, int steps)
 /* pgbench, clients at once: claim one PENDING job as the worker does,
  * then complete it, each its own transaction, N_JOBS times in all on a
  * table of N_JOBS PENDING jobs, as a round of the workers has. */
-static double ceiling(int clients)
+static round_cost ceiling(int clients)
 {
     char script[] = "/tmp/jxbench-pgbench.XXXXXX", cmd[1024];
     int fd = mkstemp(script);
     FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL, *out;
-    double tps = 0;
+    double tps = 0, server;
     char line[256];
+    struct rusage before, after;
 
     if (fp == NULL)
         die("cannot write the pgbench script");
@@ -295,6 +299,8 @@ static double ceiling(int clients)
     fclose(fp);
     sql("TRUNCATE governance_jobs"); /* fires no row trigger */
     insert_jobs(N_JOBS, 1, "PENDING");
+    server = server_cpu();
+    getrusage(RUSAGE_CHILDREN, &before);
     snprintf(cmd, sizeof cmd,
              "PGBENCH=$(ls -d /usr/lib/postgresql/*/bin/pgbench | sort -V | "
              "tail -n 1); \"$PGBENCH\" -M prepared -n -c %d -j %d -t %d "
@@ -306,10 +312,15 @@ static double ceiling(int clients)
         if (strncmp(line, "tps = ", 6) == 0)
             tps = strtod(line + 6, NULL);
     pclose(out);
+    getrusage(RUSAGE_CHILDREN, &after);
+    usleep(200 * 1000); /* pgbench's backends are reaped */
+    server = server_cpu() - server;
     unlink(script);
     if (tps == 0)
         die("pgbench printed no tps");
-    return tps;
+    return (round_cost){N_JOBS / tps, (cpu_of(&after) - cpu_of(&before)) *
+                                          1000 / N_JOBS,
+                        server * 1000 / N_JOBS, 2};
 }
 
 /* The claim's latency (p50, p99 in ms) with N_FINISHED finished rows. */
@@ -344,7 +355,7 @@ int main(void)
 {
     static const int workers[] = {1, 2, 4};
     double rate[2][3], cpu[2][3], server[2][3], xacts[2][3], ceil_tps[3];
-    double p50, p99;
+    double ceil_cpu[3], ceil_server[3], p50, p99;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     server_start();
@@ -356,10 +367,16 @@ int main(void)
            "%d runs\n\n",
            N_JOBS, ROUNDS, N_JOBS, ROUNDS);
     for (int w = 0; w < 3; w++) {
-        double tps[ROUNDS];
-        for (int r = 0; r < ROUNDS; r++)
-            tps[r] = ceiling(workers[w]);
+        double tps[ROUNDS], c[ROUNDS], b[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            round_cost rc = ceiling(workers[w]);
+            tps[r] = N_JOBS / rc.seconds;
+            c[r] = rc.cpu_ms;
+            b[r] = rc.server_ms;
+        }
         ceil_tps[w] = median(tps, ROUNDS);
+        ceil_cpu[w] = median(c, ROUNDS);
+        ceil_server[w] = median(b, ROUNDS);
     }
     for (int s = 0; s < 2; s++)
         for (int w = 0; w < 3; w++) {
@@ -382,16 +399,18 @@ int main(void)
         printf("%-9d  %14.0f  %14.0f  %14.0f  %8.0f%%\n", workers[w],
                ceil_tps[w], rate[0][w], rate[1][w],
                100.0 * rate[0][w] / ceil_tps[w]);
-    printf("\nper job    %26s  %26s\n", "1-step", "3-step");
-    printf("%-9s  %8s %8s %8s  %8s %8s %8s\n", "workers", "CPU ms",
-           "server", "xacts", "CPU ms", "server", "xacts");
+    printf("\nper job    %17s  %26s  %26s\n", "ceiling", "1-step", "3-step");
+    printf("%-9s  %8s %8s  %8s %8s %8s  %8s %8s %8s\n", "workers", "client",
+           "server", "worker", "server", "xacts", "worker", "server",
+           "xacts");
     for (int w = 0; w < 3; w++)
-        printf("%-9d  %8.3f %8.3f %8.2f  %8.3f %8.3f %8.2f\n", workers[w],
-               cpu[0][w], server[0][w], xacts[0][w], cpu[1][w], server[1][w],
+        printf("%-9d  %8.3f %8.3f  %8.3f %8.3f %8.2f  %8.3f %8.3f %8.2f\n",
+               workers[w], ceil_cpu[w], ceil_server[w], cpu[0][w],
+               server[0][w], xacts[0][w], cpu[1][w], server[1][w],
                xacts[1][w]);
-    printf("(medians: CPU ms of the worker processes and what they ran, of "
-           "the server's\nbackends serving them, and the server's "
-           "transactions, each a round trip)\n");
+    printf("(medians: CPU ms of pgbench or of the worker processes and what "
+           "they ran, of the\nserver's processes serving them, and the "
+           "server's transactions)\n");
     claim_latency(&p50, &p99);
     printf("\nclaim with %d finished rows: p50 %.2f ms, p99 %.2f ms "
            "(%d claims)\n",
