@@ -6,7 +6,9 @@
  *
  * Each figure is the median of ROUNDS rounds.  A round inserts N_JOBS
  * no-op jobs at once into a table whose workers are already waiting, and
- * times until the last one is terminal.
+ * times until the last one is terminal.  Per job, it also counts the CPU
+ * the worker processes and their server backends spent, and the server's
+ * transactions (each statement of the worker is one, and a round trip).
  */
 #include "config.h"
 
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,6 +167,18 @@ static void insert_jobs(int n, int steps, const char *status)
     sql(text);
 }
 
+/* Transactions the server has committed or rolled back in this
+ * database: with every statement of the worker in its own transaction,
+ * its round trips to the server.  The bench's own session flushes its
+ * counts first (pg_stat_force_next_flush), so that a difference between
+ * two calls holds the bench's own statements exactly. */
+static long server_xacts(void)
+{
+    sql("SELECT pg_stat_force_next_flush()");
+    return number("SELECT xact_commit + xact_rollback FROM "
+                  "pg_stat_database WHERE datname = current_database()");
+}
+
 static pid_t start_worker(void)
 {
     pid_t pid = fork();
@@ -180,42 +195,93 @@ static pid_t start_worker(void)
     return pid;
 }
 
-/* Seconds for N_JOBS jobs of steps steps through workers processes. */
-static double round_of(int workers, int steps)
+/* User + system seconds of a rusage. */
+static double cpu_of(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+/* What a round measured: its seconds, the CPU (user + system) of the
+ * worker processes (or pgbench) and all they ran and of the server
+ * processes serving them, and the server's transactions, per job. */
+typedef struct round_cost {
+    double seconds, cpu_ms, server_ms, xacts;
+} round_cost;
+
+/* CPU seconds the server's processes that have ended spent: the
+ * postmaster's reaped children (fields 16 and 17 of its /proc stat), so
+ * that the backends of a round's workers or of pgbench's clients count
+ * once they have exited. */
+static double server_cpu(void)
+{
+    char path[600];
+    long pid = 0;
+    unsigned long long cut = 0, cst = 0;
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", server_dir);
+    if ((fp = fopen(path, "r")) == NULL || fscanf(fp, "%ld", &pid) != 1)
+        die("cannot read %s", path);
+    fclose(fp);
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    /* The command (field 2) is "(postgres)": no space in it. */
+    if ((fp = fopen(path, "r")) == NULL ||
+        fscanf(fp, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+                   "%*u %llu %llu", &cut, &cst) != 2)
+        die("cannot read %s", path);
+    fclose(fp);
+    return (double)(cut + cst) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* N_JOBS jobs of steps steps through workers processes. */
+static round_cost round_of(int workers, int steps)
 {
     pid_t pids[8];
-    double t0, t;
+    double t0, t, cpu = 0, server = server_cpu();
+    long polls = 0, xacts;
 
     sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    xacts = server_xacts();
     for (int i = 0; i < workers; i++)
         pids[i] = start_worker();
     usleep(300 * 1000); /* the workers are up and listening */
     t0 = now();
     insert_jobs(N_JOBS, steps, "PENDING");
     while (number("SELECT count(*) FROM governance_jobs WHERE status IN "
-                  "('PENDING', 'RUNNING')") > 0)
+                  "('PENDING', 'RUNNING')") > 0 && ++polls)
         usleep(10000); /* light: the workers and the server share the cores */
     t = now() - t0;
     for (int i = 0; i < workers; i++) {
+        struct rusage ru;
         kill(pids[i], SIGTERM);
-        waitpid(pids[i], NULL, 0);
+        if (wait4(pids[i], NULL, 0, &ru) == pids[i])
+            cpu += cpu_of(&ru);
     }
     if (number("SELECT count(*) FROM governance_jobs WHERE status <> "
                "'COMPLETED'") != 0)
         die("jobs did not complete: see `jobexec jobs list`");
-    return t;
+    usleep(200 * 1000); /* the workers' backends flush their counts as
+                           they exit, and are reaped */
+    server = server_cpu() - server;
+    /* Less the bench's own: the first count, the insert, each poll, the
+     * check above and the flush of the second count. */
+    xacts = server_xacts() - xacts - (1 + 1 + (polls + 1) + 1 + 1);
+    return (round_cost){t, cpu * 1000 / N_JOBS, server * 1000 / N_JOBS,
+                        (double)xacts / N_JOBS};
 }
 
 /* pgbench, clients at once: claim one PENDING job as the worker does,
  * then complete it, each its own transaction, N_JOBS times in all on a
  * table of N_JOBS PENDING jobs, as a round of the workers has. */
-static double ceiling(int clients)
+static round_cost ceiling(int clients)
 {
     char script[] = "/tmp/jxbench-pgbench.XXXXXX", cmd[1024];
     int fd = mkstemp(script);
     FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL, *out;
-    double tps = 0;
+    double tps = 0, server;
     char line[256];
+    struct rusage before, after;
 
     if (fp == NULL)
         die("cannot write the pgbench script");
@@ -233,6 +299,8 @@ static double ceiling(int clients)
     fclose(fp);
     sql("TRUNCATE governance_jobs"); /* fires no row trigger */
     insert_jobs(N_JOBS, 1, "PENDING");
+    server = server_cpu();
+    getrusage(RUSAGE_CHILDREN, &before);
     snprintf(cmd, sizeof cmd,
              "PGBENCH=$(ls -d /usr/lib/postgresql/*/bin/pgbench | sort -V | "
              "tail -n 1); \"$PGBENCH\" -M prepared -n -c %d -j %d -t %d "
@@ -244,10 +312,15 @@ static double ceiling(int clients)
         if (strncmp(line, "tps = ", 6) == 0)
             tps = strtod(line + 6, NULL);
     pclose(out);
+    getrusage(RUSAGE_CHILDREN, &after);
+    usleep(200 * 1000); /* pgbench's backends are reaped */
+    server = server_cpu() - server;
     unlink(script);
     if (tps == 0)
         die("pgbench printed no tps");
-    return tps;
+    return (round_cost){N_JOBS / tps, (cpu_of(&after) - cpu_of(&before)) *
+                                          1000 / N_JOBS,
+                        server * 1000 / N_JOBS, 2};
 }
 
 /* The claim's latency (p50, p99 in ms) with N_FINISHED finished rows. */
@@ -281,7 +354,8 @@ static void claim_latency(double *p50, double *p99)
 int main(void)
 {
     static const int workers[] = {1, 2, 4};
-    double rate[2][3], ceil_tps[3], p50, p99;
+    double rate[2][3], cpu[2][3], server[2][3], xacts[2][3], ceil_tps[3];
+    double ceil_cpu[3], ceil_server[3], p50, p99;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     server_start();
@@ -293,17 +367,31 @@ int main(void)
            "%d runs\n\n",
            N_JOBS, ROUNDS, N_JOBS, ROUNDS);
     for (int w = 0; w < 3; w++) {
-        double tps[ROUNDS];
-        for (int r = 0; r < ROUNDS; r++)
-            tps[r] = ceiling(workers[w]);
+        double tps[ROUNDS], c[ROUNDS], b[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            round_cost rc = ceiling(workers[w]);
+            tps[r] = N_JOBS / rc.seconds;
+            c[r] = rc.cpu_ms;
+            b[r] = rc.server_ms;
+        }
         ceil_tps[w] = median(tps, ROUNDS);
+        ceil_cpu[w] = median(c, ROUNDS);
+        ceil_server[w] = median(b, ROUNDS);
     }
     for (int s = 0; s < 2; s++)
         for (int w = 0; w < 3; w++) {
-            double t[ROUNDS];
-            for (int r = 0; r < ROUNDS; r++)
-                t[r] = round_of(workers[w], s == 0 ? 1 : 3);
+            double t[ROUNDS], c[ROUNDS], b[ROUNDS], x[ROUNDS];
+            for (int r = 0; r < ROUNDS; r++) {
+                round_cost rc = round_of(workers[w], s == 0 ? 1 : 3);
+                t[r] = rc.seconds;
+                c[r] = rc.cpu_ms;
+                b[r] = rc.server_ms;
+                x[r] = rc.xacts;
+            }
             rate[s][w] = N_JOBS / median(t, ROUNDS);
+            cpu[s][w] = median(c, ROUNDS);
+            server[s][w] = median(b, ROUNDS);
+            xacts[s][w] = median(x, ROUNDS);
         }
     printf("%-9s  %14s  %14s  %14s  %9s\n", "workers", "ceiling jobs/s",
            "1-step jobs/s", "3-step jobs/s", "1-step %");
@@ -311,6 +399,18 @@ int main(void)
         printf("%-9d  %14.0f  %14.0f  %14.0f  %8.0f%%\n", workers[w],
                ceil_tps[w], rate[0][w], rate[1][w],
                100.0 * rate[0][w] / ceil_tps[w]);
+    printf("\nper job    %17s  %26s  %26s\n", "ceiling", "1-step", "3-step");
+    printf("%-9s  %8s %8s  %8s %8s %8s  %8s %8s %8s\n", "workers", "client",
+           "server", "worker", "server", "xacts", "worker", "server",
+           "xacts");
+    for (int w = 0; w < 3; w++)
+        printf("%-9d  %8.3f %8.3f  %8.3f %8.3f %8.2f  %8.3f %8.3f %8.2f\n",
+               workers[w], ceil_cpu[w], ceil_server[w], cpu[0][w],
+               server[0][w], xacts[0][w], cpu[1][w], server[1][w],
+               xacts[1][w]);
+    printf("(medians: CPU ms of pgbench or of the worker processes and what "
+           "they ran, of the\nserver's processes serving them, and the "
+           "server's transactions)\n");
     claim_latency(&p50, &p99);
     printf("\nclaim with %d finished rows: p50 %.2f ms, p99 %.2f ms "
            "(%d claims)\n",

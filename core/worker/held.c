@@ -5,9 +5,10 @@
  * document.  Every write names the lease it holds; once a write finds the
  * lease gone, nothing more is written and no further step starts.
  *
- * To spare a round trip, the result of the job's last step (the plan's
+ * To spare round trips, the result of the job's last step (the plan's
  * last, a failed one, or the one a stop ends the job after) is written
- * with the terminal status, in one statement.
+ * with the terminal status, in one statement; and the thread's next
+ * claim goes with it, in the same round trip but its own transaction.
  */
 #include "config.h"
 
@@ -28,6 +29,7 @@ typedef struct held_job {
     size_t n_steps, finished;
     char *pending; /* the last step's result, written with the status */
     int lost;      /* the lease is gone: write nothing more */
+    jx__claim *next; /* where the claim sent with the status goes */
 } held_job;
 
 static void lose(held_job *h, const char *why)
@@ -129,7 +131,9 @@ static int on_record(const jx_record *rec, void *user)
 }
 
 /* The plan of the claimed row: its steps, with the ids the row gives and
- * this worker as executed_by. */
+ * this worker as executed_by.  It is the plan of that document's text,
+ * whose sha256 the evidence names; JSON, which jx_plan_parse() reads with
+ * its fast reader. */
 static int plan_of(held_job *h, PGresult *row, jx_plan **plan, jx_error *err)
 {
     json_t *steps = json_loads(PQgetvalue(row, 0, 3), 0, NULL);
@@ -146,13 +150,38 @@ static int plan_of(held_job *h, PGresult *row, jx_plan **plan, jx_error *err)
         json_decref(doc);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
-    json_decref(doc);
     snprintf(name, sizeof name, "job %s", h->job_id);
+    json_decref(doc);
     rc = jx_plan_parse(text, strlen(text), name, plan, err);
     free(text);
     if (rc == 0)
         h->n_steps = jx_plan_step_count(*plan);
     return rc;
+}
+
+/* Writes the terminal status, with the thread's next claim when it may
+ * claim again: a stopping worker claims nothing more, and one that runs
+ * once has run its job.  A claim that failed is left undone: the thread
+ * claims alone next time, and learns then what is wrong. */
+static PGresult *write_status(held_job *h, const char *const *params,
+                              jx_error *err)
+{
+    jx_worker *w = h->w;
+    char lease[16];
+    const char *claim[] = {w->name, lease};
+    jx__pg_call calls[] = {{JX__STMT_FINISH, 7, params, NULL, {0, ""}},
+                           {JX__STMT_CLAIM, 2, claim, NULL, {0, ""}}};
+    double t = jx__monotonic();
+
+    if (w->once || atomic_load(&w->stopping) != JX__RUNNING)
+        return jx__pg_prepared(h->q, JX__STMT_FINISH, 7, params, err);
+    snprintf(lease, sizeof lease, "%u", w->lease_seconds);
+    jx__pg_prepared_batch(h->q, calls, 2);
+    h->next->row = calls[1].res;
+    h->next->sent = t;
+    if (calls[0].res == NULL && err != NULL)
+        *err = calls[0].err;
+    return calls[0].res;
 }
 
 /* The terminal write: status, reason, the pending step, the document. */
@@ -171,8 +200,7 @@ static void finish(held_job *h, const char *status, const char *reason,
         return;
     }
     snprintf(done, sizeof done, "%zu", steps_done);
-    res = jx__pg_prepared(h->q, JX__STMT_FINISH, 7, params, &err);
-    if (res == NULL) {
+    if ((res = write_status(h, params, &err)) == NULL) {
         lose(h, err.message);
         return;
     }
@@ -215,18 +243,21 @@ static void run(held_job *h, const jx_plan *plan)
     jx_result_free(res);
 }
 
-int jx__worker_take_job(jx_worker *w, jx_queue *q, size_t i, jx_error *err)
+int jx__worker_take_job(jx_worker *w, jx_queue *q, size_t i, jx__claim *next,
+                        jx_error *err)
 {
     char lease[16];
     const char *params[] = {w->name, lease};
-    held_job h = {.w = w, .q = q, .slot = i};
+    held_job h = {.w = w, .q = q, .slot = i, .next = next};
     jx_plan *plan = NULL;
     jx_error perr = {0, ""};
-    double t = jx__monotonic();
-    PGresult *row;
+    double t = next->row != NULL ? next->sent : jx__monotonic();
+    PGresult *row = next->row;
 
+    next->row = NULL; /* taken: finish() may leave the following one */
     snprintf(lease, sizeof lease, "%u", w->lease_seconds);
-    if ((row = jx__pg_prepared(q, JX__STMT_CLAIM, 2, params, err)) == NULL)
+    if (row == NULL &&
+        (row = jx__pg_prepared(q, JX__STMT_CLAIM, 2, params, err)) == NULL)
         return JX_EIO;
     if (PQntuples(row) == 0) {
         PQclear(row);

@@ -141,26 +141,101 @@ PGresult *jx__pg_exec(PGconn *c, const char *what, const char *sql, int n,
     return checked(c, res, what, err);
 }
 
+/* Prepares stmt on q's connection unless it has it. */
+static int prepare(jx_queue *q, jx__pg_stmt stmt, jx_error *err)
+{
+    unsigned bit = 1u << stmt;
+    PGresult *res;
+
+    if (q->prepared & bit)
+        return 0;
+    res = checked(q->conn,
+                  PQprepare(q->conn, statements[stmt].name,
+                            statements[stmt].sql, statements[stmt].n_params,
+                            NULL),
+                  "preparing a statement", err);
+    if (res == NULL)
+        return JX_EIO;
+    PQclear(res);
+    q->prepared |= bit;
+    return 0;
+}
+
 PGresult *jx__pg_prepared(jx_queue *q, jx__pg_stmt stmt, int n,
                           const char *const *params, jx_error *err)
 {
-    unsigned bit = 1u << stmt;
-
-    if (!(q->prepared & bit)) {
-        PGresult *res = checked(q->conn,
-                                PQprepare(q->conn, statements[stmt].name,
-                                          statements[stmt].sql,
-                                          statements[stmt].n_params, NULL),
-                                "preparing a statement", err);
-        if (res == NULL)
-            return NULL;
-        PQclear(res);
-        q->prepared |= bit;
-    }
+    if (prepare(q, stmt, err) != 0)
+        return NULL;
     return checked(q->conn,
                    PQexecPrepared(q->conn, statements[stmt].name, n, params,
                                   NULL, NULL, 0),
                    statements[stmt].what, err);
+}
+
+/* The calls of calls[from..n) without an answer fail as the connection
+ * did. */
+static void fail_rest(jx_queue *q, jx__pg_call *calls, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i++)
+        if (calls[i].res == NULL && calls[i].err.code == 0)
+            jx__pg_fail(q->conn, statements[calls[i].stmt].what,
+                        &calls[i].err);
+}
+
+/* Call i's result, then the end of its results and its Sync's. */
+static int read_call(jx_queue *q, jx__pg_call *call)
+{
+    PGresult *res = PQgetResult(q->conn), *end;
+
+    if (res == NULL)
+        return -1; /* the connection broke: libpq has no more to give */
+    call->res = checked(q->conn, res, statements[call->stmt].what,
+                        &call->err);
+    if ((end = PQgetResult(q->conn)) != NULL) { /* a second result? */
+        PQclear(end);
+        return -1;
+    }
+    end = PQgetResult(q->conn);
+    if (end == NULL || PQresultStatus(end) != PGRES_PIPELINE_SYNC) {
+        PQclear(end);
+        return -1;
+    }
+    PQclear(end);
+    return 0;
+}
+
+void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n)
+{
+    size_t sent = 0, got = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        calls[i].res = NULL;
+        calls[i].err = (jx_error){0, ""};
+    }
+    for (size_t i = 0; i < n; i++)
+        if (prepare(q, calls[i].stmt, &calls[i].err) != 0) {
+            fail_rest(q, calls, 0, n);
+            return;
+        }
+    if (!PQenterPipelineMode(q->conn)) {
+        fail_rest(q, calls, 0, n);
+        return;
+    }
+    /* A Sync after each: each its own transaction, which another's
+     * failure neither undoes nor skips. */
+    while (sent < n &&
+           PQsendQueryPrepared(q->conn, statements[calls[sent].stmt].name,
+                               calls[sent].n, calls[sent].params, NULL,
+                               NULL, 0) &&
+           PQpipelineSync(q->conn))
+        sent++;
+    while (got < sent && read_call(q, &calls[got]) == 0)
+        got++;
+    /* Leaving fails only after a broken exchange: the connection then
+     * stays in pipeline mode, where the thread's next statement fails
+     * and it connects again. */
+    (void)PQexitPipelineMode(q->conn);
+    fail_rest(q, calls, 0, n); /* what was not sent or not answered */
 }
 
 int jx__pg_command(PGconn *c, const char *what, const char *sql, int n,

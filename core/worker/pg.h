@@ -44,6 +44,23 @@ PGresult *jx__pg_exec(PGconn *c, const char *what, const char *sql, int n,
 PGresult *jx__pg_prepared(jx_queue *q, jx__pg_stmt stmt, int n,
                           const char *const *params, jx_error *err);
 
+/* One statement of a batch, and its answer. */
+typedef struct jx__pg_call {
+    jx__pg_stmt stmt;
+    int n;
+    const char *const *params;
+    PGresult *res; /* out: as jx__pg_prepared() returns it */
+    jx_error err;  /* out: why res is NULL */
+} jx__pg_call;
+
+/*
+ * Runs the n calls in one round trip (libpq's pipeline mode), in order,
+ * each in its own transaction as jx__pg_prepared() would: one's failure
+ * neither undoes nor skips another.  Each call's res is then the
+ * caller's to PQclear(), or NULL with err saying why.
+ */
+void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n);
+
 /* jx__pg_exec() for a statement whose result is not read; 0 or the
  * error's code. */
 int jx__pg_command(PGconn *c, const char *what, const char *sql, int n,

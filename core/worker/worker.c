@@ -286,8 +286,11 @@ static void *work(void *arg)
     job_thread *t = arg;
     jx_worker *w = t->w;
     jx_queue *q = NULL;
+    jx__claim next = {NULL, 0};
 
-    while (atomic_load(&w->stopping) == JX__RUNNING) {
+    /* A job claimed already is run even when the worker stops meanwhile:
+     * it then ends CANCELLED, as any job a stop finds claimed. */
+    while (next.row != NULL || atomic_load(&w->stopping) == JX__RUNNING) {
         jx_error err = {0, ""};
         int rc;
 
@@ -295,7 +298,7 @@ static void *work(void *arg)
             nap(w, RECONNECT_MS);
             continue;
         }
-        rc = jx__worker_take_job(w, q, t->slot, &err);
+        rc = jx__worker_take_job(w, q, t->slot, &next, &err);
         if (rc < 0) {
             jx__worker_log(w, "warn", "event", "claim_failed", "why",
                            err.message, JX__LOG_END);

@@ -53,9 +53,20 @@ void jx__slot_renewed(jx_worker *w, size_t i, double t);
 /* Whether slot i's lease surely has a third of its length left. */
 int jx__slot_fresh(jx_worker *w, size_t i);
 
-/* Claims one PENDING job for slot i on q and runs it.  Returns 1 when a
- * job was run, 0 when none was waiting, or a negative code when the
- * store could not be asked (err says why). */
-int jx__worker_take_job(jx_worker *w, jx_queue *q, size_t i, jx_error *err);
+/* A claim already answered: sent with the terminal status of a thread's
+ * previous job, to spare the round trip. */
+typedef struct jx__claim {
+    PGresult *row; /* the claim's result; NULL: none */
+    double sent;   /* monotonic: the lease runs at least from then */
+} jx__claim;
+
+/* Claims one PENDING job for slot i on q, or takes next's, and runs it.
+ * Returns 1 when a job was run, 0 when none was waiting, or a negative
+ * code when the store could not be asked (err says why).  Unless the
+ * worker runs once or is stopping, the job's terminal status carries the
+ * thread's next claim, left in *next (its row, maybe without any job),
+ * which the thread must pass to its next call. */
+int jx__worker_take_job(jx_worker *w, jx_queue *q, size_t i, jx__claim *next,
+                        jx_error *err);
 
 #endif

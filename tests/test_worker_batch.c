@@ -1,0 +1,130 @@
+/*
+ * test_worker_batch.c - statements sent together in one round trip
+ * (jx__pg_prepared_batch), as a worker sends a job's terminal status with
+ * its next claim: each runs in its own transaction, in order, so that a
+ * failed write neither undoes nor skips the claim after it, and the
+ * connection is back to one statement at a time afterwards.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pg_util.h"
+#include "testutil.h"
+#include "worker/pg.h"
+
+static const char *const claim[] = {"w1", "30"};
+
+/* One PENDING job, and its id in id (37 bytes). */
+static void pending_job(pgu_test *t, char *id)
+{
+    char sql[128], *v;
+
+    pgu_submit(t, 1, 0, -1, id);
+    snprintf(sql, sizeof sql,
+             "SELECT status FROM governance_jobs WHERE job_id = '%s'", id);
+    v = pgu_value(t, sql);
+    assert_string_equal(v, "PENDING");
+    free(v);
+}
+
+/* Claimed by w1 alone, then its status written with the next claim: the
+ * status is kept, and the claim finds the next job. */
+static void test_status_then_claim(void **state)
+{
+    pgu_test *t = *state;
+    char first[37], second[37], *v;
+    const char *status[] = {first, "w1", "COMPLETED", NULL, NULL, "1", NULL};
+    jx_queue *q;
+    jx_error err = {0, ""};
+    jx__pg_call calls[] = {{JX__STMT_FINISH, 7, status, NULL, {0, ""}},
+                           {JX__STMT_CLAIM, 2, claim, NULL, {0, ""}}};
+    PGresult *res;
+
+    pgu_migrate(t);
+    pending_job(t, first);
+    assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
+    res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
+    assert_non_null(res);
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), first);
+    PQclear(res);
+    pending_job(t, second);
+
+    jx__pg_prepared_batch(q, calls, 2);
+    assert_non_null(calls[0].res);
+    assert_int_equal(jx__pg_changed(calls[0].res), 1);
+    assert_non_null(calls[1].res);
+    assert_int_equal(PQntuples(calls[1].res), 1);
+    assert_string_equal(PQgetvalue(calls[1].res, 0, 0), second);
+    PQclear(calls[0].res);
+    PQclear(calls[1].res);
+    v = pgu_value(t, "SELECT string_agg(status, ',' ORDER BY created_at) "
+                     "FROM governance_jobs");
+    assert_string_equal(v, "COMPLETED,RUNNING");
+    free(v);
+
+    /* One statement at a time again, on the same connection. */
+    res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
+    assert_non_null(res);
+    assert_int_equal(PQntuples(res), 0);
+    PQclear(res);
+    jx_queue_close(q);
+}
+
+/* A status the table refuses fails alone, with the server's reason: the
+ * claim sent after it still runs and commits. */
+static void test_failure_alone(void **state)
+{
+    pgu_test *t = *state;
+    char first[37], second[37], *v;
+    const char *status[] = {first, "w1", "DONE?", NULL, NULL, "1", NULL};
+    jx_queue *q;
+    jx_error err = {0, ""};
+    jx__pg_call calls[] = {{JX__STMT_FINISH, 7, status, NULL, {0, ""}},
+                           {JX__STMT_CLAIM, 2, claim, NULL, {0, ""}}};
+    PGresult *res;
+
+    pgu_migrate(t);
+    pending_job(t, first);
+    assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
+    res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
+    assert_non_null(res);
+    PQclear(res);
+    pending_job(t, second);
+
+    jx__pg_prepared_batch(q, calls, 2);
+    assert_null(calls[0].res);
+    assert_int_equal(calls[0].err.code, JX_EIO);
+    assert_string_equal(calls[0].err.message,
+                        "governance store: writing the job's status: new row "
+                        "for relation \"governance_jobs\" violates check "
+                        "constraint \"governance_jobs_status_check\"");
+    assert_non_null(calls[1].res);
+    assert_int_equal(PQntuples(calls[1].res), 1);
+    assert_string_equal(PQgetvalue(calls[1].res, 0, 0), second);
+    PQclear(calls[1].res);
+    v = pgu_value(t, "SELECT string_agg(status || ' ' || lease_owner, ',' "
+                     "ORDER BY created_at) FROM governance_jobs");
+    assert_string_equal(v, "RUNNING w1,RUNNING w1");
+    free(v);
+    jx_queue_close(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_status_then_claim, pgu_setup,
+                                        pgu_teardown),
+        cmocka_unit_test_setup_teardown(test_failure_alone, pgu_setup,
+                                        pgu_teardown),
+    };
+    return cmocka_run_group_tests(tests, pgu_server_start, pgu_server_stop);
+}
