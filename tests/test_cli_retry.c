@@ -385,6 +385,41 @@ static void test_refuse_config(void **state)
                             config)));
     assert_int_equal(count_lines(f->p.err), 1);
 
+    /* Patterns whose repetitions regcomp would copy past any use: refused
+     * before regcomp spends minutes and gigabytes on them. */
+    config = write_config(f, "plugins: []\n"
+                             "retry:\n"
+                             "  retryable_errors:\n"
+                             "    - \"(a{999}){999}\"\n"
+                             "    - \"s++++++++++++++++++++++++++++++++\"\n");
+    JOBEXEC(f, NULL, "retry-advice", "-c", config, "-a", "1", "-e", "x");
+    assert_usage_error(
+        &f->p, fx_printf(f, "jobexec: %s:4:7: retry.retryable_errors[0] is "
+                            "too large a regular expression: at most 1024 "
+                            "bytes, and repetitions ('+', {m,n}) that copy "
+                            "it to no more than 20000 parts\n",
+                         config));
+    config = write_config(f, "plugins: []\n"
+                             "retry:\n"
+                             "  retryable_errors:\n"
+                             "    - \"x\"\n"
+                             "    - \"s++++++++++++++++++++++++++++++++\"\n");
+    JOBEXEC(f, NULL, "retry-advice", "-c", config, "-a", "1", "-e", "x");
+    assert_int_equal(f->p.status, 2);
+    assert_non_null(strstr(f->p.err, ":5:7: retry.retryable_errors[1] is too "
+                                     "large a regular expression"));
+    /* Many repetitions side by side, and small intervals, are fine. */
+    config = write_config(f, "plugins: []\n"
+                             "retry:\n"
+                             "  retryable_errors:\n"
+                             "    - \"^[a-z]+ [0-9]+ [a-z]+ [0-9]+ [a-z]+ "
+                             "[0-9]+ [a-z]+ [0-9]+ [a-z]+ [0-9]+ [a-z]+ "
+                             "[0-9]+ [a-z]+ [0-9]+ x\"\n"
+                             "    - \"([0-9]{1,3}[.]){3}[0-9]{1,3}\"\n");
+    JOBEXEC(f, NULL, "retry-advice", "-c", config, "-a", "1", "-e",
+            "10.0.0.1 unreachable");
+    assert_int_equal(f->p.status, 0);
+
     config = write_config(f, "retry:\n  strategy: x\n");
     JOBEXEC(f, NULL, "retry-advice", "-c", config, "-a", "1", "-e", "x",
             "--json");
