@@ -34,11 +34,15 @@ void jx__chain_init(jx__chain *c, const char *job_id, jx__evlog *log,
     c->user = user;
     if (jx__chain_has_sinks(c))
         c->hash = jx__sha256_ctx_new();
+    if (log != NULL)
+        jx__evlog_job_begin(log);
     jx__chain_genesis(job_id, strlen(job_id), c->prev);
 }
 
 void jx__chain_fini(jx__chain *c)
 {
+    if (c->log != NULL)
+        jx__evlog_job_end(c->log);
     jx__sha256_ctx_free(c->hash);
     jx__buf_free(&c->line);
     jx__buf_free(&c->pending);
