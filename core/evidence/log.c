@@ -402,8 +402,15 @@ static int must_be_regular(const struct stat *st, const char *path,
  * no job under way, such as an idle executor or the audit trail, holds
  * nothing another writer could wait for.
  */
-#if defined(F_OFD_SETLK) && defined(F_OFD_GETLK)
-#define CAN_MAP 1
+#ifdef F_OFD_SETLK
+#define OFD_LOCKS 1
+#else
+/* Process locks do not exclude two writers of one process: without OFD
+ * locks, the log is never held alone (see jx__evlog_open). */
+#define OFD_LOCKS 0
+#define F_OFD_SETLK F_SETLK
+#define F_OFD_GETLK F_GETLK
+#endif
 #define FIRST_EXTENT ((off_t)1 << 20)  /* a job's first: 1 MiB */
 #define LAST_EXTENT ((off_t)16 << 20)  /* then doubled up to 16 MiB */
 #define CHECK_EVERY 64
@@ -628,7 +635,6 @@ static int append_mapped(jx__evlog *log, const char *data, size_t len,
                                                             why_len)
                                         : 0;
 }
-#endif /* F_OFD_SETLK */
 
 int jx__evlog_open(const char *path, jx__fsync_policy policy,
                    jx__evlog **out, jx_error *err)
@@ -683,13 +689,9 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
     log->end = -1;
     log->shared = shared;
     log->fsync = policy;
-#ifdef CAN_MAP
     /* A writer that cannot say it is here must never hold the log alone
      * either: on such a file system neither would work. */
-    log->never_map = presence_lock(fd) != 0;
-#else
-    log->never_map = 1;
-#endif
+    log->never_map = !OFD_LOCKS || presence_lock(fd) != 0;
     pthread_mutex_init(&log->lock, NULL);
     *out = log;
     return 0;
@@ -726,9 +728,7 @@ void jx__evlog_close(jx__evlog *log)
 {
     if (log == NULL)
         return;
-#ifdef CAN_MAP
     hand_back_quietly(log);
-#endif
     close(log->fd);
     pthread_mutex_destroy(&log->lock);
     free(log->path);
@@ -784,7 +784,6 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         pthread_mutex_unlock(&log->lock);
         return -1;
     }
-#ifdef CAN_MAP
     if (!log->held && log->try_map && log->jobs > 0 && !log->never_map &&
         !log->no_append_lock)
         take_alone(log);
@@ -793,7 +792,6 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         return rc;
     }
     rc = 0; /* handed back: the append is made below */
-#endif
     if (append_lock(log, F_WRLCK) != 0) {
         snprintf(why, why_len, "%s: cannot lock: %s", log->path,
                  strerror(errno));
@@ -857,16 +855,14 @@ void jx__evlog_job_begin(jx__evlog *log)
 
 int jx__evlog_job_done(jx__evlog *log, char *why, size_t why_len)
 {
-    int cut = 0, rc = 0;
+    int cut, rc = 0;
 
     pthread_mutex_lock(&log->lock);
-#ifdef CAN_MAP
     /* The tail is cut before the sync, so that the synced file ends with
      * the job's last record, not with zeros. */
     cut = log->held;
     hand_back_quietly(log);
     log->try_map = 1;
-#endif
     if (log->fsync == JX__FSYNC_JOB || (log->fsync == JX__FSYNC_STEP && cut))
         rc = evlog_sync(log, why, why_len);
     pthread_mutex_unlock(&log->lock);
@@ -877,9 +873,7 @@ void jx__evlog_job_end(jx__evlog *log)
 {
     pthread_mutex_lock(&log->lock);
     log->jobs--;
-#ifdef CAN_MAP
     hand_back_quietly(log); /* a job that failed before job_done */
     log->try_map = 1;
-#endif
     pthread_mutex_unlock(&log->lock);
 }
