@@ -59,6 +59,7 @@ struct jx__evlog {
     off_t extent;       /* what the file grows by next */
     off_t populated;    /* the mapping is writable in the page tables up
                            to here */
+    off_t ahead;        /* what is populated ahead next */
     unsigned since_check; /* appends since others were last looked for */
     struct timespec last_append; /* coarse clock, for the same */
 };
@@ -414,7 +415,10 @@ static int must_be_regular(const struct stat *st, const char *path,
 #define FIRST_EXTENT ((off_t)1 << 20)  /* a job's first: 1 MiB */
 #define LAST_EXTENT ((off_t)16 << 20)  /* then doubled up to 16 MiB */
 #define CHECK_EVERY 64
-#define POPULATE_AHEAD ((off_t)256 << 10)
+/* Populated ahead: 16 KiB at first, doubling up to 256 KiB at a time,
+ * so that a short job does not make pages it never writes. */
+#define FIRST_POPULATE ((off_t)16 << 10)
+#define LAST_POPULATE ((off_t)256 << 10)
 
 static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len);
 
@@ -475,8 +479,9 @@ static int map_extent(jx__evlog *log, off_t alloc)
 
 /*
  * Makes the pages the next append writes writable in the page tables
- * ahead of it, POPULATE_AHEAD bytes at a time: one system call instead of
- * a page fault per 4 KiB, the largest cost of a copy into the mapping.
+ * ahead of it, up to LAST_POPULATE bytes at a time: one system call
+ * instead of a page fault per 4 KiB, the largest cost of a copy into the
+ * mapping.
  * Not under fsync: step, where every sync would write the zeros ahead
  * too.  Where the kernel cannot (before Linux 5.14), the faults happen.
  */
@@ -487,7 +492,9 @@ static void populate_ahead(jx__evlog *log, off_t to)
 
     if (to <= from || log->fsync == JX__FSYNC_STEP)
         return;
-    to = page_of(to + POPULATE_AHEAD);
+    to = page_of(to + log->ahead);
+    if (log->ahead < LAST_POPULATE)
+        log->ahead *= 2;
     if (to > log->alloc)
         to = log->alloc;
     if (madvise(log->map + (from - log->map_off), (size_t)(to - from),
@@ -558,6 +565,7 @@ static void take_alone(jx__evlog *log)
     log->end = size;
     log->alloc = size;
     log->extent = FIRST_EXTENT;
+    log->ahead = FIRST_POPULATE;
     if (map_extent(log, size + log->extent) != 0) {
         hand_back_quietly(log);
         return;
