@@ -151,8 +151,10 @@ typedef struct log_view {
     size_t whole;       /* bytes up to the last newline */
     size_t lines;       /* complete lines of JOB */
     size_t other_lines; /* complete lines of other jobs */
-    int torn;           /* the file ends without a newline */
+    int torn;           /* the last line has bytes but no newline */
     int torn_names_job; /* ... in a line that still names JOB */
+    int zero_tail;      /* zeros follow the last bytes (a writer killed
+                           while it held the log mapped) */
     int finished;       /* JOB's job_finished is a complete line */
     unsigned char started[N_STEPS]; /* step_started of step k is there */
 } log_view;

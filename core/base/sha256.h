@@ -9,11 +9,12 @@
 #define JX__SHA256_LEN 32
 
 /* OpenSSL's implementation uses the CPU's SHA extensions where present:
- * hashing two records per step is on the run loop's hot path. */
+ * hashing two records per step is on the run loop's hot path (sha256.c
+ * says why its low-level functions are the ones called). */
 int jx__sha256(const void *data, size_t len, unsigned char out[JX__SHA256_LEN]);
 
-/* A reusable hashing context: EVP_Digest allocates and frees one per
- * call, which costs as much as hashing a short record. */
+/* A hashing context, for digests of data given in pieces (malloc'd by
+ * jx__sha256_ctx_new, freed by jx__sha256_ctx_free). */
 typedef struct jx__sha256_ctx jx__sha256_ctx;
 
 jx__sha256_ctx *jx__sha256_ctx_new(void); /* NULL on OOM */

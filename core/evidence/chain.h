@@ -29,8 +29,10 @@ typedef struct jx__chain {
     jx_record_cb on_record;
     void *user;
     jx__sha256_ctx *hash; /* NULL (on OOM) falls back to one-shot hashing */
-    jx__buf line;        /* the record being built */
-    jx__buf pending;     /* lines not yet written to the log */
+    jx__buf line;        /* the record being built, when there is no log */
+    jx__buf pending;     /* lines not yet written to the log, the record
+                            being built last */
+    size_t start;        /* where the record being built starts */
     char why[256];       /* why the last emit or flush failed */
     /* Set when records could not be written: the chain's state then runs
      * ahead of the file, so nothing more of this job may go there. */
@@ -50,6 +52,19 @@ void jx__chain_fini(jx__chain *c);
  */
 int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
                    const char *members, size_t members_len);
+
+/*
+ * jx__chain_emit in two halves, for a caller that builds the members in
+ * place (no copy): jx__chain_open writes the record's head and returns the
+ * buffer to append the members to (NULL on OOM; the buffer and what it
+ * holds stay the chain's; valid until jx__chain_close);
+ * jx__chain_close(built_ok: whether appending them succeeded) closes the
+ * record and delivers it like jx__chain_emit.  Call only when
+ * jx__chain_has_sinks.
+ */
+jx__buf *jx__chain_open(jx__chain *c, jx_record_kind kind);
+int jx__chain_close(jx__chain *c, jx_record_kind kind, int64_t step_index,
+                    int built_ok);
 
 /*
  * Emits job_finished like jx__chain_emit, ended by its seal:

@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,20 @@ struct jx__evlog {
      * later fsync could report success anyway, so nothing more is
      * written to this file. */
     char broken[256];
+    /* Mapped mode (see "Holding the log alone" below). */
+    int jobs;           /* jobs under way: jx__evlog_job_begin/end */
+    int try_map;        /* the next append may take the log alone */
+    int never_map;      /* no OFD locks or no fallocate: write(2) only */
+    char *map;          /* NULL: appends are write(2)s */
+    off_t map_off;      /* the file offset of map[0], a page boundary */
+    int held;           /* holds the log alone (the append lock) */
+    off_t alloc;        /* the file's size while held: records, zeros */
+    off_t extent;       /* what the file grows by next */
+    off_t populated;    /* the mapping is writable in the page tables up
+                           to here */
+    off_t ahead;        /* what is populated ahead next */
+    unsigned since_check; /* appends since others were last looked for */
+    struct timespec last_append; /* coarse clock, for the same */
 };
 
 /* Where the last line of a file of size bytes starts; size when the file
@@ -71,6 +87,27 @@ static int last_line_start(int fd, off_t size, off_t *start)
     return 0;
 }
 
+/* Where the first NUL byte in [start, size) is, or size; -1 when the
+ * file cannot be read. */
+static off_t first_nul(int fd, off_t start, off_t size)
+{
+    char buf[4096];
+
+    for (off_t pos = start; pos < size;) {
+        size_t n = size - pos < (off_t)sizeof buf ? (size_t)(size - pos)
+                                                  : sizeof buf;
+        const char *nul;
+
+        if (pread(fd, buf, n, pos) != (ssize_t)n)
+            return -1;
+        nul = memchr(buf, '\0', n);
+        if (nul != NULL)
+            return pos + (nul - buf);
+        pos += (off_t)n;
+    }
+    return size;
+}
+
 /*
  * A crash in the middle of an append can leave a last line without its
  * newline.  Appending after it would glue the next record to it, so the
@@ -78,9 +115,10 @@ static int last_line_start(int fd, off_t size, off_t *start)
  */
 static int cut_torn_tail(int fd, const char *path, jx_error *err)
 {
-    off_t size = lseek(fd, 0, SEEK_END), keep;
+    off_t size = lseek(fd, 0, SEEK_END), keep, nul;
 
-    if (last_line_start(fd, size, &keep) != 0)
+    if (last_line_start(fd, size, &keep) != 0 ||
+        (nul = first_nul(fd, keep, size)) < 0)
         return jx__fail(err, JX_EIO, "evidence log '%s': cannot read: %s",
                         path, strerror(errno));
     if (keep == size)
@@ -88,8 +126,13 @@ static int cut_torn_tail(int fd, const char *path, jx_error *err)
     if (ftruncate(fd, keep) != 0)
         return jx__fail(err, JX_EIO, "evidence log '%s': cannot cut the torn "
                                      "last line: %s", path, strerror(errno));
-    jx__log(NULL, JX_LOG_WARNING, "evidence log: cut a torn last line left "
-                                  "by an interrupted write");
+    /* A zero tail is what a writer that died with the log mapped leaves
+     * (see cut_zero_tail); it is cut like a torn line. */
+    jx__log(NULL, JX_LOG_WARNING,
+            nul < size ? "evidence log: cut the zero tail left by a writer "
+                         "that died while it held the log mapped"
+                       : "evidence log: cut a torn last line left by an "
+                         "interrupted write");
     return 0;
 }
 
@@ -152,7 +195,16 @@ static int lock_alone(int fd)
 #define APPEND_LOCK F_SETLKW
 #endif
 
-/* Takes (F_WRLCK) or drops (F_UNLCK) the append lock: the whole file. */
+/*
+ * The append lock covers the file's bytes up to PRESENCE_AT, far beyond
+ * any log; the byte at PRESENCE_AT is the presence lock, read-locked by
+ * every writer while it has the log open, which a writer holding the log
+ * alone looks for (see "Holding the log alone").  Lock ranges need no
+ * bytes in the file.
+ */
+#define PRESENCE_AT ((off_t)1 << 62)
+
+/* Takes (F_WRLCK) or drops (F_UNLCK) the append lock. */
 static int append_lock(jx__evlog *log, short type)
 {
     struct flock fl;
@@ -162,6 +214,7 @@ static int append_lock(jx__evlog *log, short type)
     memset(&fl, 0, sizeof fl);
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
+    fl.l_len = PRESENCE_AT;
     while (fcntl(log->fd, APPEND_LOCK, &fl) != 0) {
         if (errno == EINTR)
             continue;
@@ -194,6 +247,39 @@ static int torn_names_job(int fd, off_t start, off_t size)
 }
 
 /*
+ * A writer that died while it held the log mapped leaves the rest of its
+ * preallocated extent: zeros, perhaps after the bytes of a record it was
+ * copying (some of which may still be zeros: a copy stores its bytes in
+ * no set order, only the newline last).  No record holds a NUL byte
+ * (JSON escapes it), so the zero tail starts at the first NUL after the
+ * last whole line, and is cut.  What is left is a torn record like any
+ * other: the prefix a torn write(2) leaves.  Returns the file's new size,
+ * or -1 with why filled.
+ */
+static off_t cut_zero_tail(jx__evlog *log, off_t start, off_t size,
+                           char *why, size_t why_len)
+{
+    off_t nul = first_nul(log->fd, start, size);
+
+    if (nul < 0) {
+        snprintf(why, why_len, "%s: cannot read: %s", log->path,
+                 strerror(errno));
+        return -1;
+    }
+    if (nul == size)
+        return size;
+    if (ftruncate(log->fd, nul) != 0) {
+        snprintf(why, why_len, "%s: cannot cut a zero tail: %s", log->path,
+                 strerror(errno));
+        return -1;
+    }
+    jx__log(NULL, JX_LOG_WARNING, "evidence log: cut the zero tail left by "
+                                  "a writer that died while it held the "
+                                  "log mapped");
+    return nul;
+}
+
+/*
  * Under the append lock, with the file size bytes long and not ending
  * with a newline: ends a dead writer's torn record so that the next
  * record starts a line of its own.  A torn record that names its job is
@@ -210,7 +296,11 @@ static off_t end_torn_record(jx__evlog *log, off_t size, char *why,
     int named;
 
     if (last_line_start(log->fd, size, &start) != 0 ||
-        (named = torn_names_job(log->fd, start, size)) < 0) {
+        (size = cut_zero_tail(log, start, size, why, why_len)) < 0)
+        return -1;
+    if (size == start)
+        return size; /* nothing but zeros after the last whole line */
+    if ((named = torn_names_job(log->fd, start, size)) < 0) {
         snprintf(why, why_len, "%s: cannot read: %s", log->path,
                  strerror(errno));
         return -1;
@@ -273,6 +363,287 @@ static int must_be_regular(const struct stat *st, const char *path,
                     path, jx__file_kind(st->st_mode));
 }
 
+/* ---- Holding the log alone ------------------------------------------- */
+
+/*
+ * A writer that holds the log alone appends by copying its records into a
+ * MAP_SHARED mapping of the file: no system call per append, and the
+ * records are in the kernel's page cache, where a crash of the process
+ * cannot take them, as soon as the copy ends.  The file is grown ahead
+ * in extents (fallocate: real blocks, so a full disk fails there and not
+ * as SIGBUS on a later store), and the zeros past the records - the zero
+ * tail - are cut when the writer hands the log back: at the end of every
+ * job, when another writer arrives, and at close.  A crash leaves the
+ * zero tail; the next writer cuts it (cut_torn_tail, cut_zero_tail) and
+ * `evidence verify` reads it as a torn tail.
+ *
+ * Holding the log alone means holding the append lock for as long as a
+ * job runs, instead of for one append.  It is taken, without waiting, at
+ * a job's first append, and only when no other writer has the log open:
+ * every writer read-locks the presence byte (PRESENCE_AT) from open to
+ * close, and the taker asks the kernel (F_OFD_GETLK) whether anyone else
+ * holds it.  While it is held, nobody else can append or cut (both are
+ * done under the append lock only, and cut_torn_tail on open needs the
+ * flock(2) lock exclusive, which this writer's shared lock prevents), so
+ * the file's end is this writer's to write.
+ *
+ * A writer that arrives later takes the presence lock at open and waits
+ * for the append lock in its first append.  The holder looks for it with
+ * one F_OFD_GETLK every CHECK_EVERY appends, and at any append after the
+ * coarse clock (a vDSO read, no system call) has moved on since the
+ * last: after a handler that ran for a tick or longer, at once.  It then
+ * hands the log back and appends with write(2) for the rest of the job.
+ * So the newcomer waits at most for CHECK_EVERY of the holder's appends,
+ * for the end of the holder's current step, or for the holder's job to
+ * end, whichever is first; the holder's jobs after that find it present
+ * and stay in shared mode until it closes.  Missing a newcomer for a
+ * while is never unsafe: it cannot append until the lock is given back.
+ *
+ * Only jobs take the log alone (jx__evlog_job_begin/end): a writer with
+ * no job under way, such as an idle executor or the audit trail, holds
+ * nothing another writer could wait for.
+ */
+#ifdef F_OFD_SETLK
+#define OFD_LOCKS 1
+#else
+/* Process locks do not exclude two writers of one process: without OFD
+ * locks, the log is never held alone (see jx__evlog_open). */
+#define OFD_LOCKS 0
+#define F_OFD_SETLK F_SETLK
+#define F_OFD_GETLK F_GETLK
+#endif
+#define FIRST_EXTENT ((off_t)1 << 20)  /* a job's first: 1 MiB */
+#define LAST_EXTENT ((off_t)16 << 20)  /* then doubled up to 16 MiB */
+#define CHECK_EVERY 64
+/* Populated ahead: 16 KiB at first, doubling up to 256 KiB at a time,
+ * so that a short job does not make pages it never writes. */
+#define FIRST_POPULATE ((off_t)16 << 10)
+#define LAST_POPULATE ((off_t)256 << 10)
+
+static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len);
+
+static off_t page_of(off_t at)
+{
+    static long page_size;
+
+    if (page_size == 0)
+        page_size = sysconf(_SC_PAGESIZE);
+    return at & ~(off_t)(page_size - 1);
+}
+
+/* Read-locks the presence byte: this writer has the log open. */
+static int presence_lock(int fd)
+{
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET,
+                       .l_start = PRESENCE_AT, .l_len = 1};
+
+    return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* Whether another writer has the log open; an error counts as yes. */
+static int others_present(const jx__evlog *log)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                       .l_start = PRESENCE_AT, .l_len = 1};
+
+    return fcntl(log->fd, F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK;
+}
+
+/* Grows the file to alloc bytes and maps it from the page holding
+ * log->end.  -1 when it could not: the caller hands the log back, which
+ * cuts whatever was grown. */
+static int map_extent(jx__evlog *log, off_t alloc)
+{
+    off_t from = page_of(log->end), have = log->map != NULL ? log->alloc
+                                                            : log->end;
+    void *map;
+
+    if (fallocate(log->fd, 0, have, alloc - have) != 0) {
+        if (errno == EOPNOTSUPP || errno == ENOSYS)
+            log->never_map = 1; /* a sparse file could SIGBUS when full */
+        return -1;
+    }
+    if (log->map != NULL)
+        munmap(log->map, (size_t)(log->alloc - log->map_off));
+    log->map = NULL;
+    log->alloc = alloc;
+    map = mmap(NULL, (size_t)(alloc - from), PROT_READ | PROT_WRITE,
+               MAP_SHARED, log->fd, from);
+    if (map == MAP_FAILED)
+        return -1;
+    log->map = map;
+    log->map_off = from;
+    log->populated = from;
+    return 0;
+}
+
+/*
+ * Makes the pages the next append writes writable in the page tables
+ * ahead of it, up to LAST_POPULATE bytes at a time: one system call
+ * instead of a page fault per 4 KiB, the largest cost of a copy into the
+ * mapping.
+ * Not under fsync: step, where every sync would write the zeros ahead
+ * too.  Where the kernel cannot (before Linux 5.14), the faults happen.
+ */
+static void populate_ahead(jx__evlog *log, off_t to)
+{
+#ifdef MADV_POPULATE_WRITE
+    off_t from = log->populated;
+
+    if (to <= from || log->fsync == JX__FSYNC_STEP)
+        return;
+    to = page_of(to + log->ahead);
+    if (log->ahead < LAST_POPULATE)
+        log->ahead *= 2;
+    if (to > log->alloc)
+        to = log->alloc;
+    if (madvise(log->map + (from - log->map_off), (size_t)(to - from),
+                MADV_POPULATE_WRITE) == 0)
+        log->populated = to;
+    else
+        log->populated = log->alloc; /* not again for this extent */
+#else
+    (void)log;
+    (void)to;
+#endif
+}
+
+/*
+ * Gives the log back to shared mode: the zero tail cut, the mapping
+ * dropped, the append lock released.  The file then ends with this
+ * writer's last newline, at log->end.  0, or -1 with why set when the
+ * tail could not be cut; it stays, and the next append (this writer's or
+ * another's) cuts it as a dead writer's.
+ */
+static int hand_back(jx__evlog *log, char *why, size_t why_len)
+{
+    int rc = 0;
+
+    if (!log->held)
+        return 0;
+    if (log->map != NULL)
+        munmap(log->map, (size_t)(log->alloc - log->map_off));
+    log->map = NULL;
+    if (ftruncate(log->fd, log->end) != 0) {
+        snprintf(why, why_len, "%s: cannot cut the preallocated tail: %s",
+                 log->path, strerror(errno));
+        log->end = -1; /* the file does not end where this writer's did */
+        rc = -1;
+    }
+    log->held = 0;
+    append_lock(log, F_UNLCK);
+    return rc;
+}
+
+/* hand_back, a failure only logged: the tail left is cut later. */
+static void hand_back_quietly(jx__evlog *log)
+{
+    char why[256];
+
+    if (hand_back(log, why, sizeof why) != 0)
+        jx__log(NULL, JX_LOG_WARNING, why);
+}
+
+/* At a job's first append: takes the log alone if no other writer has
+ * it open.  Leaves it shared (and says nothing) otherwise. */
+static void take_alone(jx__evlog *log)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                       .l_len = PRESENCE_AT};
+    char why[256];
+    off_t size;
+
+    log->try_map = 0;
+    if (fcntl(log->fd, F_OFD_SETLK, &fl) != 0)
+        return; /* another writer is appending */
+    if (others_present(log) ||
+        (size = ends_whole(log, why, sizeof why)) < 0) {
+        append_lock(log, F_UNLCK);
+        return; /* an unmendable tail is reported by the append itself */
+    }
+    log->held = 1;
+    log->end = size;
+    log->alloc = size;
+    log->extent = FIRST_EXTENT;
+    log->ahead = FIRST_POPULATE;
+    if (map_extent(log, size + log->extent) != 0) {
+        hand_back_quietly(log);
+        return;
+    }
+    log->since_check = 0;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &log->last_append);
+}
+
+/* Whether another writer may be waiting: looked for every CHECK_EVERY
+ * appends and whenever the coarse clock moved since the last append. */
+static int others_waiting(jx__evlog *log)
+{
+    struct timespec now;
+    int moved;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    moved = now.tv_nsec != log->last_append.tv_nsec ||
+            now.tv_sec != log->last_append.tv_sec;
+    log->last_append = now;
+    if (++log->since_check < CHECK_EVERY && !moved)
+        return 0;
+    log->since_check = 0;
+    return others_present(log);
+}
+
+/*
+ * Copies whole lines into the mapping, each line's newline stored after
+ * the rest of its bytes (the fence keeps the compiler from moving it
+ * ahead).  A writer killed mid-copy thus leaves whole lines, then at most
+ * one line's bytes without a newline, then zeros: what cut_zero_tail
+ * expects.  memcpy alone stores in no set order.
+ */
+static void copy_lines(char *dst, const char *src, size_t len)
+{
+    while (len > 0) {
+        const char *nl = memchr(src, '\n', len);
+        size_t n = nl != NULL ? (size_t)(nl - src) + 1 : len;
+
+        memcpy(dst, src, nl != NULL ? n - 1 : n);
+        if (nl != NULL) {
+            atomic_signal_fence(memory_order_seq_cst);
+            dst[n - 1] = '\n';
+        }
+        dst += n;
+        src += n;
+        len -= n;
+    }
+}
+
+/* Appends through the mapping.  0, -1 with why set, or 1 when the log was
+ * handed back and the append is still to be made with write(2). */
+static int append_mapped(jx__evlog *log, const char *data, size_t len,
+                         char *why, size_t why_len)
+{
+    off_t start = log->end;
+
+    if (others_waiting(log)) {
+        hand_back_quietly(log);
+        return 1;
+    }
+    if (start + (off_t)len > log->alloc) {
+        if (log->extent < LAST_EXTENT)
+            log->extent *= 2;
+        if (map_extent(log, start + (off_t)len + log->extent) != 0) {
+            hand_back_quietly(log);
+            return 1;
+        }
+    }
+    populate_ahead(log, start + (off_t)len);
+    copy_lines(log->map + (start - log->map_off), data, len);
+    log->end = start + (off_t)len;
+    /* fdatasync, not msync: the same pages reach the disk (only this
+     * append's are dirty), and every policy's sync is one call. */
+    return log->fsync == JX__FSYNC_STEP ? evlog_sync_locked(log, why,
+                                                            why_len)
+                                        : 0;
+}
+
 int jx__evlog_open(const char *path, jx__fsync_policy policy,
                    jx__evlog **out, jx_error *err)
 {
@@ -326,6 +697,9 @@ int jx__evlog_open(const char *path, jx__fsync_policy policy,
     log->end = -1;
     log->shared = shared;
     log->fsync = policy;
+    /* A writer that cannot say it is here must never hold the log alone
+     * either: on such a file system neither would work. */
+    log->never_map = !OFD_LOCKS || presence_lock(fd) != 0;
     pthread_mutex_init(&log->lock, NULL);
     *out = log;
     return 0;
@@ -362,6 +736,7 @@ void jx__evlog_close(jx__evlog *log)
 {
     if (log == NULL)
         return;
+    hand_back_quietly(log);
     close(log->fd);
     pthread_mutex_destroy(&log->lock);
     free(log->path);
@@ -417,6 +792,14 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         pthread_mutex_unlock(&log->lock);
         return -1;
     }
+    if (!log->held && log->try_map && log->jobs > 0 && !log->never_map &&
+        !log->no_append_lock)
+        take_alone(log);
+    if (log->held && (rc = append_mapped(log, data, len, why, why_len)) <= 0) {
+        pthread_mutex_unlock(&log->lock);
+        return rc;
+    }
+    rc = 0; /* handed back: the append is made below */
     if (append_lock(log, F_WRLCK) != 0) {
         snprintf(why, why_len, "%s: cannot lock: %s", log->path,
                  strerror(errno));
@@ -459,23 +842,46 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
     return rc;
 }
 
-/* At job end under fsync: job. */
+/* At job end, and after cutting a held log's tail under fsync: step
+ * (the cut changed the file's size): syncs, under the lock. */
 static int evlog_sync(jx__evlog *log, char *why, size_t why_len)
 {
-    int rc;
-
-    pthread_mutex_lock(&log->lock);
     if (log->broken[0] != '\0') {
         snprintf(why, why_len, "%s", log->broken);
-        rc = -1;
-    } else {
-        rc = evlog_sync_locked(log, why, why_len);
+        return -1;
     }
+    return evlog_sync_locked(log, why, why_len);
+}
+
+void jx__evlog_job_begin(jx__evlog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    log->jobs++;
+    log->try_map = 1;
     pthread_mutex_unlock(&log->lock);
-    return rc;
 }
 
 int jx__evlog_job_done(jx__evlog *log, char *why, size_t why_len)
 {
-    return log->fsync == JX__FSYNC_JOB ? evlog_sync(log, why, why_len) : 0;
+    int cut, rc = 0;
+
+    pthread_mutex_lock(&log->lock);
+    /* The tail is cut before the sync, so that the synced file ends with
+     * the job's last record, not with zeros. */
+    cut = log->held;
+    hand_back_quietly(log);
+    log->try_map = 1;
+    if (log->fsync == JX__FSYNC_JOB || (log->fsync == JX__FSYNC_STEP && cut))
+        rc = evlog_sync(log, why, why_len);
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+void jx__evlog_job_end(jx__evlog *log)
+{
+    pthread_mutex_lock(&log->lock);
+    log->jobs--;
+    hand_back_quietly(log); /* a job that failed before job_done */
+    log->try_map = 1;
+    pthread_mutex_unlock(&log->lock);
 }

@@ -562,10 +562,18 @@ static int check_line(verifier *v, const char *line, size_t len)
     return oom ? -1 : 0;
 }
 
-/* A last line without its newline: what a crash mid-append leaves. */
+/*
+ * A last line without its newline: what a crash mid-append leaves.  A
+ * writer that died while it held the log mapped (log.c) leaves a zero
+ * tail instead: zeros after its last whole line, perhaps after part of a
+ * record it was copying.  It is the same interrupted write and reads the
+ * same: what comes before the first NUL (no record holds one) is the
+ * torn record, if anything.
+ */
 static void torn_tail(verifier *v, const char *line, size_t len)
 {
-    vjob *j = claimed_job(v, line, len);
+    const char *nul = memchr(line, '\0', len);
+    vjob *j = claimed_job(v, line, nul != NULL ? (size_t)(nul - line) : len);
 
     v->sum->torn_tail = 1;
     if (j == NULL)

@@ -125,8 +125,9 @@ int jx__record_step_started(jx__job *j, const jx__step *st,
 int jx__record_flush(jx__job *j);
 /* Begins the evidence document (when one is wanted). */
 void jx__record_document_begin(jx__job *j);
-/* The step's entry of step_results in j->step, and the step_finished
- * record around it; both only when the document or a sink reads them. */
+/* The step's entry of step_results and the step_finished record around
+ * it (the entry built in place in the record, or in j->step when only the
+ * document reads it); both only when the document or a sink reads them. */
 void jx__record_step_finished(jx__job *j, const jx__step *st,
                               const jx__outcome *oc, const char *started_at,
                               const char *completed_at);

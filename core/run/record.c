@@ -103,18 +103,33 @@ static int put_time(jx__buf *b, const char *key, const char *iso)
            jx__buf_puts(b, iso) || jx__buf_append(b, "\"", 1);
 }
 
+/* Closes the record opened in the chain (built_ok: whether its members
+ * went in); a failure stops the job. */
+static int close_record(jx__job *j, jx_record_kind kind, int64_t step_index,
+                        int built_ok)
+{
+    int rc = jx__chain_close(&j->chain, kind, step_index, built_ok);
+
+    if (rc != 0)
+        evidence_failed(j);
+    return rc;
+}
+
+/* Per step, records are built in place in the chain's buffer: no copy of
+ * their members on the run loop's hot path. */
 int jx__record_step_started(jx__job *j, const jx__step *st,
                             const char *started_at)
 {
-    jx__buf *b = &j->text;
+    jx__buf *b;
     int ok;
 
     if (!jx__chain_has_sinks(&j->chain))
         return 0; /* per step: build nothing nobody reads */
-    b->len = 0;
-    ok = !(jx__buf_append(b, ",", 1) || put_step_head(b, st) ||
-           put_time(b, ",\"started_at\":", started_at));
-    return emit(j, JX_RECORD_STEP_STARTED, st->index, ok);
+    b = jx__chain_open(&j->chain, JX_RECORD_STEP_STARTED);
+    ok = b != NULL && !(jx__buf_append(b, ",", 1) ||
+                        put_step_head(b, st) ||
+                        put_time(b, ",\"started_at\":", started_at));
+    return close_record(j, JX_RECORD_STEP_STARTED, st->index, ok);
 }
 
 /* "stderr": the captured text, and what was dropped beyond the limit. */
@@ -129,14 +144,11 @@ static int put_stderr(jx__buf *b, const jx__outcome *oc)
            jx__buf_put_json_string2(b, oc->stderr_text, note);
 }
 
-/* The step's entry of step_results, as one JSON object in j->step. */
-static int build_step_result(jx__job *j, const jx__step *st,
+/* Appends the step's entry of step_results, one JSON object, to b. */
+static int build_step_result(jx__job *j, jx__buf *b, const jx__step *st,
                              const jx__outcome *oc, const char *started_at,
                              const char *completed_at)
 {
-    jx__buf *b = &j->step;
-
-    b->len = 0;
     return jx__buf_append(b, "{", 1) || put_step_head(b, st) ||
            jx__buf_puts(b, oc->completed ? ",\"status\":\"COMPLETED\""
                                          : ",\"status\":\"FAILED\"") ||
@@ -156,31 +168,46 @@ static int build_step_result(jx__job *j, const jx__step *st,
            jx__buf_append(b, "}", 1);
 }
 
+/*
+ * The step result is built once: in place in step_finished's record when
+ * there is one, and handed to the document from there; in j->step when
+ * only the document takes it.
+ */
 void jx__record_step_finished(jx__job *j, const jx__step *st,
                               const jx__outcome *oc, const char *started_at,
                               const char *completed_at)
 {
-    jx__buf *b = &j->text;
+    jx__buf *b;
+    size_t at;
     int ok;
 
-    /* The step's JSON is for the document and the records: without them,
-     * the counts and the reason are the whole result. */
-    if (j->doc.fp == NULL && !jx__chain_has_sinks(&j->chain))
+    if (!jx__chain_has_sinks(&j->chain)) {
+        /* Without the document either, the counts and the reason are the
+         * whole result. */
+        if (j->doc.fp == NULL)
+            return;
+        j->step.len = 0;
+        if (build_step_result(j, &j->step, st, oc, started_at,
+                              completed_at) == 0)
+            jx__doc_step(&j->doc, j->step.data, j->step.len);
+        else
+            document_failed(j); /* a result left out of step_results */
         return;
-    ok = build_step_result(j, st, oc, started_at, completed_at) == 0;
+    }
+    b = jx__chain_open(&j->chain, JX_RECORD_STEP_FINISHED);
+    ok = b != NULL && jx__buf_puts(b, ",\"step\":") == 0;
+    at = ok ? b->len : 0;
+    ok = ok && build_step_result(j, b, st, oc, started_at,
+                                 completed_at) == 0;
+    /* Before anything more is appended: the buffer may move. */
     if (ok)
-        jx__doc_step(&j->doc, j->step.data, j->step.len);
+        jx__doc_step(&j->doc, b->data + at, b->len - at);
     else if (j->doc.fp != NULL)
         document_failed(j); /* a result left out of step_results */
-    if (!jx__chain_has_sinks(&j->chain))
-        return;
-    b->len = 0;
-    ok = ok && !(jx__buf_puts(b, ",\"step\":") ||
-                 jx__buf_append(b, j->step.data, j->step.len) ||
-                 jx__buf_puts(b, ",\"health_after\":") ||
+    ok = ok && !(jx__buf_puts(b, ",\"health_after\":") ||
                  (oc->handler_returned ? jx__buf_put_json(b, j->health_after)
                                        : jx__buf_puts(b, "null")));
-    emit(j, JX_RECORD_STEP_FINISHED, st->index, ok); /* EXEC-002 */
+    close_record(j, JX_RECORD_STEP_FINISHED, st->index, ok); /* EXEC-002 */
 }
 
 static json_t *summary(const jx_result *res)
