@@ -413,7 +413,9 @@ static int must_be_regular(const struct stat *st, const char *path,
 #define F_OFD_GETLK F_GETLK
 #endif
 #define FIRST_EXTENT ((off_t)1 << 20)  /* a job's first: 1 MiB */
-#define LAST_EXTENT ((off_t)16 << 20)  /* then doubled up to 16 MiB */
+/* then doubled up to 4 MiB: the pages of the extent being filled count in
+ * the process's resident memory, and a larger one saves little */
+#define LAST_EXTENT ((off_t)4 << 20)
 #define CHECK_EVERY 64
 /* Populated ahead: 16 KiB at first, doubling up to 256 KiB at a time,
  * so that a short job does not make pages it never writes. */
