@@ -78,20 +78,20 @@ static size_t escape(unsigned char c, char esc[6])
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t jx__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     size_t len;
-    uint32_t cp;
 
-    if (s[0] < 0x80)
+    if (s[0] < 0x80) {
+        *cp = s[0];
         return 1;
+    }
     if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
+        len = 2, *cp = s[0] & 0x1f;
     else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
+        len = 3, *cp = s[0] & 0x0f;
     else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
+        len = 4, *cp = s[0] & 0x07;
     else
         return 0;
     if (n < len)
@@ -99,12 +99,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80)
             return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
+        *cp = *cp << 6 | (s[i] & 0x3f);
     }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    if ((len == 3 && (*cp < 0x800 || (*cp >= 0xd800 && *cp <= 0xdfff))) ||
+        (len == 4 && (*cp < 0x10000 || *cp > 0x10ffff)))
         return 0;
     return len;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    return jx__utf8_decode(s, n, &cp);
 }
 
 /* Bytes of a 64-bit word, each set to c. */

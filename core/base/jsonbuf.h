@@ -58,6 +58,10 @@ int jx__buf_put_seconds(jx__buf *b, double seconds);
  * jansson refuses too. */
 #define JX__BUF_NOT_UTF8 (-2)
 int jx__buf_put_utf8(jx__buf *b, const char *s, size_t len);
+/* The length of the UTF-8 character at s (n bytes left, n >= 1) with its
+ * code point in *cp, or 0 when it is not valid UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF are not). */
+size_t jx__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Whether s is valid UTF-8, as jansson judges strings. */
 int jx__utf8_valid(const char *s);
 /* A string as a JSON string literal; invalid UTF-8 becomes U+FFFD. */

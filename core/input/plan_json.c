@@ -134,28 +134,11 @@ static int count_node(reader *r)
 static size_t yaml_char(const unsigned char *s, size_t n)
 {
     uint32_t cp;
-    size_t len;
+    size_t len = jx__utf8_decode(s, n, &cp);
 
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 2 && cp < 0xa0) ||               /* C1 controls, NEL */
-        (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff) ||
-                      cp == 0x2028 || cp == 0x2029 || /* line breaks */
-                      cp == 0xfeff || cp >= 0xfffe)) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    if (len == 0 || (cp >= 0x80 && cp < 0xa0) ||  /* C1 controls, NEL */
+        cp == 0x2028 || cp == 0x2029 ||            /* line breaks */
+        cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
         return 0;
     return len;
 }
@@ -381,6 +364,61 @@ static int keep(reader *r, const char *text, size_t len, const char **out)
     return rc == 0 ? 0 : rc == JX_ENOMEM ? -1 : DECLINE;
 }
 
+/* ---- collections ---------------------------------------------------- */
+
+/* What open_items and next_item say when the collection has ended. */
+#define END 2
+
+/* Enters the collection at r->p (its opening bracket, a node as YAML
+ * counts): 0 with its first item next, END past the closing bracket when
+ * it is empty, DECLINE. */
+static int open_items(reader *r, char close)
+{
+    int rc = count_node(r);
+
+    if (rc != 0)
+        return rc;
+    r->p++;
+    if ((rc = skip_ws(r, 1)) != 0)
+        return rc;
+    if (!at_end(r) && *r->p == close) {
+        r->p++;
+        return END;
+    }
+    return 0;
+}
+
+/* After an item: 0 with the next item next, END past the closing
+ * bracket, DECLINE for anything else. */
+static int next_item(reader *r, char close)
+{
+    int rc = skip_ws(r, 1);
+
+    if (rc != 0)
+        return rc;
+    if (at_end(r))
+        return DECLINE;
+    if (*r->p == close) {
+        r->p++;
+        return END;
+    }
+    if (*r->p != ',')
+        return DECLINE;
+    r->p++;
+    return skip_ws(r, 1);
+}
+
+/* Appends the key of a member, and its colon, to b (a comma first when
+ * it is not the first). */
+static int put_key(jx__buf *b, size_t n, const char *key, size_t key_len)
+{
+    if ((n > 0 && jx__buf_append(b, ",", 1) != 0) ||
+        jx__buf_put_utf8(b, key, key_len) != 0 ||
+        jx__buf_append(b, ":", 1) != 0)
+        return -1;
+    return 0;
+}
+
 /* ---- values into the parameters' text ---------------------------------- */
 
 /* Whether the value just read ends where JSON and YAML both see it end. */
@@ -484,82 +522,46 @@ static int read_object(reader *r, jx__buf *b, int depth, size_t *n_members)
     size_t first = r->n_keys;
     int rc;
 
+    *n_members = 0;
     if (depth > MAX_DEPTH)
         return DECLINE;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
-    *n_members = 0;
-    if (jx__buf_append(b, "{", 1) != 0 || (rc = skip_ws(r, 1)) != 0)
-        return rc != 0 ? rc : -1;
-    if (!at_end(r) && *r->p == '}') {
-        r->p++;
-        return jx__buf_append(b, "}", 1) != 0 ? -1 : 0;
-    }
-    for (;;) {
+    if (jx__buf_append(b, "{", 1) != 0)
+        return -1;
+    for (rc = open_items(r, '}'); rc == 0; rc = next_item(r, '}')) {
         const char *key;
         size_t key_len;
 
         if ((rc = read_key(r, first, &key, &key_len)) != 0)
             return rc;
-        if (*n_members > 0 && jx__buf_append(b, ",", 1) != 0)
-            return -1;
-        if (jx__buf_put_utf8(b, key, key_len) != 0 ||
-            jx__buf_append(b, ":", 1) != 0)
+        if (put_key(b, *n_members, key, key_len) != 0)
             return -1;
         if ((rc = read_value(r, b, depth + 1)) != 0)
             return rc;
         ++*n_members;
-        if ((rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == '}')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
-            return rc;
     }
-    r->p++;
+    if (rc != END)
+        return rc;
     pop_keys(r, first);
     return jx__buf_append(b, "}", 1) != 0 ? -1 : 0;
 }
 
 static int read_array(reader *r, jx__buf *b, int depth)
 {
-    int rc;
     size_t n = 0;
+    int rc;
 
     if (depth > MAX_DEPTH)
         return DECLINE;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
-    if (jx__buf_append(b, "[", 1) != 0 || (rc = skip_ws(r, 1)) != 0)
-        return rc != 0 ? rc : -1;
-    if (!at_end(r) && *r->p == ']') {
-        r->p++;
-        return jx__buf_append(b, "]", 1) != 0 ? -1 : 0;
-    }
-    for (;;) {
+    if (jx__buf_append(b, "[", 1) != 0)
+        return -1;
+    for (rc = open_items(r, ']'); rc == 0; rc = next_item(r, ']')) {
         if (n++ > 0 && jx__buf_append(b, ",", 1) != 0)
             return -1;
-        if ((rc = read_value(r, b, depth + 1)) != 0 ||
-            (rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == ']')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
+        if ((rc = read_value(r, b, depth + 1)) != 0)
             return rc;
     }
-    r->p++;
+    if (rc != END)
+        return rc;
     return jx__buf_append(b, "]", 1) != 0 ? -1 : 0;
 }
 
@@ -675,31 +677,19 @@ static int read_params(reader *r, jx__step *st, int depth)
 
     if (at_end(r) || *r->p != '{' || depth > MAX_DEPTH)
         return DECLINE;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
     r->out.len = 0;
     r->values.len = 0;
     r->n_top_params = 0;
-    if (jx__buf_append(&r->out, "{", 1) != 0 || (rc = skip_ws(r, 1)) != 0)
-        return rc != 0 ? rc : -1;
-    if (!at_end(r) && *r->p == '}') {
-        r->p++;
-        st->n_params = 0;
-        st->params_json = jx__no_params_json;
-        return 0;
-    }
-    for (;;) {
+    if (jx__buf_append(&r->out, "{", 1) != 0)
+        return -1;
+    for (rc = open_items(r, '}'); rc == 0; rc = next_item(r, '}')) {
         param_entry *pe;
         const char *key;
         size_t key_len;
 
         if ((rc = read_key(r, first, &key, &key_len)) != 0)
             return rc;
-        if (n > 0 && jx__buf_append(&r->out, ",", 1) != 0)
-            return -1;
-        if (jx__buf_put_utf8(&r->out, key, key_len) != 0 ||
-            jx__buf_append(&r->out, ":", 1) != 0)
+        if (put_key(&r->out, n, key, key_len) != 0)
             return -1;
         pe = &r->params[r->n_top_params++];
         pe->key_off = r->key_stack[r->n_keys - 1].off;
@@ -712,22 +702,16 @@ static int read_params(reader *r, jx__step *st, int depth)
         if (rc != 0)
             return rc;
         n++;
-        if ((rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == '}')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
-            return rc;
     }
-    r->p++;
+    if (rc != END)
+        return rc;
+    st->n_params = n;
+    if (n == 0) {
+        st->params_json = jx__no_params_json;
+        return 0;
+    }
     if (jx__buf_append(&r->out, "}", 1) != 0)
         return -1;
-    st->n_params = n;
     return keep(r, r->out.data, r->out.len, &st->params_json);
 }
 
@@ -738,16 +722,7 @@ static int read_secret_names(reader *r)
 
     if (at_end(r) || *r->p != '[')
         return DECLINE;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
-    if ((rc = skip_ws(r, 1)) != 0)
-        return rc;
-    if (!at_end(r) && *r->p == ']') {
-        r->p++;
-        return 0;
-    }
-    for (;;) {
+    for (rc = open_items(r, ']'); rc == 0; rc = next_item(r, ']')) {
         const char *raw, *text;
         size_t raw_len, len;
         int escaped;
@@ -761,20 +736,8 @@ static int read_secret_names(reader *r)
             jx__buf_append(&r->secret_names, "", 1) != 0)
             return -1;
         r->n_secret_names++;
-        if ((rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == ']')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
-            return rc;
     }
-    r->p++;
-    return 0;
+    return rc == END ? 0 : rc;
 }
 
 /* Each name in secret_parameters must be a parameter holding a non-empty
@@ -871,32 +834,16 @@ static int read_step(reader *r, jx__step *st, const jx__step *prev)
     r->n_top_params = 0;
     r->secret_names.len = 0;
     r->n_secret_names = 0;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
-    if ((rc = skip_ws(r, 1)) != 0)
-        return rc;
-    if (!at_end(r) && *r->p == '}')
-        return DECLINE; /* no step_index */
-    for (;;) {
+    for (rc = open_items(r, '}'); rc == 0; rc = next_item(r, '}')) {
         const char *key;
         size_t key_len;
 
         if ((rc = read_key(r, first, &key, &key_len)) != 0 ||
-            (rc = step_field(r, key, key_len, st, &seen)) != 0 ||
-            (rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == '}')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
+            (rc = step_field(r, key, key_len, st, &seen)) != 0)
             return rc;
     }
-    r->p++;
+    if (rc != END)
+        return rc;
     pop_keys(r, first);
     if (!(seen & F_INDEX) || !(seen & F_TYPE) ||
         (prev != NULL && st->index <= prev->index))
@@ -914,16 +861,7 @@ static int read_steps(reader *r, size_t *cap)
 
     if (at_end(r) || *r->p != '[')
         return DECLINE;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
-    if ((rc = skip_ws(r, 1)) != 0)
-        return rc;
-    if (!at_end(r) && *r->p == ']') {
-        r->p++;
-        return 0;
-    }
-    for (;;) {
+    for (rc = open_items(r, ']'); rc == 0; rc = next_item(r, ']')) {
         jx__step *st;
 
         rc = jx__plan_grow_steps(plan, cap, r->line, 0, NULL);
@@ -931,21 +869,10 @@ static int read_steps(reader *r, size_t *cap)
             return rc == JX_ENOMEM ? -1 : DECLINE;
         st = &plan->steps[plan->n_steps++];
         memset(st, 0, sizeof *st);
-        if ((rc = read_step(r, st, plan->n_steps > 1 ? st - 1 : NULL)) != 0 ||
-            (rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == ']')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
+        if ((rc = read_step(r, st, plan->n_steps > 1 ? st - 1 : NULL)) != 0)
             return rc;
     }
-    r->p++;
-    return 0;
+    return rc == END ? 0 : rc;
 }
 
 enum { R_JOB = 1, R_CONTRACT = 2, R_TENANT = 4, R_BY = 8, R_STEPS = 16 };
@@ -986,36 +913,20 @@ static int read_root(reader *r, size_t *cap)
         return rc;
     if (at_end(r) || *r->p != '{')
         return DECLINE;
-    if ((rc = count_node(r)) != 0)
-        return rc;
-    r->p++;
-    if ((rc = skip_ws(r, 1)) != 0)
-        return rc;
-    if (!at_end(r) && *r->p == '}')
-        return DECLINE; /* no contract_id */
-    for (;;) {
+    for (rc = open_items(r, '}'); rc == 0; rc = next_item(r, '}')) {
         const char *key;
         size_t key_len;
 
         if ((rc = read_key(r, 0, &key, &key_len)) != 0 ||
-            (rc = root_field(r, key, key_len, &seen, cap)) != 0 ||
-            (rc = skip_ws(r, 1)) != 0)
-            return rc;
-        if (at_end(r))
-            return DECLINE;
-        if (*r->p == '}')
-            break;
-        if (*r->p != ',')
-            return DECLINE;
-        r->p++;
-        if ((rc = skip_ws(r, 1)) != 0)
+            (rc = root_field(r, key, key_len, &seen, cap)) != 0)
             return rc;
     }
-    r->p++;
+    if (rc != END)
+        return rc;
     if ((rc = skip_ws(r, 0)) != 0)
         return rc;
     if (!at_end(r) || !(seen & R_CONTRACT) || !(seen & R_STEPS))
-        return DECLINE;
+        return DECLINE; /* trailing text, no contract_id (or {}), no steps */
     if (!(seen & R_JOB))
         jx__plan_generate_job_id(r->plan);
     return 0;
