@@ -91,10 +91,13 @@ static void drop_notice(void *arg, const char *message)
 
 int jx__pg_connect(const char *conninfo, PGconn **out, jx_error *err)
 {
-    PGconn *c = PQconnectdb(conninfo != NULL ? conninfo : "");
+    PGconn *c;
     PGresult *res;
 
     *out = NULL;
+    if (jx__pq_load(err) != 0)
+        return JX_EIO;
+    c = PQconnectdb(conninfo != NULL ? conninfo : "");
     if (c == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
