@@ -356,8 +356,13 @@ int main(void)
     static const int workers[] = {1, 2, 4};
     double rate[2][3], cpu[2][3], server[2][3], xacts[2][3], ceil_tps[3];
     double ceil_cpu[3], ceil_server[3], p50, p99;
+    jx_error err = {0, ""};
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* worker/pg.h routes libpq's names through the table the core loads
+     * on first use; this program calls them before the core does. */
+    if (jx__pq_load(&err) != 0)
+        die("%s", err.message);
     server_start();
     atexit(server_stop);
     migrate();
