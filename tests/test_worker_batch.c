@@ -35,6 +35,28 @@ static void pending_job(pgu_test *t, char *id)
     free(v);
 }
 
+/* A job claimed by w1 alone (its id in first), and a second one PENDING
+ * behind it (second): the queue they were claimed on, the caller's to
+ * close. */
+static jx_queue *one_claimed_one_pending(pgu_test *t, char *first,
+                                         char *second)
+{
+    jx_error err = {0, ""};
+    jx_queue *q;
+    PGresult *res;
+
+    pgu_migrate(t);
+    pending_job(t, first);
+    assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
+    res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
+    assert_non_null(res);
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), first);
+    PQclear(res);
+    pending_job(t, second);
+    return q;
+}
+
 /* Claimed by w1 alone, then its status written with the next claim: the
  * status is kept, and the claim finds the next job. */
 static void test_status_then_claim(void **state)
@@ -48,16 +70,7 @@ static void test_status_then_claim(void **state)
                            {JX__STMT_CLAIM, 2, claim, NULL, {0, ""}}};
     PGresult *res;
 
-    pgu_migrate(t);
-    pending_job(t, first);
-    assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
-    res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
-    assert_non_null(res);
-    assert_int_equal(PQntuples(res), 1);
-    assert_string_equal(PQgetvalue(res, 0, 0), first);
-    PQclear(res);
-    pending_job(t, second);
-
+    q = one_claimed_one_pending(t, first, second);
     jx__pg_prepared_batch(q, calls, 2);
     assert_non_null(calls[0].res);
     assert_int_equal(jx__pg_changed(calls[0].res), 1);
@@ -87,19 +100,10 @@ static void test_failure_alone(void **state)
     char first[37], second[37], *v;
     const char *status[] = {first, "w1", "DONE?", NULL, NULL, "1", NULL};
     jx_queue *q;
-    jx_error err = {0, ""};
     jx__pg_call calls[] = {{JX__STMT_FINISH, 7, status, NULL, {0, ""}},
                            {JX__STMT_CLAIM, 2, claim, NULL, {0, ""}}};
-    PGresult *res;
 
-    pgu_migrate(t);
-    pending_job(t, first);
-    assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
-    res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
-    assert_non_null(res);
-    PQclear(res);
-    pending_job(t, second);
-
+    q = one_claimed_one_pending(t, first, second);
     jx__pg_prepared_batch(q, calls, 2);
     assert_null(calls[0].res);
     assert_int_equal(calls[0].err.code, JX_EIO);
