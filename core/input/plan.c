@@ -688,10 +688,22 @@ int jx__plan_steps_json(const char *text, size_t len, const char *name,
     if (rc != 0)
         return rc;
     v = jx__map_get(root, "steps");
-    if (v == NULL || v->kind != JX__NODE_SEQ)
+    if (v == NULL || v->kind != JX__NODE_SEQ) {
         *steps = json_array(); /* "steps:" alone, or none: no step */
-    else
+    } else {
+        /* The plan reads step_type and target as text whatever they look
+         * like ("target: 1e400" is the text 1e400): the copy keeps them
+         * as text too, rather than refusing a number out of range. */
+        for (size_t i = 0; i < v->n_items; i++) {
+            jx__node *type = (jx__node *)jx__map_get(v->items[i], "step_type");
+            jx__node *target = (jx__node *)jx__map_get(v->items[i], "target");
+            if (type != NULL && type->kind == JX__NODE_SCALAR)
+                type->quoted = 1;
+            if (target != NULL && target->kind == JX__NODE_SCALAR)
+                target->quoted = 1;
+        }
         *steps = jx__node_to_json(v, name, err);
+    }
     jx__node_free(root);
     if (*steps == NULL)
         return err != NULL && err->code != 0 ? err->code : JX_ENOMEM;
