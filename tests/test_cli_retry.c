@@ -397,7 +397,7 @@ static void test_refuse_config(void **state)
         &f->p, fx_printf(f, "jobexec: %s:4:7: retry.retryable_errors[0] is "
                             "too large a regular expression: at most 1024 "
                             "bytes, and repetitions ('+', {m,n}) that copy "
-                            "it to no more than 256 parts\n",
+                            "it to no more than 1000 parts\n",
                          config));
     config = write_config(f, "plugins: []\n"
                              "retry:\n"
