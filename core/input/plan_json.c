@@ -293,6 +293,23 @@ static int put_literal(reader *r, jx__buf *b, const char *raw, size_t raw_len,
     return 0;
 }
 
+/* A string value at r->p, unescaped: its bytes (in the text or in
+ * r->text, until the next string is read) and length.  DECLINE when
+ * r->p holds no string: YAML reads a number or word as text. */
+static int read_text_value(reader *r, const char **text, size_t *len)
+{
+    const char *raw;
+    size_t raw_len;
+    int escaped, rc;
+
+    if (at_end(r) || *r->p != '"')
+        return DECLINE;
+    if ((rc = read_string(r, &raw, &raw_len, &escaped)) != 0)
+        return rc;
+    *text = string_text(r, raw, raw_len, escaped, len);
+    return 0;
+}
+
 /* ---- keys -------------------------------------------------------------- */
 
 /*
@@ -303,18 +320,15 @@ static int put_literal(reader *r, jx__buf *b, const char *raw, size_t raw_len,
 static int read_key(reader *r, size_t first, const char **key,
                     size_t *key_len)
 {
-    const char *start = r->p, *raw;
+    const char *start = r->p;
     unsigned line = r->line;
-    size_t raw_len, len;
-    int escaped, rc;
+    size_t len;
+    int rc;
     const char *text;
     key_entry *e;
 
-    if (at_end(r) || *r->p != '"')
-        return DECLINE;
-    if ((rc = read_string(r, &raw, &raw_len, &escaped)) != 0)
+    if ((rc = read_text_value(r, &text, &len)) != 0)
         return rc;
-    text = string_text(r, raw, raw_len, escaped, &len);
     if (r->n_keys - first >= MAX_KEYS)
         return DECLINE;
     for (size_t i = first; i < r->n_keys; i++)
@@ -598,15 +612,12 @@ static int read_value(reader *r, jx__buf *b, int depth)
 /* A string value, unescaped, copied into the arena as *out. */
 static int read_text(reader *r, int allow_empty, const char **out)
 {
-    const char *raw, *text;
-    size_t raw_len, len;
-    int escaped, rc;
+    const char *text;
+    size_t len;
+    int rc;
 
-    if (at_end(r) || *r->p != '"')
-        return DECLINE; /* a number or word: YAML reads it as text */
-    if ((rc = read_string(r, &raw, &raw_len, &escaped)) != 0)
+    if ((rc = read_text_value(r, &text, &len)) != 0)
         return rc;
-    text = string_text(r, raw, raw_len, escaped, &len);
     if (!allow_empty && len == 0)
         return DECLINE;
     return keep(r, text, len, out);
@@ -614,17 +625,14 @@ static int read_text(reader *r, int allow_empty, const char **out)
 
 static int read_uuid(reader *r, char out[JX__UUID_LEN + 1])
 {
-    const char *raw, *text;
+    const char *text;
     char copy[JX__UUID_LEN + 1];
-    size_t raw_len, len;
-    int escaped, rc;
+    size_t len;
+    int rc;
     uuid_t u;
 
-    if (at_end(r) || *r->p != '"')
-        return DECLINE;
-    if ((rc = read_string(r, &raw, &raw_len, &escaped)) != 0)
+    if ((rc = read_text_value(r, &text, &len)) != 0)
         return rc;
-    text = string_text(r, raw, raw_len, escaped, &len);
     if (len != JX__UUID_LEN)
         return DECLINE;
     memcpy(copy, text, len);
@@ -723,15 +731,11 @@ static int read_secret_names(reader *r)
     if (at_end(r) || *r->p != '[')
         return DECLINE;
     for (rc = open_items(r, ']'); rc == 0; rc = next_item(r, ']')) {
-        const char *raw, *text;
-        size_t raw_len, len;
-        int escaped;
+        const char *text;
+        size_t len;
 
-        if (at_end(r) || *r->p != '"')
-            return DECLINE;
-        if ((rc = read_string(r, &raw, &raw_len, &escaped)) != 0)
+        if ((rc = read_text_value(r, &text, &len)) != 0)
             return rc;
-        text = string_text(r, raw, raw_len, escaped, &len);
         if (jx__buf_append(&r->secret_names, text, len) != 0 ||
             jx__buf_append(&r->secret_names, "", 1) != 0)
             return -1;
