@@ -408,6 +408,18 @@ static void test_refuse_config(void **state)
     assert_int_equal(f->p.status, 2);
     assert_non_null(strstr(f->p.err, ":5:7: retry.retryable_errors[1] is too "
                                      "large a regular expression"));
+    /* A loop around what can match nothing: refused with the operator's
+     * place in the pattern. */
+    config = write_config(f, "plugins: []\n"
+                             "retry:\n"
+                             "  retryable_errors: [\"x((a*)+)+\"]\n");
+    JOBEXEC(f, NULL, "retry-advice", "-c", config, "-a", "1", "-e", "x");
+    assert_usage_error(
+        &f->p, fx_printf(f, "jobexec: %s:3:22: retry.retryable_errors[0] "
+                            "repeats without bound what can match nothing "
+                            "('+' at byte 7, as in (a*)+ or a**): leave "
+                            "that repetition out, it changes no match\n",
+                         config));
     /* Many repetitions side by side, and small intervals, are fine. */
     config = write_config(f, "plugins: []\n"
                              "retry:\n"

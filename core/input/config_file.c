@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input/regex_bound.h"
 #include "input/yamldoc.h"
 
 #ifndef LT_MODULE_EXT
@@ -495,103 +496,30 @@ static int check_retry_delays(const jx__node *base, const jx__node *max,
                                "found %s", JX__RETRY_DEFAULT_MAX, base->text);
 }
 
-/* A pattern's size, and the size of what regcomp makes of it: glibc's
- * regcomp copies a subexpression once per count of an interval and once
- * more for a '+', nested copies multiply, so "(a{999}){999}" or "a" and
- * fifty '+' take minutes and gigabytes to compile; and its closures grow
- * faster than its nodes, so even 16,000 of them take seconds.  Messages
- * are matched by short patterns (an IPv4 address is some 25 parts);
- * these bounds leave them every use. */
-#define MAX_PATTERN_BYTES 1024
-#define MAX_PATTERN_NODES 1000
-
-static unsigned long capped(unsigned long v)
+/* Refuses a pattern that regcomp would take long or much memory to
+ * compile (see regex_bound.c). */
+static int check_pattern(const jx__node *item, const char *name,
+                         const char *what, jx_error *err)
 {
-    return v > MAX_PATTERN_NODES ? MAX_PATTERN_NODES + 1 : v;
-}
+    size_t offset = 0;
 
-/* Skips a bracket expression at *p ('['), classes and a leading ']'
- * included. */
-static void skip_bracket(const char **p)
-{
-    const char *q = *p + 1;
-
-    if (*q == '^')
-        q++;
-    if (*q == ']')
-        q++;
-    while (*q != '\0' && *q != ']') {
-        if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
-            const char *end = strchr(q + 2, q[1]);
-            q = end != NULL && end[1] == ']' ? end + 2 : q + 1;
-        } else {
-            q++;
-        }
-    }
-    *p = *q == ']' ? q + 1 : q;
-}
-
-/* A count of an interval at *p ('{'), its largest ({m}, {m,}: m + 1,
- * {m,n}, {,n}); *p moves past it.  0 when it is not an interval. */
-static unsigned long interval_count(const char **p)
-{
-    const char *q = *p + 1;
-    unsigned long m = 0, n = 0;
-    int comma = 0;
-
-    for (; *q >= '0' && *q <= '9'; q++)
-        m = capped(m * 10 + (unsigned long)(*q - '0'));
-    if (*q == ',') {
-        comma = 1;
-        for (q++; *q >= '0' && *q <= '9'; q++)
-            n = capped(n * 10 + (unsigned long)(*q - '0'));
-    }
-    if (*q != '}' || q == *p + 1)
+    switch (jx__regex_bound(item->text, item->text_len, &offset)) {
+    case JX__REGEX_BOUNDED:
         return 0;
-    *p = q + 1;
-    if (!comma)
-        return m > 0 ? m : 1;
-    return n > 0 ? n : m + 1;
-}
-
-/* The nodes regcomp makes of the extended regular expression at *p, up
- * to its end or a ')' closing a group, roughly and never fewer; capped
- * just past MAX_PATTERN_NODES. */
-static unsigned long pattern_nodes(const char **p, int depth)
-{
-    unsigned long total = 0;
-
-    while (**p != '\0' && !(**p == ')' && depth > 0)) {
-        unsigned long atom = 1, count;
-
-        if (**p == '|') {
-            (*p)++;
-            continue;
-        }
-        if (**p == '(') {
-            (*p)++;
-            atom = depth < 100 ? pattern_nodes(p, depth + 1)
-                               : MAX_PATTERN_NODES + 1;
-            if (**p == ')')
-                (*p)++;
-        } else if (**p == '[') {
-            skip_bracket(p);
-        } else {
-            *p += **p == '\\' && (*p)[1] != '\0' ? 2 : 1;
-        }
-        for (;;) { /* its repetitions, stacked ones included */
-            if (**p == '*' || **p == '?')
-                (*p)++;
-            else if (**p == '+')
-                (*p)++, atom = capped(atom * 2);
-            else if (**p == '{' && (count = interval_count(p)) > 0)
-                atom = capped(atom * count);
-            else
-                break;
-        }
-        total = capped(total + atom + 1);
+    case JX__REGEX_TOO_LARGE:
+        return at(err, name, item,
+                  "%s is too large a regular expression: at most %d bytes, "
+                  "and repetitions ('+', {m,n}) that copy it to no more "
+                  "than %d parts",
+                  what, JX__REGEX_MAX_BYTES, JX__REGEX_MAX_PARTS);
+    case JX__REGEX_EMPTY_LOOP:
+        return at(err, name, item,
+                  "%s repeats without bound what can match nothing "
+                  "('%c' at byte %zu, as in (a*)+ or a**): leave that "
+                  "repetition out, it changes no match",
+                  what, item->text[offset], offset + 1);
     }
-    return total;
+    return 0;
 }
 
 /* retryable_errors: POSIX extended regular expressions, compiled here so
@@ -611,23 +539,16 @@ static int read_retryable_errors(const jx__node *v, const char *name,
         return jx__fail(err, JX_ENOMEM, "out of memory");
     for (size_t i = 0; i < v->n_items; i++) {
         const jx__node *item = v->items[i];
-        const char *text;
         char what[64];
         int rc;
 
         snprintf(what, sizeof what, "retry.retryable_errors[%zu]", i);
         if ((rc = get_string(item, name, what, &r->pattern_texts[i], err)))
             return rc;
-        text = item->text;
-        if (item->text_len > MAX_PATTERN_BYTES ||
-            pattern_nodes(&text, 0) > MAX_PATTERN_NODES) {
+        if ((rc = check_pattern(item, name, what, err)) != 0) {
             free(r->pattern_texts[i]);
             r->pattern_texts[i] = NULL;
-            return at(err, name, item,
-                      "%s is too large a regular expression: at most %d "
-                      "bytes, and repetitions ('+', {m,n}) that copy it "
-                      "to no more than %d parts",
-                      what, MAX_PATTERN_BYTES, MAX_PATTERN_NODES);
+            return rc;
         }
         /* The reader refuses NUL in scalars: regcomp sees the whole
          * pattern. */
