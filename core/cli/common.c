@@ -56,31 +56,47 @@ static void put_escaped(FILE *fp, const char *s)
     }
 }
 
-void jx__cli_print_width(FILE *fp, const char *s, size_t width)
+/* s escaped as put_escaped() writes it, malloc'd (the caller frees it),
+ * and its length; NULL when out of memory. */
+static char *escaped(const char *s, size_t *len)
 {
     char *text = NULL;
-    size_t len = 0, cols = 0;
-    FILE *mem = open_memstream(&text, &len);
+    FILE *mem = open_memstream(&text, len);
 
     if (mem == NULL)
-        return;
+        return NULL;
     put_escaped(mem, s);
-    fclose(mem);
+    if (fclose(mem) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+void jx__cli_print_width(FILE *fp, const char *s, size_t width)
+{
+    size_t len = 0, cols = 0;
+    char *text = escaped(s, &len);
+    const unsigned char *p = (const unsigned char *)text;
+
     /* A column per code point: good enough for a status line. */
-    for (const unsigned char *p = (const unsigned char *)text;
-         p != NULL && *p != '\0' && cols < width; cols++) {
+    for (; p != NULL && *p != '\0' && cols < width; cols++) {
         size_t n = 1;
         while ((p[n] & 0xc0) == 0x80)
             n++;
-        fwrite(p, 1, n, fp);
         p += n;
     }
+    if (text != NULL)
+        fwrite(text, 1, (size_t)(p - (const unsigned char *)text), fp);
     free(text);
 }
 
+/* The line goes out in one piece: stderr is unbuffered, and a line written
+ * a character at a time would interleave with other processes' lines. */
 int jx__cli_print_line(FILE *fp, const char *fmt, ...)
 {
-    char *text;
+    char *text, *line;
+    size_t len = 0;
     va_list ap;
     int n;
 
@@ -89,9 +105,12 @@ int jx__cli_print_line(FILE *fp, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return -1;
-    put_escaped(fp, text);
-    putc('\n', fp);
+    line = escaped(text, &len);
     free(text);
+    if (line == NULL)
+        return -1;
+    fprintf(fp, "%s\n", line);
+    free(line);
     return 0;
 }
 
