@@ -60,6 +60,7 @@ struct jx__evlog {
     off_t populated;    /* the mapping is writable in the page tables up
                            to here */
     off_t ahead;        /* what is populated ahead next */
+    off_t dropped;      /* pages before this are out of the page tables */
     unsigned since_check; /* appends since others were last looked for */
     struct timespec last_append; /* coarse clock, for the same */
 };
@@ -421,6 +422,8 @@ static int must_be_regular(const struct stat *st, const char *path,
  * so that a short job does not make pages it never writes. */
 #define FIRST_POPULATE ((off_t)16 << 10)
 #define LAST_POPULATE ((off_t)256 << 10)
+/* Written pages are dropped from the page tables a MiB at a time. */
+#define DROP_EVERY ((off_t)1 << 20)
 
 static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len);
 
@@ -476,7 +479,26 @@ static int map_extent(jx__evlog *log, off_t alloc)
     log->map = map;
     log->map_off = from;
     log->populated = from;
+    log->dropped = from;
     return 0;
+}
+
+/*
+ * Drops the written pages behind the append point from this process's
+ * page tables, once a MiB of them is: they stay in the page cache (dirty
+ * until written back, or synced as the policy says), but no longer count
+ * in the process's resident memory, which would otherwise hold each
+ * extent whole as it fills (a 100,000-step job: up to 4 MiB more).
+ */
+static void drop_behind(jx__evlog *log)
+{
+    off_t to = page_of(log->end);
+
+    if (to - log->dropped < DROP_EVERY)
+        return;
+    if (madvise(log->map + (log->dropped - log->map_off),
+                (size_t)(to - log->dropped), MADV_DONTNEED) == 0)
+        log->dropped = to;
 }
 
 /*
@@ -639,6 +661,7 @@ static int append_mapped(jx__evlog *log, const char *data, size_t len,
     populate_ahead(log, start + (off_t)len);
     copy_lines(log->map + (start - log->map_off), data, len);
     log->end = start + (off_t)len;
+    drop_behind(log);
     /* fdatasync, not msync: the same pages reach the disk (only this
      * append's are dirty), and every policy's sync is one call. */
     return log->fsync == JX__FSYNC_STEP ? evlog_sync_locked(log, why,
