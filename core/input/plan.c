@@ -7,9 +7,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <uuid/uuid.h>
 
@@ -441,9 +444,9 @@ jx_plan *jx__plan_new(const char *name, size_t text_len)
     return plan;
 }
 
-/* The last checks and touches of a plan read either way. */
-static int finish_plan(jx_plan *plan, size_t cap, const char *text,
-                       size_t len, jx_error *err)
+/* The last checks and touches of a plan read either way; its digest is
+ * the caller's. */
+static int finish_plan(jx_plan *plan, size_t cap, jx_error *err)
 {
     if (cap > plan->n_steps && plan->n_steps > 0) {
         /* Give back what growing reserved. */
@@ -454,6 +457,12 @@ static int finish_plan(jx_plan *plan, size_t cap, const char *text,
     }
     if (jx__redact_plan(plan) != 0)
         return jx__fail(err, JX_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int digest_plan(jx_plan *plan, const char *text, size_t len,
+                       jx_error *err)
+{
     if (hash_hex(text, len, plan->sha256) != 0)
         return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", plan->name);
     return 0;
@@ -492,12 +501,17 @@ int jx__plan_parse_positioned(const char *text, size_t len, const char *name,
     jx__node_free(root);
     jx__buf_free(&steps.scratch);
     if (rc == 0)
-        rc = finish_plan(plan, steps.cap, text, len, err);
+        rc = finish_plan(plan, steps.cap, err);
+    if (rc == 0)
+        rc = digest_plan(plan, text, len, err);
     return hand_over(plan, rc, out, err);
 }
 
-int jx__plan_parse_fast(const char *text, size_t len, const char *name,
-                        jx_plan **out, jx_error *err)
+/* The fast reader, giving the text back through release as it goes when
+ * release is not NULL; sha256 is the text's digest, taken before. */
+static int parse_fast(const char *text, size_t len, const char *name,
+                      const char *sha256, jx__plan_release_fn *release,
+                      void *release_user, jx_plan **out, jx_error *err)
 {
     jx_plan *plan = jx__plan_new(name, len);
     size_t cap = 0;
@@ -506,14 +520,28 @@ int jx__plan_parse_fast(const char *text, size_t len, const char *name,
     *out = NULL;
     if (plan == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    rc = jx__plan_read_json(plan, text, len, &cap, err);
+    rc = jx__plan_read_json(plan, text, len, release, release_user, &cap,
+                            err);
     if (rc == JX__PLAN_DECLINED) {
         jx_plan_free(plan);
         return rc;
     }
     if (rc == 0)
-        rc = finish_plan(plan, cap, text, len, err);
+        rc = finish_plan(plan, cap, err);
+    if (rc == 0)
+        memcpy(plan->sha256, sha256, sizeof plan->sha256);
     return hand_over(plan, rc, out, err);
+}
+
+int jx__plan_parse_fast(const char *text, size_t len, const char *name,
+                        jx_plan **out, jx_error *err)
+{
+    char sha256[65];
+
+    *out = NULL;
+    if (hash_hex(text, len, sha256) != 0)
+        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
+    return parse_fast(text, len, name, sha256, NULL, NULL, out, err);
 }
 
 int jx_plan_parse(const char *text, size_t len, const char *name,
@@ -528,15 +556,33 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
     return rc;
 }
 
-int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
-{
-    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+/* A plan file's text as jx_plan_load() reads it, given back page by page
+ * behind the fast reader: at the end of a long plan its steps are in
+ * memory, its text is not (a 100,000-step plan: some 12 MiB less). */
+typedef struct plan_text {
     char *text;
     size_t len;
-    int rc;
+    uintptr_t released; /* pages before this are given back */
+} plan_text;
 
-    *out = NULL;
-    rc = jx__read_file(path, plan_limits.max_bytes, &text, &len, err);
+static void give_back(void *user, const char *upto)
+{
+    plan_text *t = user;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = (t->released + page - 1) & ~(page - 1);
+    uintptr_t to = (uintptr_t)upto & ~(page - 1);
+
+    /* Whole pages inside the buffer: malloc's own words, before it, are
+     * left alone.  Pages given back read as zeros, and are not read. */
+    if (to > from && madvise((void *)from, to - from, MADV_DONTNEED) == 0)
+        t->released = to;
+}
+
+static int read_plan_file(const char *path, plan_text *t, jx_error *err)
+{
+    int rc = jx__read_file(path, plan_limits.max_bytes, &t->text, &t->len,
+                           err);
+
     if (rc != 0) {
         if (rc != JX_ENOMEM && rc != JX_ELIMIT)
             rc = JX_EPLAN;
@@ -544,8 +590,41 @@ int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
             err->code = rc;
         return rc;
     }
-    rc = jx_plan_parse(text, len, name, out, err);
-    free(text);
+    t->released = (uintptr_t)t->text;
+    return 0;
+}
+
+int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    char sha256[65];
+    plan_text t;
+    int rc;
+
+    *out = NULL;
+    if ((rc = read_plan_file(path, &t, err)) != 0)
+        return rc;
+    if (hash_hex(t.text, t.len, sha256) != 0) {
+        free(t.text);
+        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
+    }
+    /* Standard input cannot be read twice: its text stays whole. */
+    rc = parse_fast(t.text, t.len, name, sha256, is_stdin ? NULL : give_back,
+                    &t, out, err);
+    if (rc != JX__PLAN_DECLINED) {
+        free(t.text);
+        return rc;
+    }
+    if (t.released != (uintptr_t)t.text) {
+        /* What the fast reader gave back, the positioned reader needs:
+         * the file is read again (and is what it now holds). */
+        free(t.text);
+        if ((rc = read_plan_file(path, &t, err)) != 0)
+            return rc;
+    }
+    rc = jx__plan_parse_positioned(t.text, t.len, name, out, err);
+    free(t.text);
     return rc;
 }
 
@@ -624,7 +703,9 @@ int jx_plan_parse_step(const char *text, size_t len, const char *name,
     jx__node_free(root);
     jx__buf_free(&scratch);
     if (rc == 0)
-        rc = finish_plan(plan, 1, text, len, err);
+        rc = finish_plan(plan, 1, err);
+    if (rc == 0)
+        rc = digest_plan(plan, text, len, err);
     return hand_over(plan, rc, out, err);
 }
 

@@ -77,7 +77,16 @@ typedef struct reader {
     /* secret_parameters of the current step: names, unescaped */
     jx__buf secret_names;
     size_t n_secret_names;
+    /* Told of the text behind a finished step, which is read no more:
+     * what a step keeps is copied into the plan. */
+    const jx__step *prev; /* the step before the one being read */
+    jx__plan_release_fn *release;
+    void *release_user;
+    const char *released; /* told up to here */
 } reader;
+
+/* Every this many bytes read, the text behind is given back. */
+#define RELEASE_BYTES ((size_t)1 << 20)
 
 /* ---- bytes ------------------------------------------------------------- */
 
@@ -610,7 +619,10 @@ static int read_value(reader *r, jx__buf *b, int depth)
 /* ---- the plan ---------------------------------------------------------- */
 
 /* A string value, unescaped, copied into the arena as *out. */
-static int read_text(reader *r, int allow_empty, const char **out)
+/* A string value, kept in the plan; or same_as itself, when it is not
+ * NULL and holds the same text: steps of one type share one copy. */
+static int read_text(reader *r, int allow_empty, const char *same_as,
+                     const char **out)
 {
     const char *text;
     size_t len;
@@ -620,6 +632,11 @@ static int read_text(reader *r, int allow_empty, const char **out)
         return rc;
     if (!allow_empty && len == 0)
         return DECLINE;
+    if (same_as != NULL && strlen(same_as) == len &&
+        memcmp(same_as, text, len) == 0) {
+        *out = same_as;
+        return 0;
+    }
     return keep(r, text, len, out);
 }
 
@@ -807,9 +824,10 @@ static int step_field(reader *r, const char *key, size_t len, jx__step *st,
         st->index = ll;
         return 0;
     case 1:
-        return read_text(r, 0, &st->type);
+        return read_text(r, 0, r->prev != NULL ? r->prev->type : NULL,
+                         &st->type);
     case 2:
-        return read_text(r, 1, &st->target);
+        return read_text(r, 1, NULL, &st->target);
     case 3:
         /* The nodes YAML counts for the step's map come before. */
         return read_params(r, st, 4);
@@ -830,6 +848,7 @@ static int read_step(reader *r, jx__step *st, const jx__step *prev)
 
     if (at_end(r) || *r->p != '{')
         return DECLINE;
+    r->prev = prev;
     st->line = r->line;
     st->col = column_of(r, r->p);
     st->timeout_seconds = JX__DEFAULT_TIMEOUT_SECONDS;
@@ -852,10 +871,25 @@ static int read_step(reader *r, jx__step *st, const jx__step *prev)
     if (!(seen & F_INDEX) || !(seen & F_TYPE) ||
         (prev != NULL && st->index <= prev->index))
         return DECLINE;
-    if ((rc = add_secrets(r)) != 0 ||
-        (rc = keep_literal(r, st->type, &st->type_json)) != 0)
+    if ((rc = add_secrets(r)) != 0)
+        return rc;
+    if (prev != NULL && st->type == prev->type)
+        st->type_json = prev->type_json;
+    else if ((rc = keep_literal(r, st->type, &st->type_json)) != 0)
         return rc;
     return keep_literal(r, st->target, &st->target_json);
+}
+
+/* Between steps: gives back the text before r->p, once there is enough
+ * of it.  Columns are counted up to r->p first, the only later reading
+ * of bytes behind it. */
+static void release_behind(reader *r)
+{
+    if (r->release == NULL || (size_t)(r->p - r->released) < RELEASE_BYTES)
+        return;
+    column_of(r, r->p);
+    r->release(r->release_user, r->p);
+    r->released = r->p;
 }
 
 static int read_steps(reader *r, size_t *cap)
@@ -875,6 +909,7 @@ static int read_steps(reader *r, size_t *cap)
         memset(st, 0, sizeof *st);
         if ((rc = read_step(r, st, plan->n_steps > 1 ? st - 1 : NULL)) != 0)
             return rc;
+        release_behind(r);
     }
     return rc == END ? 0 : rc;
 }
@@ -901,9 +936,9 @@ static int root_field(reader *r, const char *key, size_t len, int *seen,
     case 1:
         return read_uuid(r, plan->contract_id);
     case 2:
-        return read_text(r, 1, &plan->tenant_id);
+        return read_text(r, 1, NULL, &plan->tenant_id);
     case 3:
-        return read_text(r, 0, &plan->executed_by);
+        return read_text(r, 0, NULL, &plan->executed_by);
     default:
         return read_steps(r, cap);
     }
@@ -937,10 +972,12 @@ static int read_root(reader *r, size_t *cap)
 }
 
 int jx__plan_read_json(jx_plan *plan, const char *text, size_t len,
+                       jx__plan_release_fn *release, void *release_user,
                        size_t *cap, jx_error *err)
 {
     reader r = {.p = text, .end = text + len, .line = 1,
-                .col_at = text, .plan = plan};
+                .col_at = text, .plan = plan, .release = release,
+                .release_user = release_user, .released = text};
     int rc;
 
     *cap = 0;

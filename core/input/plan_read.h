@@ -50,14 +50,21 @@ int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
 /* What a step without parameters points at. */
 extern const char jx__no_params_json[];
 
+/* Told by the fast reader, between steps, that it reads no byte before
+ * upto again (NULL: the text stays whole). */
+typedef void jx__plan_release_fn(void *user, const char *upto);
+
 /*
  * Reads a JSON plan straight into plan, without a tree: 0 (steps' array
  * *cap long), JX__PLAN_DECLINED for anything it does not take whole (not
  * JSON, a schema error, a limit, an unusual shape; plan is then to be
  * thrown away), or JX_ENOMEM.  It never refuses: what it takes, the
- * positioned reader would take the same way.
+ * positioned reader would take the same way.  With release, the text
+ * behind each finished step may be given back as it goes: a plan it
+ * declines is then to be read again from its source.
  */
 int jx__plan_read_json(jx_plan *plan, const char *text, size_t len,
+                       jx__plan_release_fn *release, void *release_user,
                        size_t *cap, jx_error *err);
 
 #endif
