@@ -157,6 +157,14 @@ static void test_complete(void **state)
                        "jsonb_array_elements(step_results) r WHERE job_id = "
                        "'%s'",
                     id, "COMPLETED,COMPLETED,COMPLETED");
+    /* The health columns are the document's observations (JSON null here:
+     * the config has no health probe). */
+    assert_job_text(t, "SELECT concat_ws(' ', jsonb_typeof("
+                       "health_snapshot_before), jsonb_typeof("
+                       "health_snapshot_after), health_snapshot_before = "
+                       "execution_evidence #> '{health_observations,before}') "
+                       "FROM governance_jobs WHERE job_id = '%s'",
+                    id, "null null t");
     text = job_value(t, "SELECT execution_evidence::text FROM "
                         "governance_jobs WHERE job_id = '%s'",
                      id);

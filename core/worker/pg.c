@@ -42,14 +42,16 @@ static const struct {
         4},
     [JX__STMT_FINISH] = {
         "jx_finish", "writing the job's status",
+        /* The document and the step are parsed once each, in d: every
+         * cast of a parameter to jsonb parses its text again. */
         "UPDATE governance_jobs SET status = $3, status_reason = $4, "
-        "step_results = CASE WHEN $5::jsonb IS NULL THEN step_results "
-        "ELSE step_results || jsonb_build_array($5::jsonb) END, "
-        "current_step_index = $6::int, execution_evidence = $7::jsonb, "
-        "health_snapshot_before = $7::jsonb #> "
-        "'{health_observations,before}', "
-        "health_snapshot_after = $7::jsonb #> '{health_observations,after}', "
+        "step_results = CASE WHEN d.step IS NULL THEN step_results "
+        "ELSE step_results || jsonb_build_array(d.step) END, "
+        "current_step_index = $6::int, execution_evidence = d.doc, "
+        "health_snapshot_before = d.doc #> '{health_observations,before}', "
+        "health_snapshot_after = d.doc #> '{health_observations,after}', "
         "completed_at = now(), lease_expires_at = NULL "
+        "FROM (SELECT $5::jsonb AS step, $7::jsonb AS doc) d "
         "WHERE job_id = $1 AND lease_owner = $2 AND status = 'RUNNING' "
         "AND lease_expires_at > now()",
         7},
