@@ -77,9 +77,9 @@ typedef struct reader {
     /* secret_parameters of the current step: names, unescaped */
     jx__buf secret_names;
     size_t n_secret_names;
+    const jx__step *prev; /* the step before the one being read */
     /* Told of the text behind a finished step, which is read no more:
      * what a step keeps is copied into the plan. */
-    const jx__step *prev; /* the step before the one being read */
     jx__plan_release_fn *release;
     void *release_user;
     const char *released; /* told up to here */
@@ -618,9 +618,9 @@ static int read_value(reader *r, jx__buf *b, int depth)
 
 /* ---- the plan ---------------------------------------------------------- */
 
-/* A string value, unescaped, copied into the arena as *out. */
-/* A string value, kept in the plan; or same_as itself, when it is not
- * NULL and holds the same text: steps of one type share one copy. */
+/* A string value, unescaped, copied into the arena as *out; or same_as
+ * itself, when it is not NULL and holds the same text: steps of one type
+ * share one copy. */
 static int read_text(reader *r, int allow_empty, const char *same_as,
                      const char **out)
 {
