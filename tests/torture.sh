@@ -35,7 +35,14 @@ plan=$src/tests/data/torture/plan.yaml
 # Sanitizer reports get exit statuses of their own, outside 0-3, and are
 # also looked for in stderr.
 export ASAN_OPTIONS=detect_leaks=1:exitcode=86:abort_on_error=0
-export LSAN_OPTIONS=exitcode=87
+# use_tls=0: LeakSanitizer's own tracer crashes here on a dynamic TLS
+# entry of a dlopen'd plugin ("DTLS 8 at 0x15f", SIGSEGV, exit 87 on a
+# clean run).  Not scanning TLS can only report more leaks, never fewer:
+# what only a thread-local points to counts as leaked.  That includes the
+# dynamic TLS blocks themselves, which LeakSanitizer's built-in
+# suppression (*tls_get_addr*) covers; print_suppressions=0 keeps its
+# summary off stderr, where a run must print nothing else.
+export LSAN_OPTIONS=exitcode=87:use_tls=0:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=88
 
 rm -rf "$work"
@@ -101,6 +108,14 @@ check() {
   "$jobexec" evidence verify "$dir/evidence.jsonl" >"$dir/verify" 2>&1
   vstatus=$?
   if [ "$vstatus" -eq 0 ]; then
+    return
+  elif [ "$status" -eq 0 ] && [ "$vstatus" -eq 1 ] &&
+       grep -q '^jobexec: warning: .*: cannot cut the preallocated tail: ' \
+         "$dir/stderr" &&
+       grep -q ' valid, 0 incomplete, 0 tampered$' "$dir/verify"; then
+    # The job is whole and every record verifies; the zero tail a failed
+    # ftruncate left is said on stderr, verify calls it a torn line, and
+    # the next writer cuts it.
     return
   elif [ "$vstatus" -eq 1 ] && ! grep -q tampered: "$dir/verify" &&
        grep -q incomplete "$dir/verify"; then
