@@ -24,7 +24,7 @@
 #include "fixture.h"
 #include "testutil.h"
 
-#define N_STEPS 30000 /* about 3 MiB of text */
+#define N_STEPS 12000 /* about 2.4 MB of text: the reader gives back twice */
 
 typedef struct fixture {
     char *dir, *path;
@@ -97,6 +97,8 @@ static void write_plan(fixture *f, int compact, const char *last_step)
     if (last_step != NULL)
         put(f, "%s", last_step);
     put(f, "]}\n");
+    /* Long enough for the reader to give text back (a MiB at a time). */
+    assert_true(f->text.len > 2 * 1024 * 1024);
     free(f->path);
     f->path = tu_write(f->dir, compact ? "compact.json" : "pretty.json",
                        f->text.data);
