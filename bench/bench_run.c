@@ -775,8 +775,8 @@ static void bench_startup(void)
     /* The real binary, not libtool's wrapper script. */
     setenv("LD_LIBRARY_PATH", JX_BENCH_BUILDDIR "/.libs", 1);
     for (int r = 0; r < STARTUP_ROUNDS; r++) {
-        const char *run[] = {exe, "run", "--config", cfg_path, plan_path,
-                             NULL};
+        const char *run[] = {exe, "run", "--quiet", "--config", cfg_path,
+                             plan_path, NULL};
         const char *base[] = {"/bin/true", NULL};
         t_true[r] = spawn_wait(base);
         t_cli[r] = spawn_wait(run);
