@@ -508,10 +508,10 @@ int jx__plan_parse_positioned(const char *text, size_t len, const char *name,
 }
 
 /* The fast reader, giving the text back through release as it goes when
- * release is not NULL; sha256 is the text's digest, taken before. */
+ * release is not NULL.  The plan's digest is the caller's to fill. */
 static int parse_fast(const char *text, size_t len, const char *name,
-                      const char *sha256, jx__plan_release_fn *release,
-                      void *release_user, jx_plan **out, jx_error *err)
+                      jx__plan_release_fn *release, void *release_user,
+                      jx_plan **out, jx_error *err)
 {
     jx_plan *plan = jx__plan_new(name, len);
     size_t cap = 0;
@@ -528,20 +528,29 @@ static int parse_fast(const char *text, size_t len, const char *name,
     }
     if (rc == 0)
         rc = finish_plan(plan, cap, err);
-    if (rc == 0)
-        memcpy(plan->sha256, sha256, sizeof plan->sha256);
     return hand_over(plan, rc, out, err);
+}
+
+/* A plan handed over without its digest: taken back when the digest
+ * cannot be had. */
+static int keep_digested(jx_plan **out, int digest_rc, jx_error *err)
+{
+    if (digest_rc == 0)
+        return 0;
+    jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", (*out)->name);
+    jx_plan_free(*out);
+    *out = NULL;
+    return JX_EINTERNAL;
 }
 
 int jx__plan_parse_fast(const char *text, size_t len, const char *name,
                         jx_plan **out, jx_error *err)
 {
-    char sha256[65];
+    int rc = parse_fast(text, len, name, NULL, NULL, out, err);
 
-    *out = NULL;
-    if (hash_hex(text, len, sha256) != 0)
-        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
-    return parse_fast(text, len, name, sha256, NULL, NULL, out, err);
+    if (rc != 0)
+        return rc;
+    return keep_digested(out, hash_hex(text, len, (*out)->sha256), err);
 }
 
 int jx_plan_parse(const char *text, size_t len, const char *name,
@@ -558,11 +567,14 @@ int jx_plan_parse(const char *text, size_t len, const char *name,
 
 /* A plan file's text as jx_plan_load() reads it, given back page by page
  * behind the fast reader: at the end of a long plan its steps are in
- * memory, its text is not (a 100,000-step plan: some 12 MiB less). */
+ * memory, its text is not (a 100,000-step plan: some 12 MiB less).  The
+ * text is hashed as it goes, each piece before it is given back. */
 typedef struct plan_text {
     char *text;
     size_t len;
-    uintptr_t released; /* pages before this are given back */
+    uintptr_t released; /* pages before this are given back ... */
+    jx__sha256_ctx *hash;
+    int hash_failed;     /* ... and hashed, unless this is set */
 } plan_text;
 
 static void give_back(void *user, const char *upto)
@@ -572,10 +584,32 @@ static void give_back(void *user, const char *upto)
     uintptr_t from = (t->released + page - 1) & ~(page - 1);
     uintptr_t to = (uintptr_t)upto & ~(page - 1);
 
+    if (to <= from || t->hash_failed)
+        return;
+    if (jx__sha256_update(t->hash, (const char *)t->released,
+                          to - t->released) != 0) {
+        t->hash_failed = 1; /* the text stays: the caller hashes it whole */
+        return;
+    }
     /* Whole pages inside the buffer: malloc's own words, before it, are
-     * left alone.  Pages given back read as zeros, and are not read. */
-    if (to > from && madvise((void *)from, to - from, MADV_DONTNEED) == 0)
-        t->released = to;
+     * left alone.  Pages given back read as zeros, and are not read;
+     * hashed already, they are hashed no more. */
+    madvise((void *)from, to - from, MADV_DONTNEED);
+    t->released = to;
+}
+
+/* The digest of t's text: what give_back hashed, then the rest. */
+static int digest_rest(plan_text *t, char out[65])
+{
+    unsigned char digest[JX__SHA256_LEN];
+    size_t done = t->released - (uintptr_t)t->text;
+
+    if (t->hash_failed ||
+        jx__sha256_update(t->hash, t->text + done, t->len - done) != 0 ||
+        jx__sha256_finish(t->hash, digest) != 0)
+        return -1;
+    jx__hex(digest, sizeof digest, out);
+    return 0;
 }
 
 static int read_plan_file(const char *path, plan_text *t, jx_error *err)
@@ -598,20 +632,25 @@ int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
 {
     int is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "<stdin>" : path;
-    char sha256[65];
-    plan_text t;
+    plan_text t = {0};
     int rc;
 
     *out = NULL;
     if ((rc = read_plan_file(path, &t, err)) != 0)
         return rc;
-    if (hash_hex(t.text, t.len, sha256) != 0) {
-        free(t.text);
-        return jx__fail(err, JX_EINTERNAL, "%s: SHA-256 failed", name);
-    }
-    /* Standard input cannot be read twice: its text stays whole. */
-    rc = parse_fast(t.text, t.len, name, sha256, is_stdin ? NULL : give_back,
+    /* Standard input cannot be read twice: its text stays whole, as it
+     * does when there is no context to hash it in pieces. */
+    t.hash = is_stdin ? NULL : jx__sha256_ctx_new();
+    t.hash_failed = t.hash == NULL || jx__sha256_start(t.hash) != 0;
+    rc = parse_fast(t.text, t.len, name, t.hash_failed ? NULL : give_back,
                     &t, out, err);
+    if (rc == 0)
+        rc = keep_digested(out,
+                           t.released == (uintptr_t)t.text
+                               ? hash_hex(t.text, t.len, (*out)->sha256)
+                               : digest_rest(&t, (*out)->sha256),
+                           err);
+    jx__sha256_ctx_free(t.hash);
     if (rc != JX__PLAN_DECLINED) {
         free(t.text);
         return rc;
