@@ -26,6 +26,8 @@
 #include "plugin_util.h"
 #include "../plugins/registry/registry.h"
 
+extern char **environ;
+
 /* The schema as version 1 of the plugin wrote it. */
 static const char schema_v1[] =
     "CREATE TABLE capabilities (name TEXT PRIMARY KEY, state TEXT NOT NULL "
@@ -232,8 +234,8 @@ static pid_t start(const char *config, const char *plan, const char *err)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT, 0644);
-    if (posix_spawn(&pid, TU_JOBEXEC, &fa, NULL, (char *const *)argv,
-                    NULL) != 0)
+    if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+                    environ) != 0)
         fail_msg("cannot start jobexec");
     posix_spawn_file_actions_destroy(&fa);
     return pid;

@@ -14,7 +14,7 @@
 #define TU_DATADIR JX_TEST_SRCDIR "/tests/data"
 #define TU_FIXTURES JX_TEST_BUILDDIR "/tests/plugins/.libs" /* fixture .so */
 #define TU_PLUGINS JX_TEST_BUILDDIR "/plugins/.libs"        /* shipped .so */
-#define TU_JOBEXEC JX_TEST_BUILDDIR "/jobexec"              /* the CLI */
+#define TU_JOBEXEC tu_jobexec()                             /* the CLI */
 #define TU_RUNNER JX_TEST_BUILDDIR "/jobexec-runner"        /* its runner */
 
 /* A fresh private folder under $TMPDIR (or /tmp); free() the result after
@@ -38,6 +38,10 @@ typedef struct tu_proc {
 /* Runs argv (argv[0] a path) with stdin_text (NULL: /dev/null) and waits. */
 void tu_run(tu_proc *p, const char *stdin_text, const char *const *argv);
 void tu_proc_free(tu_proc *p);
+
+/* The path of the CLI under test: the binary itself, never libtool's
+ * wrapper script (see testutil.c). */
+const char *tu_jobexec(void);
 
 /* Counts the lines of a file (0 when missing). */
 size_t tu_count_lines(const char *path);
