@@ -35,6 +35,10 @@ int on_record(const jx_record *rec, void *user)
     r->seq = rec->seq;
     r->json_len = rec->json_len;
     r->json = tu_record_copy(rec);
+    r->result_at = rec->step_result != NULL ? rec->step_result - rec->json
+                                            : -1;
+    r->result_len = rec->step_result_len;
+    r->completed = rec->step_completed;
     r->accepted = 1;
     if (rec->kind == JX_RECORD_JOB_STARTED && seen.refuse_job_started) {
         r->accepted = 0;

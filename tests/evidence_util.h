@@ -28,6 +28,11 @@ typedef struct seen_record {
     char *json; /* a copy of the record's bytes */
     size_t json_len;
     int accepted; /* what the callback returned: 1 when kept */
+    /* step_result's offset in json (-1: NULL), its length, and
+     * step_completed, as the record gave them. */
+    long result_at;
+    size_t result_len;
+    int completed;
 } seen_record;
 
 /* One test runs at a time: the callbacks and handlers report here. */

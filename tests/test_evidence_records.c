@@ -107,6 +107,44 @@ static void test_record_contents(void **state)
     json_decref(rec);
 }
 
+/* A step_finished lends its step result as a slice of the record: the
+ * very text of its "step" member, and how the step ended.  Other records
+ * lend none. */
+static void test_step_result_slice(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, NULL);
+    parse_plan(f, TU_JOB, 2, 1);
+    run(f, 1);
+    assert_int_equal(seen.n_records, 6);
+    for (size_t i = 0; i < seen.n_records; i++) {
+        const seen_record *r = &seen.records[i];
+        json_t *rec, *want, *got;
+        char *text;
+
+        if (r->kind != JX_RECORD_STEP_FINISHED) {
+            assert_int_equal(r->result_at, -1);
+            assert_int_equal(r->result_len, 0);
+            assert_int_equal(r->completed, 0);
+            continue;
+        }
+        assert_true(r->result_at > 0);
+        assert_true((size_t)r->result_at + r->result_len < r->json_len);
+        assert_memory_equal(r->json + r->result_at - 8, ",\"step\":{", 9);
+        rec = parse_record(r->json);
+        want = json_object_get(rec, "step");
+        text = strndup(r->json + r->result_at, r->result_len);
+        got = json_loads(text, 0, NULL); /* the slice is one whole value */
+        assert_non_null(got);
+        assert_true(json_equal(got, want));
+        assert_int_equal(r->completed, r->step_index == 0);
+        json_decref(got);
+        json_decref(rec);
+        free(text);
+    }
+}
+
 /* A plan the executor refuses still has a job: job_started and a sealed
  * job_finished, and no step in between. */
 static void test_refused_plan_has_records(void **state)
@@ -245,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_callback_records_in_order),
         T(test_record_contents),
+        T(test_step_result_slice),
         T(test_refused_plan_has_records),
         T(test_refusing_callback_stops_job),
         T(test_refused_record_keeps_log_chain),

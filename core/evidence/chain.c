@@ -146,6 +146,11 @@ static int deliver(jx__chain *c, jx_record_kind kind, int64_t step_index)
     rec.seq = c->seq;
     rec.json = b->data + c->start;
     rec.json_len = b->len - c->start;
+    rec.step_result = c->result_len > 0 ? b->data + c->result_at : NULL;
+    rec.step_result_len = c->result_len;
+    rec.step_completed = c->result_completed;
+    c->result_len = 0;
+    c->result_completed = 0;
     if (c->on_record != NULL && c->on_record(&rec, c->user) != 0) {
         snprintf(c->why, sizeof c->why, "the record sink refused %s #%" PRIu64,
                  jx__record_kind_name(kind), c->seq);
@@ -168,10 +173,19 @@ static int deliver(jx__chain *c, jx_record_kind kind, int64_t step_index)
 
 jx__buf *jx__chain_open(jx__chain *c, jx_record_kind kind)
 {
+    c->result_len = 0; /* a mark holds for the record it was made in */
     if (build_head(c, kind) == 0)
         return target(c);
     drop_record(c);
     return NULL;
+}
+
+void jx__chain_mark_result(jx__chain *c, size_t at, size_t len,
+                           int completed)
+{
+    c->result_at = at;
+    c->result_len = len;
+    c->result_completed = completed;
 }
 
 int jx__chain_close(jx__chain *c, jx_record_kind kind, int64_t step_index,

@@ -33,6 +33,10 @@ typedef struct jx__chain {
     jx__buf pending;     /* lines not yet written to the log, the record
                             being built last */
     size_t start;        /* where the record being built starts */
+    /* The step result inside the step_finished being built (see
+     * jx__chain_mark_result()); result_len 0: none. */
+    size_t result_at, result_len;
+    int result_completed;
     char why[256];       /* why the last emit or flush failed */
     /* Set when records could not be written: the chain's state then runs
      * ahead of the file, so nothing more of this job may go there. */
@@ -63,6 +67,11 @@ int jx__chain_emit(jx__chain *c, jx_record_kind kind, int64_t step_index,
  * jx__chain_has_sinks.
  */
 jx__buf *jx__chain_open(jx__chain *c, jx_record_kind kind);
+/* Between open and close of a step_finished: its step result is the len
+ * bytes at offset at of the open buffer, and completed says how the step
+ * ended.  The record's sink gets them as jx_record.step_result. */
+void jx__chain_mark_result(jx__chain *c, size_t at, size_t len,
+                           int completed);
 int jx__chain_close(jx__chain *c, jx_record_kind kind, int64_t step_index,
                     int built_ok);
 

@@ -200,8 +200,10 @@ void jx__record_step_finished(jx__job *j, const jx__step *st,
     ok = ok && build_step_result(j, b, st, oc, started_at,
                                  completed_at) == 0;
     /* Before anything more is appended: the buffer may move. */
-    if (ok)
+    if (ok) {
         jx__doc_step(&j->doc, b->data + at, b->len - at);
+        jx__chain_mark_result(&j->chain, at, b->len - at, oc->completed);
+    }
     else if (j->doc.fp != NULL)
         document_failed(j); /* a result left out of step_results */
     ok = ok && !(jx__buf_puts(b, ",\"health_after\":") ||

@@ -433,6 +433,13 @@ typedef struct jx_record {
     const char *json;   /* the record as one line of JSON, no newline,
                          * NUL-terminated (json[json_len] == '\0') */
     size_t json_len;
+    /* step_finished only (NULL, 0, 0 otherwise): the step's result, the
+     * object the document's step_results holds, as a slice of json (not
+     * NUL-terminated), and whether the step completed.  A sink that keeps
+     * step results needs no JSON parser for them. */
+    const char *step_result;
+    size_t step_result_len;
+    int step_completed;
 } jx_record;
 
 /* A sink.  Returning non-zero means the record was not kept: the job then
