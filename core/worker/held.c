@@ -8,7 +8,8 @@
  * To spare round trips, the result of the job's last step (the plan's
  * last, a failed one, or the one a stop ends the job after) is written
  * with the terminal status, in one statement; and the thread's next
- * claim goes with it, in the same round trip but its own transaction.
+ * claim goes with it, in the same round trip and the same transaction:
+ * one commit per job, not two.
  */
 #include "config.h"
 
@@ -16,9 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "base/clock.h"
+#include "base/jsonbuf.h"
 #include "worker/worker.h"
 
 typedef struct held_job {
@@ -37,20 +37,6 @@ static void lose(held_job *h, const char *why)
     h->lost = 1;
     jx__worker_log(h->w, "warn", "event", "lease_lost", "job", h->job_id,
                    "why", why, JX__LOG_END);
-}
-
-/* The step result inside a step_finished record, as compact JSON (the
- * caller's to free()), and whether the step completed. */
-static char *step_of(const jx_record *rec, int *completed)
-{
-    json_t *r = json_loadb(rec->json, rec->json_len, 0, NULL);
-    json_t *step = json_object_get(r, "step");
-    const char *status = json_string_value(json_object_get(step, "status"));
-    char *text = step != NULL ? json_dumps(step, JSON_COMPACT) : NULL;
-
-    *completed = status != NULL && strcmp(status, "COMPLETED") == 0;
-    json_decref(r);
-    return text;
 }
 
 static int write_step(held_job *h, const char *step)
@@ -82,8 +68,11 @@ static int write_step(held_job *h, const char *step)
 
 static int step_finished(held_job *h, const jx_record *rec)
 {
-    int completed, stopping = atomic_load(&h->w->stopping) != JX__RUNNING;
-    char *step = step_of(rec, &completed);
+    int completed = rec->step_completed,
+        stopping = atomic_load(&h->w->stopping) != JX__RUNNING;
+    char *step = rec->step_result != NULL
+                     ? strndup(rec->step_result, rec->step_result_len)
+                     : NULL;
 
     if (step == NULL) {
         lose(h, "out of memory reading a step's result");
@@ -133,27 +122,33 @@ static int on_record(const jx_record *rec, void *user)
 /* The plan of the claimed row: its steps, with the ids the row gives and
  * this worker as executed_by.  It is the plan of that document's text,
  * whose sha256 the evidence names; JSON, which jx_plan_parse() reads with
- * its fast reader. */
+ * its fast reader.  The steps go in as the server prints them (jsonb's
+ * text is JSON): the plan reader checks them, so they are not parsed
+ * twice. */
 static int plan_of(held_job *h, PGresult *row, jx_plan **plan, jx_error *err)
 {
-    json_t *steps = json_loads(PQgetvalue(row, 0, 3), 0, NULL);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:o*}", "job_id", h->job_id,
-                            "contract_id", PQgetvalue(row, 0, 1),
-                            "executed_by", h->w->name, "steps", steps);
-    char name[80], *text = NULL;
+    jx__buf text = {NULL, 0, 0};
+    char name[80];
     int rc;
 
-    if (doc != NULL && !PQgetisnull(row, 0, 2))
-        json_object_set_new(doc, "tenant_id",
-                            json_string(PQgetvalue(row, 0, 2)));
-    if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL) {
-        json_decref(doc);
+    if (jx__buf_puts(&text, "{\"job_id\":\"") ||
+        jx__buf_puts(&text, h->job_id) ||
+        jx__buf_puts(&text, "\",\"contract_id\":\"") ||
+        jx__buf_puts(&text, PQgetvalue(row, 0, 1)) ||
+        jx__buf_puts(&text, "\",\"executed_by\":") ||
+        jx__buf_put_json_string(&text, h->w->name) ||
+        (!PQgetisnull(row, 0, 2) &&
+         (jx__buf_puts(&text, ",\"tenant_id\":") ||
+          jx__buf_put_json_string(&text, PQgetvalue(row, 0, 2)))) ||
+        jx__buf_puts(&text, ",\"steps\":") ||
+        jx__buf_puts(&text, PQgetvalue(row, 0, 3)) ||
+        jx__buf_append(&text, "}", 1)) {
+        jx__buf_free(&text);
         return jx__fail(err, JX_ENOMEM, "out of memory");
     }
     snprintf(name, sizeof name, "job %s", h->job_id);
-    json_decref(doc);
-    rc = jx_plan_parse(text, strlen(text), name, plan, err);
-    free(text);
+    rc = jx_plan_parse(text.data, text.len, name, plan, err);
+    jx__buf_free(&text);
     if (rc == 0)
         h->n_steps = jx_plan_step_count(*plan);
     return rc;
@@ -161,24 +156,28 @@ static int plan_of(held_job *h, PGresult *row, jx_plan **plan, jx_error *err)
 
 /* Writes the terminal status, with the thread's next claim when it may
  * claim again: a stopping worker claims nothing more, and one that runs
- * once has run its job.  A claim that failed is left undone: the thread
- * claims alone next time, and learns then what is wrong. */
+ * once has run its job.  The two commit together.  A claim that failed
+ * is left undone: the thread claims alone next time, and learns then what
+ * is wrong; and its failure rolled the status back, so that is written
+ * again, alone. */
 static PGresult *write_status(held_job *h, const char *const *params,
                               jx_error *err)
 {
     jx_worker *w = h->w;
     char lease[16];
     const char *claim[] = {w->name, lease};
-    jx__pg_call calls[] = {{JX__STMT_FINISH, 7, params, NULL, {0, ""}},
-                           {JX__STMT_CLAIM, 2, claim, NULL, {0, ""}}};
+    jx__pg_call calls[] = {{.stmt = JX__STMT_FINISH, .n = 7, .params = params},
+                           {.stmt = JX__STMT_CLAIM, .n = 2, .params = claim}};
     double t = jx__monotonic();
 
     if (w->once || atomic_load(&w->stopping) != JX__RUNNING)
         return jx__pg_prepared(h->q, JX__STMT_FINISH, 7, params, err);
     snprintf(lease, sizeof lease, "%u", w->lease_seconds);
-    jx__pg_prepared_batch(h->q, calls, 2);
+    jx__pg_prepared_batch(h->q, calls, 2, 1);
     h->next->row = calls[1].res;
     h->next->sent = t;
+    if (calls[0].undone)
+        return jx__pg_prepared(h->q, JX__STMT_FINISH, 7, params, err);
     if (calls[0].res == NULL && err != NULL)
         *err = calls[0].err;
     return calls[0].res;

@@ -187,35 +187,69 @@ static void fail_rest(jx_queue *q, jx__pg_call *calls, size_t from, size_t n)
                         &calls[i].err);
 }
 
-/* Call i's result, then the end of its results and its Sync's. */
-static int read_call(jx_queue *q, jx__pg_call *call)
+/* Call's result and the end of its results; -1 when the connection
+ * broke.  A call its transaction skipped gets res NULL and skipped set. */
+static int read_result(jx_queue *q, jx__pg_call *call)
 {
     PGresult *res = PQgetResult(q->conn), *end;
 
     if (res == NULL)
         return -1; /* the connection broke: libpq has no more to give */
-    call->res = checked(q->conn, res, statements[call->stmt].what,
-                        &call->err);
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+        PQclear(res);
+        call->skipped = 1;
+        jx__fail(&call->err, JX_EIO, "governance store: %s: skipped, an "
+                                     "earlier statement of its transaction "
+                                     "failed",
+                 statements[call->stmt].what);
+    } else {
+        call->res = checked(q->conn, res, statements[call->stmt].what,
+                            &call->err);
+    }
     if ((end = PQgetResult(q->conn)) != NULL) { /* a second result? */
         PQclear(end);
         return -1;
     }
-    end = PQgetResult(q->conn);
-    if (end == NULL || PQresultStatus(end) != PGRES_PIPELINE_SYNC) {
-        PQclear(end);
-        return -1;
-    }
-    PQclear(end);
     return 0;
 }
 
-void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n)
+/* The answer to a Sync: 0, or -1 when the connection broke. */
+static int read_sync(jx_queue *q)
+{
+    PGresult *end = PQgetResult(q->conn);
+    int rc = end != NULL && PQresultStatus(end) == PGRES_PIPELINE_SYNC ? 0
+                                                                        : -1;
+
+    PQclear(end);
+    return rc;
+}
+
+/* In one transaction, the call that failed undid those before it: their
+ * results stand for nothing that stays. */
+static void undo_before(jx__pg_call *calls, size_t failed)
+{
+    for (size_t i = 0; i < failed; i++) {
+        PQclear(calls[i].res);
+        calls[i].res = NULL;
+        calls[i].undone = 1;
+        jx__fail(&calls[i].err, JX_EIO, "governance store: %s: undone, as "
+                                        "%s failed in the same transaction "
+                                        "(%s)",
+                 statements[calls[i].stmt].what,
+                 statements[calls[failed].stmt].what,
+                 calls[failed].err.message);
+    }
+}
+
+void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n,
+                           int one_transaction)
 {
     size_t sent = 0, got = 0;
 
     for (size_t i = 0; i < n; i++) {
         calls[i].res = NULL;
         calls[i].err = (jx_error){0, ""};
+        calls[i].undone = calls[i].skipped = 0;
     }
     for (size_t i = 0; i < n; i++)
         if (prepare(q, calls[i].stmt, &calls[i].err) != 0) {
@@ -226,16 +260,38 @@ void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n)
         fail_rest(q, calls, 0, n);
         return;
     }
-    /* A Sync after each: each its own transaction, which another's
-     * failure neither undoes nor skips. */
+    /* Apart, a Sync after each call: each its own transaction, which
+     * another's failure neither undoes nor skips.  Together, one Sync. */
     while (sent < n &&
            PQsendQueryPrepared(q->conn, statements[calls[sent].stmt].name,
                                calls[sent].n, calls[sent].params, NULL,
                                NULL, 0) &&
-           PQpipelineSync(q->conn))
+           (one_transaction || PQpipelineSync(q->conn)))
         sent++;
-    while (got < sent && read_call(q, &calls[got]) == 0)
-        got++;
+    if (!one_transaction) {
+        while (got < sent && read_result(q, &calls[got]) == 0 &&
+               read_sync(q) == 0)
+            got++;
+    } else if (sent == n && PQpipelineSync(q->conn)) {
+        while (got < n && read_result(q, &calls[got]) == 0)
+            got++;
+        if (got == n && read_sync(q) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (calls[i].res == NULL && !calls[i].skipped) {
+                    undo_before(calls, i);
+                    break;
+                }
+        } else {
+            /* No answer to the Sync: whether the transaction committed is
+             * not known, so no result stands (the connection's error
+             * says why, below). */
+            for (size_t i = 0; i < n; i++) {
+                PQclear(calls[i].res);
+                calls[i].res = NULL;
+                calls[i].err = (jx_error){0, ""};
+            }
+        }
+    }
     /* Leaving fails only after a broken exchange: the connection then
      * stays in pipeline mode, where the thread's next statement fails
      * and it connects again. */

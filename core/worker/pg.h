@@ -119,15 +119,25 @@ typedef struct jx__pg_call {
     const char *const *params;
     PGresult *res; /* out: as jx__pg_prepared() returns it */
     jx_error err;  /* out: why res is NULL */
+    int undone;    /* out, one transaction: it ran, but a later call
+                    * failed, and the rollback took its changes back */
+    int skipped;   /* out, one transaction: not run, an earlier call
+                    * failed */
 } jx__pg_call;
 
 /*
- * Runs the n calls in one round trip (libpq's pipeline mode), in order,
- * each in its own transaction as jx__pg_prepared() would: one's failure
- * neither undoes nor skips another.  Each call's res is then the
- * caller's to PQclear(), or NULL with err saying why.
+ * Runs the n calls in one round trip (libpq's pipeline mode), in order.
+ * Apart (one_transaction 0), each is its own transaction as
+ * jx__pg_prepared() would run it: one's failure neither undoes nor skips
+ * another.  Together (1), they are one transaction with one commit: the
+ * first call that fails undoes those before it and skips those after.
+ * Each call's res is then the caller's to PQclear(), or NULL with err
+ * saying why (and undone or skipped set, together).  Together, when the
+ * connection breaks before the commit is answered, every res is NULL:
+ * whether it committed is not known.
  */
-void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n);
+void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n,
+                           int one_transaction);
 
 /* jx__pg_exec() for a statement whose result is not read; 0 or the
  * error's code. */
