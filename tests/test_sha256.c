@@ -1,7 +1,9 @@
 /*
  * test_sha256.c - the SHA-256 the chain, the seal and the plan digest use
  * (core/base/sha256.c), against the FIPS 180-2 vectors, through each of
- * its entry points.
+ * its entry points: first with libsodium's implementation, then, once
+ * much hashing is announced, with OpenSSL's.  A digest begun before the
+ * switch ends right after it.
  */
 #include "config.h"
 
@@ -57,7 +59,7 @@ static void test_one_shot(void **state)
 {
     unsigned char d[JX__SHA256_LEN];
 
-    (void)state;
+    assert_string_equal(jx__sha256_implementation(), *state);
     for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++) {
         size_t len;
         char *b = bytes_of(&vectors[i], &len);
@@ -74,7 +76,7 @@ static void test_with_context(void **state)
     jx__sha256_ctx *ctx = jx__sha256_ctx_new();
     unsigned char d[JX__SHA256_LEN];
 
-    (void)state;
+    assert_string_equal(jx__sha256_implementation(), *state);
     assert_non_null(ctx);
     for (int round = 0; round < 2; round++)
         for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++) {
@@ -96,7 +98,7 @@ static void test_in_pieces(void **state)
     jx__sha256_ctx *ctx = jx__sha256_ctx_new();
     unsigned char d[JX__SHA256_LEN];
 
-    (void)state;
+    assert_string_equal(jx__sha256_implementation(), *state);
     assert_non_null(ctx);
     for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++) {
         size_t len;
@@ -122,12 +124,38 @@ static void test_in_pieces(void **state)
     jx__sha256_ctx_free(ctx);
 }
 
+/* Little announced: libsodium stays.  A megabyte: OpenSSL takes over,
+ * and a digest begun before ends with what it began with. */
+static void test_switch(void **state)
+{
+    jx__sha256_ctx *ctx = jx__sha256_ctx_new();
+    unsigned char d[JX__SHA256_LEN];
+
+    (void)state;
+    assert_non_null(ctx);
+    assert_int_equal(jx__sha256_start(ctx), 0);
+    assert_int_equal(jx__sha256_update(ctx, "ab", 2), 0);
+    jx__sha256_expect(((size_t)1 << 20) - 1);
+    assert_string_equal(jx__sha256_implementation(), "libsodium");
+    jx__sha256_expect((size_t)1 << 20);
+    assert_string_equal(jx__sha256_implementation(), "openssl");
+    assert_int_equal(jx__sha256_update(ctx, "c", 1), 0);
+    assert_int_equal(jx__sha256_finish(ctx, d), 0);
+    assert_digest(d, vectors[1].hex);
+    jx__sha256_ctx_free(ctx);
+}
+
 int main(void)
 {
+    static char sodium[] = "libsodium", ossl[] = "openssl";
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_shot),
-        cmocka_unit_test(test_with_context),
-        cmocka_unit_test(test_in_pieces),
+        cmocka_unit_test_prestate(test_one_shot, sodium),
+        cmocka_unit_test_prestate(test_with_context, sodium),
+        cmocka_unit_test_prestate(test_in_pieces, sodium),
+        cmocka_unit_test(test_switch),
+        cmocka_unit_test_prestate(test_one_shot, ossl),
+        cmocka_unit_test_prestate(test_with_context, ossl),
+        cmocka_unit_test_prestate(test_in_pieces, ossl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,10 +8,17 @@
 
 #define JX__SHA256_LEN 32
 
-/* OpenSSL's implementation uses the CPU's SHA extensions where present:
- * hashing two records per step is on the run loop's hot path (sha256.c
- * says why its low-level functions are the ones called). */
+/* libsodium hashes until jx__sha256_expect() loads OpenSSL's faster
+ * implementation (sha256.c says why and when); the digests are the same. */
 int jx__sha256(const void *data, size_t len, unsigned char out[JX__SHA256_LEN]);
+
+/* The caller is about to hash about bytes more: from about 1 MiB ahead,
+ * libcrypto is loaded (once per process; thread-safe) and hashes from
+ * then on.  A failed load changes nothing but the speed. */
+void jx__sha256_expect(size_t bytes);
+/* "openssl" or "libsodium": which implementation a digest started now
+ * would use. */
+const char *jx__sha256_implementation(void);
 
 /* A hashing context, for digests of data given in pieces (malloc'd by
  * jx__sha256_ctx_new, freed by jx__sha256_ctx_free). */

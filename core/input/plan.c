@@ -412,6 +412,8 @@ void jx__plan_generate_job_id(jx_plan *plan)
 static int hash_hex(const char *text, size_t len, char out[65])
 {
     unsigned char digest[JX__SHA256_LEN];
+
+    jx__sha256_expect(len);
     if (jx__sha256(text, len, digest) != 0)
         return -1;
     jx__hex(digest, sizeof digest, out);
@@ -640,6 +642,7 @@ int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
         return rc;
     /* Standard input cannot be read twice: its text stays whole, as it
      * does when there is no context to hash it in pieces. */
+    jx__sha256_expect(t.len);
     t.hash = is_stdin ? NULL : jx__sha256_ctx_new();
     t.hash_failed = t.hash == NULL || jx__sha256_start(t.hash) != 0;
     rc = parse_fast(t.text, t.len, name, t.hash_failed ? NULL : give_back,

@@ -200,6 +200,8 @@ int jx_executor_run(jx_executor *ex, const jx_plan *plan,
     j.res->status = JX_JOB_COMPLETED;
     j.t0 = jx__monotonic();
     jx__iso_now(j.started_at);
+    /* A step's two records hash about 840 bytes. */
+    jx__sha256_expect(plan->n_steps * 840);
     jx__chain_init(&j.chain, plan->job_id, ex->log, ex->signer,
                    j.opts->on_record, j.opts->user);
     jx__job_start_running(&j);
