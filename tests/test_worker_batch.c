@@ -38,6 +38,22 @@ static void pending_job(pgu_test *t, char *id)
     free(v);
 }
 
+/* The jobs' statuses, oldest first, joined by commas, are want. */
+static void assert_statuses(pgu_test *t, const char *want)
+{
+    char *v = pgu_value(t, "SELECT string_agg(status, ',' ORDER BY "
+                           "created_at) FROM governance_jobs");
+
+    assert_string_equal(v, want);
+    free(v);
+}
+
+/* What the table says of the status "DONE?". */
+#define REFUSED_STATUS                                                       \
+    "governance store: writing the job's status: new row for relation "      \
+    "\"governance_jobs\" violates check constraint "                          \
+    "\"governance_jobs_status_check\""
+
 /* A job claimed by w1 alone (its id in first), and a second one PENDING
  * behind it (second): the queue they were claimed on, the caller's to
  * close. */
@@ -65,7 +81,7 @@ static jx_queue *one_claimed_one_pending(pgu_test *t, char *first,
 static void status_then_claim(void **state, int together)
 {
     pgu_test *t = *state;
-    char first[37], second[37], *v;
+    char first[37], second[37];
     const char *status[] = {first, "w1", "COMPLETED", NULL, NULL, "1", NULL};
     jx_queue *q;
     jx_error err = {0, ""};
@@ -82,10 +98,7 @@ static void status_then_claim(void **state, int together)
     assert_string_equal(PQgetvalue(calls[1].res, 0, 0), second);
     PQclear(calls[0].res);
     PQclear(calls[1].res);
-    v = pgu_value(t, "SELECT string_agg(status, ',' ORDER BY created_at) "
-                     "FROM governance_jobs");
-    assert_string_equal(v, "COMPLETED,RUNNING");
-    free(v);
+    assert_statuses(t, "COMPLETED,RUNNING");
 
     /* One statement at a time again, on the same connection. */
     res = jx__pg_prepared(q, JX__STMT_CLAIM, 2, claim, &err);
@@ -110,7 +123,7 @@ static void test_status_then_claim_together(void **state)
 static void test_together_failure_skips(void **state)
 {
     pgu_test *t = *state;
-    char first[37], second[37], *v;
+    char first[37], second[37];
     const char *status[] = {first, "w1", "DONE?", NULL, NULL, "1", NULL};
     jx_queue *q;
     jx__pg_call calls[] = {{.stmt = JX__STMT_FINISH, .n = 7, .params = status},
@@ -120,20 +133,14 @@ static void test_together_failure_skips(void **state)
     jx__pg_prepared_batch(q, calls, 2, 1);
     assert_null(calls[0].res);
     assert_false(calls[0].undone);
-    assert_string_equal(calls[0].err.message,
-                        "governance store: writing the job's status: new row "
-                        "for relation \"governance_jobs\" violates check "
-                        "constraint \"governance_jobs_status_check\"");
+    assert_string_equal(calls[0].err.message, REFUSED_STATUS);
     assert_null(calls[1].res);
     assert_true(calls[1].skipped);
     assert_int_equal(calls[1].err.code, JX_EIO);
     assert_string_equal(calls[1].err.message,
                         "governance store: claiming a job: skipped, an "
                         "earlier statement of its transaction failed");
-    v = pgu_value(t, "SELECT string_agg(status, ',' ORDER BY created_at) "
-                     "FROM governance_jobs");
-    assert_string_equal(v, "RUNNING,PENDING");
-    free(v);
+    assert_statuses(t, "RUNNING,PENDING");
     jx_queue_close(q);
 }
 
@@ -142,7 +149,7 @@ static void test_together_failure_skips(void **state)
 static void test_together_claim_failure_undoes(void **state)
 {
     pgu_test *t = *state;
-    char first[37], second[37], *v;
+    char first[37], second[37];
     const char *status[] = {first, "w1", "COMPLETED", NULL, NULL, "1", NULL};
     const char *bad_claim[] = {"w1", "thirty"};
     jx_queue *q;
@@ -166,20 +173,14 @@ static void test_together_claim_failure_undoes(void **state)
                         "as claiming a job failed in the same transaction "
                         "(governance store: claiming a job: invalid input "
                         "syntax for type integer: \"thirty\")");
-    v = pgu_value(t, "SELECT string_agg(status, ',' ORDER BY created_at) "
-                     "FROM governance_jobs");
-    assert_string_equal(v, "RUNNING,PENDING");
-    free(v);
+    assert_statuses(t, "RUNNING,PENDING");
 
     /* The status written again, alone, is kept. */
     res = jx__pg_prepared(q, JX__STMT_FINISH, 7, status, &err);
     assert_non_null(res);
     assert_int_equal(jx__pg_changed(res), 1);
     PQclear(res);
-    v = pgu_value(t, "SELECT string_agg(status, ',' ORDER BY created_at) "
-                     "FROM governance_jobs");
-    assert_string_equal(v, "COMPLETED,PENDING");
-    free(v);
+    assert_statuses(t, "COMPLETED,PENDING");
     jx_queue_close(q);
 }
 
@@ -198,17 +199,15 @@ static void test_failure_alone(void **state)
     jx__pg_prepared_batch(q, calls, 2, 0);
     assert_null(calls[0].res);
     assert_int_equal(calls[0].err.code, JX_EIO);
-    assert_string_equal(calls[0].err.message,
-                        "governance store: writing the job's status: new row "
-                        "for relation \"governance_jobs\" violates check "
-                        "constraint \"governance_jobs_status_check\"");
+    assert_string_equal(calls[0].err.message, REFUSED_STATUS);
     assert_non_null(calls[1].res);
     assert_int_equal(PQntuples(calls[1].res), 1);
     assert_string_equal(PQgetvalue(calls[1].res, 0, 0), second);
     PQclear(calls[1].res);
-    v = pgu_value(t, "SELECT string_agg(status || ' ' || lease_owner, ',' "
-                     "ORDER BY created_at) FROM governance_jobs");
-    assert_string_equal(v, "RUNNING w1,RUNNING w1");
+    assert_statuses(t, "RUNNING,RUNNING");
+    v = pgu_value(t, "SELECT string_agg(DISTINCT lease_owner, ',') FROM "
+                     "governance_jobs");
+    assert_string_equal(v, "w1");
     free(v);
     jx_queue_close(q);
 }
