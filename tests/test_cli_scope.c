@@ -226,6 +226,31 @@ static void test_single_use_race(void **state)
     }
 }
 
+/* SQLite is loaded when the scope store is first opened: when it cannot
+ * be, the command says why, and how to install it. */
+static void test_sqlite_cannot_load(void **state)
+{
+    fixture *f = *state;
+    const char *cfg = config(f);
+    const char *const argv[] = {TU_JOBEXEC, "scope", "list", "-c", cfg, NULL};
+    const char *libs = getenv("LD_LIBRARY_PATH"); /* set by TU_JOBEXEC */
+    char *env[] = {fx_printf(f, "LD_LIBRARY_PATH=%s:%s", fx_dir(f),
+                             libs != NULL ? libs : ""),
+                   NULL};
+
+    /* An empty file where the dynamic loader looks first. */
+    fx_keep(f, tu_write(fx_dir(f), "libsqlite3.so.0", ""));
+    fx_spawn(f, argv, env, OUT_PIPE);
+    assert_int_equal(f->p.status, 2);
+    assert_string_equal(f->p.out, "");
+    assert_string_equal(f->p.err,
+                        fx_printf(f, "jobexec: scope store '%s/scopes.db': "
+                                     "SQLite cannot be loaded "
+                                     "(%s/libsqlite3.so.0: file too short; "
+                                     "Debian: apt-get install libsqlite3-0)\n",
+                                  fx_dir(f), fx_dir(f)));
+}
+
 /* A refused run is in the audit trail, which `evidence verify` checks as
  * it checks an evidence log: the same verdicts and exit statuses. */
 static void test_refusal_audited(void **state)
@@ -269,6 +294,7 @@ int main(void)
         TEST(test_usage_errors),
         TEST(test_single_use_race),
         TEST(test_refusal_audited),
+        TEST(test_sqlite_cannot_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "base/sqlite_load.h"
 #include "cli/cli.h"
 
 #define prog jx__cli_prog
@@ -78,8 +78,14 @@ static sqlite3 *open_database(const char *path, int *version)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st;
+    const char *why;
 
     *version = 0;
+    if ((why = jx__sqlite_load()) != NULL) {
+        fprintf(stderr, "%s: cannot open the registry database '%s': %s\n",
+                prog, path, why);
+        return NULL;
+    }
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_exec(db, "PRAGMA query_only = ON", NULL, NULL, NULL) !=
             SQLITE_OK) {

@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <uuid/uuid.h>
 
 #include "base/clock.h"
 #include "base/common.h"
+#include "base/sqlite_load.h"
 
 #define DEFAULT_TTL_S 300
 #define BUSY_TIMEOUT_MS 10000
@@ -53,6 +53,7 @@ int jx_scope_store_open(const char *path, jx_scope_store **out,
                         jx_error *err)
 {
     jx_scope_store *s;
+    const char *why;
     int rc;
 
     *out = NULL;
@@ -60,6 +61,8 @@ int jx_scope_store_open(const char *path, jx_scope_store **out,
         return jx__fail(err, JX_EINVAL, "scope store '%s': the path must be "
                                         "absolute",
                         path != NULL ? path : "");
+    if ((why = jx__sqlite_load()) != NULL)
+        return jx__fail(err, JX_EIO, "scope store '%s': %s", path, why);
     if ((s = calloc(1, sizeof *s)) == NULL ||
         (s->path = strdup(path)) == NULL) {
         free(s);
