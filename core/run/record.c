@@ -203,9 +203,9 @@ void jx__record_step_finished(jx__job *j, const jx__step *st,
     if (ok) {
         jx__doc_step(&j->doc, b->data + at, b->len - at);
         jx__chain_mark_result(&j->chain, at, b->len - at, oc->completed);
-    }
-    else if (j->doc.fp != NULL)
+    } else if (j->doc.fp != NULL) {
         document_failed(j); /* a result left out of step_results */
+    }
     ok = ok && !(jx__buf_puts(b, ",\"health_after\":") ||
                  (oc->handler_returned ? jx__buf_put_json(b, j->health_after)
                                        : jx__buf_puts(b, "null")));

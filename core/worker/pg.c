@@ -289,6 +289,7 @@ void jx__pg_prepared_batch(jx_queue *q, jx__pg_call *calls, size_t n,
                 PQclear(calls[i].res);
                 calls[i].res = NULL;
                 calls[i].err = (jx_error){0, ""};
+                calls[i].undone = calls[i].skipped = 0;
             }
         }
     }
