@@ -22,7 +22,6 @@
 
 #include "config.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "base/dl_table.h"
 #include "base/sha256.h"
 
 #define STRINGIFY_(x) #x
@@ -52,16 +52,16 @@ static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
 
 static void load_ossl(void)
 {
-    /* Never closed: ossl points into it for the process's life.  When it
-     * cannot be loaded, libsodium goes on hashing: same digests. */
-    void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+    static const jx__dl_symbol symbols[] = {
+        {"SHA256_Init", (void **)&ossl.init},
+        {"SHA256_Update", (void **)&ossl.update},
+        {"SHA256_Final", (void **)&ossl.final},
+    };
+    const char *missing;
 
-    if (lib == NULL)
-        return;
-    ossl.init = (__typeof__(SHA256_Init) *)dlsym(lib, "SHA256_Init");
-    ossl.update = (__typeof__(SHA256_Update) *)dlsym(lib, "SHA256_Update");
-    ossl.final = (__typeof__(SHA256_Final) *)dlsym(lib, "SHA256_Final");
-    if (ossl.init != NULL && ossl.update != NULL && ossl.final != NULL)
+    /* When it cannot be loaded, libsodium goes on hashing: same digests. */
+    if (jx__dl_table(LIBCRYPTO_SONAME, symbols,
+                     sizeof symbols / sizeof *symbols, &missing) == 0)
         atomic_store(&have_ossl, 1);
 }
 

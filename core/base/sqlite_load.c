@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "base/dl_table.h"
 #include "base/sqlite_load.h"
 
 /* The soname of the SQLite the build was made against (Debian:
@@ -19,10 +20,7 @@
 
 struct jx__sqlite_api jx__sqlite;
 
-static const struct {
-    const char *name;
-    void **slot;
-} symbols[] = {
+static const jx__dl_symbol symbols[] = {
     {"sqlite3_bind_double", (void **)&jx__sqlite.f_sqlite3_bind_double},
     {"sqlite3_bind_int64", (void **)&jx__sqlite.f_sqlite3_bind_int64},
     {"sqlite3_bind_text", (void **)&jx__sqlite.f_sqlite3_bind_text},
@@ -47,24 +45,18 @@ static char why[512]; /* empty once loaded */
 
 static void load(void)
 {
-    /* Never closed: the table points into it for the process's life. */
-    void *lib = dlopen(LIBSQLITE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    const char *missing;
 
-    if (lib == NULL) {
+    if (jx__dl_table(LIBSQLITE_SONAME, symbols,
+                     sizeof symbols / sizeof *symbols, &missing) == 0)
+        return;
+    if (missing == NULL)
         snprintf(why, sizeof why,
                  "SQLite cannot be loaded (%s; Debian: apt-get install "
                  "libsqlite3-0)",
                  dlerror());
-        return;
-    }
-    for (size_t i = 0; i < sizeof symbols / sizeof *symbols; i++) {
-        *symbols[i].slot = dlsym(lib, symbols[i].name);
-        if (*symbols[i].slot == NULL) {
-            snprintf(why, sizeof why, "%s has no %s", LIBSQLITE_SONAME,
-                     symbols[i].name);
-            return;
-        }
-    }
+    else
+        snprintf(why, sizeof why, "%s has no %s", LIBSQLITE_SONAME, missing);
 }
 
 const char *jx__sqlite_load(void)

@@ -640,9 +640,9 @@ int jx_plan_load(const char *path, jx_plan **out, jx_error *err)
     *out = NULL;
     if ((rc = read_plan_file(path, &t, err)) != 0)
         return rc;
+    jx__sha256_expect(t.len);
     /* Standard input cannot be read twice: its text stays whole, as it
      * does when there is no context to hash it in pieces. */
-    jx__sha256_expect(t.len);
     t.hash = is_stdin ? NULL : jx__sha256_ctx_new();
     t.hash_failed = t.hash == NULL || jx__sha256_start(t.hash) != 0;
     rc = parse_fast(t.text, t.len, name, t.hash_failed ? NULL : give_back,

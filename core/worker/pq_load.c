@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "base/dl_table.h"
 #include "worker/pg.h"
 
 /* The soname of the libpq the build was made against (Debian: libpq5). */
@@ -16,10 +17,7 @@
 
 struct jx__pq_api jx__pq;
 
-static const struct {
-    const char *name;
-    void **slot;
-} symbols[] = {
+static const jx__dl_symbol symbols[] = {
     {"PQclear", (void **)&jx__pq.f_PQclear},
     {"PQcmdTuples", (void **)&jx__pq.f_PQcmdTuples},
     {"PQconnectdb", (void **)&jx__pq.f_PQconnectdb},
@@ -53,25 +51,19 @@ static char why[512]; /* empty once loaded */
 
 static void load(void)
 {
-    /* Never closed: the table points into it for the process's life. */
-    void *lib = dlopen(JX__LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL);
+    const char *missing;
 
-    if (lib == NULL) {
+    if (jx__dl_table(JX__LIBPQ_SONAME, symbols,
+                     sizeof symbols / sizeof *symbols, &missing) == 0)
+        return;
+    if (missing == NULL)
         snprintf(why, sizeof why,
                  "the PostgreSQL client library cannot be loaded (%s; "
                  "Debian: apt-get install libpq5)",
                  dlerror());
-        return;
-    }
-    for (size_t i = 0; i < sizeof symbols / sizeof *symbols; i++) {
-        *symbols[i].slot = dlsym(lib, symbols[i].name);
-        if (*symbols[i].slot == NULL) {
-            snprintf(why, sizeof why,
-                     "%s has no %s: libpq 14 or later is needed",
-                     JX__LIBPQ_SONAME, symbols[i].name);
-            return;
-        }
-    }
+    else
+        snprintf(why, sizeof why, "%s has no %s: libpq 14 or later is needed",
+                 JX__LIBPQ_SONAME, missing);
 }
 
 int jx__pq_load(jx_error *err)
