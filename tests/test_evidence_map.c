@@ -5,7 +5,8 @@
  * reports as a torn tail and the next writer alone cuts; a second writer
  * that arrives meanwhile waits for the log to be handed back, and both
  * jobs verify whole; after every job and at close the file ends with the
- * last record, under every fsync policy.
+ * last record, under every fsync policy; a long job maps it with huge
+ * pages unless every step is synced.
  */
 #include "config.h"
 
@@ -105,21 +106,21 @@ static size_t side_lines(const char *path)
  * alone, cuts the zeros when it opens the log, and its job follows the
  * dead one's records directly.
  */
-static void test_kill_while_mapped_leaves_zero_tail(void **state)
+static void check_kill_while_mapped(fixture *f, size_t n, size_t kill_at)
 {
-    fixture *f = *state;
     const char *argv[] = {TU_JOBEXEC, "evidence", "verify", f->log, NULL};
     log_view v;
     tu_proc p;
     char *want;
     int status;
 
-    snprintf(where, sizeof where, "killed in the handler of step 3");
-    status = wait_child(fork_run(f, JOB, 10, 3));
+    snprintf(where, sizeof where, "killed in the handler of step %zu of %zu",
+             kill_at, n);
+    status = wait_child(fork_run(f, JOB, n, (int64_t)kill_at));
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
           "the child was not killed (wait status 0x%x)", (unsigned)status);
     check_log(f, &v);
-    CHECK(v.lines == 2 * 3 + 2 && !v.torn && !v.finished,
+    CHECK(v.lines == 2 * kill_at + 2 && !v.torn && !v.finished,
           "%zu records (torn %d, finished %d)", v.lines, v.torn, v.finished);
     CHECK(v.zero_tail && file_size(f->log) > (long)v.whole,
           "no zero tail after the records: %ld bytes, %zu in lines",
@@ -145,6 +146,18 @@ static void test_kill_while_mapped_leaves_zero_tail(void **state)
     check_with_job2(f, f->log, &v, REOPEN_STEPS);
     CHECK(file_size(f->log) == text_len(f),
           "a zero tail after a clean close");
+}
+
+static void test_kill_while_mapped_leaves_zero_tail(void **state)
+{
+    check_kill_while_mapped(*state, 10, 3);
+}
+
+/* The same, the writer killed about 2.5 MiB into its records: in an
+ * extent mapped with huge pages, where the kernel gives them. */
+static void test_kill_in_huge_extent(void **state)
+{
+    check_kill_while_mapped(*state, 4000, 2900);
 }
 
 /* ---- a second writer ---------------------------------------------------- */
@@ -264,11 +277,111 @@ static void test_grows_past_extents(void **state)
           "%zu valid, %" PRIu64 " records", sum.valid, s.job.records);
 }
 
+/* ---- huge pages ---------------------------------------------------------- */
+
+/* What the record callback saw of the log's mapping halfway through a
+ * long job. */
+typedef struct mapping_seen {
+    const char *log;
+    uint64_t at_seq;
+    int looked; /* the callback ran at at_seq */
+    int mapped; /* the log was mapped then */
+    int huge;   /* ... with the huge-page advice ("hg" in VmFlags) */
+} mapping_seen;
+
+/* Reads /proc/self/smaps for the mapping of m->log: a mapping's lines
+ * start with the one naming its file and end with its VmFlags. */
+static void look_at_mapping(mapping_seen *m)
+{
+    char line[1024];
+    FILE *fp = fopen("/proc/self/smaps", "re");
+    int in_log = 0;
+
+    m->looked = 1;
+    if (fp == NULL)
+        return;
+    while (fgets(line, sizeof line, fp) != NULL) {
+        if (strncmp(line, "VmFlags:", 8) == 0) {
+            if (in_log)
+                m->huge |= strstr(line, " hg") != NULL;
+            in_log = 0;
+        } else if (strstr(line, m->log) != NULL) {
+            in_log = 1;
+            m->mapped = 1;
+        }
+    }
+    fclose(fp);
+}
+
+static int on_record_look(const jx_record *rec, void *user)
+{
+    mapping_seen *m = user;
+
+    if (rec->seq == m->at_seq)
+        look_at_mapping(m);
+    return 0;
+}
+
+/*
+ * A long job's log is mapped with the huge-page advice once its extents
+ * reach 2 MiB, under the policies that do not sync every step; under
+ * fsync: step it never is (each sync would write a whole huge page back).
+ * The log still ends with its last record and verifies.
+ */
+static void check_huge_advice(fixture *f, const char *fsync, int want_huge)
+{
+    const size_t n = 3000; /* about 2.5 MiB of records: a second extent */
+    jx_run_options opts = JX_RUN_OPTIONS_INIT;
+    mapping_seen m = {.log = f->log, .at_seq = 2 * n - 2};
+    jx_verify_summary sum;
+    seen_jobs s;
+    log_view v;
+
+    snprintf(where, sizeof where, "fsync %s, %zu steps", fsync, n);
+    if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
+        skip(); /* a kernel without huge pages takes no such advice */
+    open_parent(f, f->log, fsync);
+    f->plan = make_plan(JOB, n, &f->err);
+    CHECK(f->plan != NULL, "plan: %s", f->err.message);
+    opts.on_record = on_record_look;
+    opts.user = &m;
+    CHECK(jx_executor_run(f->ex, f->plan, &opts, &f->res, &f->err) == 0,
+          "run: %s", f->err.message);
+    CHECK(m.looked && m.mapped, "looked at record %" PRIu64 ": %d, the "
+          "log mapped then: %d", m.at_seq, m.looked, m.mapped);
+    CHECK(m.huge == want_huge, "huge-page advice %d, wanted %d", m.huge,
+          want_huge);
+    drop_run(f);
+    read_log(f->log, &f->text, &v);
+    CHECK(file_size(f->log) == (long)v.whole && !v.zero_tail,
+          "%ld bytes, %zu in lines", file_size(f->log), v.whole);
+    verify(f, f->log, &s, &sum);
+    CHECK(sum.valid == 1 && s.job.records == 2 * n + 2,
+          "%zu valid, %" PRIu64 " records", sum.valid, s.job.records);
+}
+
+static void test_huge_pages_policy_none(void **state)
+{
+    check_huge_advice(*state, "none", 1);
+}
+
+static void test_huge_pages_policy_job(void **state)
+{
+    check_huge_advice(*state, "job", 1);
+}
+
+static void test_no_huge_pages_policy_step(void **state)
+{
+    check_huge_advice(*state, "step", 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_kill_while_mapped_leaves_zero_tail, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_in_huge_extent, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_writer_while_mapped,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_policy_none, fx_setup,
@@ -279,6 +392,12 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_grows_past_extents, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_huge_pages_policy_none,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_huge_pages_policy_job,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_no_huge_pages_policy_step,
+                                        fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

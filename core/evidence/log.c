@@ -422,8 +422,19 @@ static int must_be_regular(const struct stat *st, const char *path,
  * so that a short job does not make pages it never writes. */
 #define FIRST_POPULATE ((off_t)16 << 10)
 #define LAST_POPULATE ((off_t)256 << 10)
-/* Written pages are dropped from the page tables a MiB at a time. */
-#define DROP_EVERY ((off_t)1 << 20)
+/*
+ * An extent of at least HUGE_EXTENT is mapped with huge pages where the
+ * kernel can (MADV_HUGEPAGE: Linux 6.16's ext4 and other file systems
+ * with large folios): one page-table entry per 2 MiB.  The first store
+ * into each 4 KiB page otherwise costs far more than the copy itself -
+ * several microseconds a page under some hypervisors - and pages written
+ * once, never again, pay it every time.  Not under fsync: step, where
+ * each sync would write a whole huge page back for one record.
+ */
+#define HUGE_EXTENT ((off_t)2 << 20)
+/* Written pages are dropped from the page tables in whole huge pages, so
+ * that a huge mapping is never split. */
+#define DROP_EVERY HUGE_EXTENT
 
 static int evlog_sync_locked(jx__evlog *log, char *why, size_t why_len);
 
@@ -476,11 +487,28 @@ static int map_extent(jx__evlog *log, off_t alloc)
                MAP_SHARED, log->fd, from);
     if (map == MAP_FAILED)
         return -1;
+#ifdef MADV_HUGEPAGE
+    /* Advice only: where the kernel cannot, 4 KiB pages are used. */
+    if (log->fsync != JX__FSYNC_STEP && alloc - from >= HUGE_EXTENT)
+        (void)madvise(map, (size_t)(alloc - from), MADV_HUGEPAGE);
+#endif
     log->map = map;
     log->map_off = from;
     log->populated = from;
     log->dropped = from;
     return 0;
+}
+
+/* Where the file should end to hold `need` bytes and a new extent.  A
+ * huge extent ends on a huge page's boundary, so that its mapping holds
+ * whole huge pages (the kernel aligns it for them only then). */
+static off_t extent_end(const jx__evlog *log, off_t need)
+{
+    off_t end = need + log->extent;
+
+    if (log->extent >= HUGE_EXTENT)
+        end = (end + HUGE_EXTENT - 1) & ~(HUGE_EXTENT - 1);
+    return end;
 }
 
 /*
@@ -492,7 +520,7 @@ static int map_extent(jx__evlog *log, off_t alloc)
  */
 static void drop_behind(jx__evlog *log)
 {
-    off_t to = page_of(log->end);
+    off_t to = log->end & ~(DROP_EVERY - 1);
 
     if (to - log->dropped < DROP_EVERY)
         return;
@@ -653,7 +681,7 @@ static int append_mapped(jx__evlog *log, const char *data, size_t len,
     if (start + (off_t)len > log->alloc) {
         if (log->extent < LAST_EXTENT)
             log->extent *= 2;
-        if (map_extent(log, start + (off_t)len + log->extent) != 0) {
+        if (map_extent(log, extent_end(log, start + (off_t)len)) != 0) {
             hand_back_quietly(log);
             return 1;
         }
