@@ -9,10 +9,13 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "base/huge.h"
 
-/* Large enough that a long plan takes few chunks, small enough that a
- * one-step plan does not take much. */
-#define CHUNK_BYTES (64 * 1024)
+/* The first chunk is small, so that a one-step plan does not take much;
+ * each next one as large as all before it together, up to a huge page,
+ * so that a long plan takes few chunks, and those on huge pages. */
+#define FIRST_CHUNK ((size_t)64 * 1024)
+#define LAST_CHUNK JX__HUGE_PAGE
 
 struct jx__arena_chunk {
     jx__arena_chunk *next;
@@ -47,30 +50,54 @@ int jx__budget_refusal(const jx__budget *b, jx_error *err, const char *name,
                     name, line, col, mib, b->rule != NULL ? b->rule : "");
 }
 
+/* whole bytes, header included: from a huge page's worth up (whole is
+ * then a multiple of it), huge pages of their own. */
+static jx__arena_chunk *take_chunk(size_t whole)
+{
+    return whole < JX__HUGE_PAGE ? malloc(whole) : jx__huge_alloc(whole);
+}
+
+static void give_chunk(jx__arena_chunk *c)
+{
+    size_t whole = sizeof *c + c->size;
+
+    if (whole < JX__HUGE_PAGE)
+        free(c);
+    else
+        jx__huge_free(c, whole);
+}
+
 static jx__arena_chunk *new_chunk(jx__arena *a, size_t len)
 {
-    size_t size = len > CHUNK_BYTES ? len : CHUNK_BYTES;
-    size_t whole = sizeof(jx__arena_chunk) + size;
+    size_t regular = a->bytes < FIRST_CHUNK  ? FIRST_CHUNK
+                     : a->bytes > LAST_CHUNK ? LAST_CHUNK
+                                             : a->bytes;
+    size_t whole = regular;
+    int own = len > regular - sizeof(jx__arena_chunk);
     jx__arena_chunk *c;
 
-    if (size > SIZE_MAX - sizeof(jx__arena_chunk)) {
+    if (len > SIZE_MAX - sizeof(jx__arena_chunk) - JX__HUGE_PAGE) {
         errno = ENOMEM;
         return NULL;
     }
+    if (own)
+        whole = sizeof(jx__arena_chunk) + len;
+    if (whole >= JX__HUGE_PAGE)
+        whole = (whole + JX__HUGE_PAGE - 1) & ~(JX__HUGE_PAGE - 1);
     if (jx__budget_charge(a->budget, whole) != 0) {
         errno = E2BIG;
         return NULL;
     }
-    if ((c = malloc(whole)) == NULL) {
+    if ((c = take_chunk(whole)) == NULL) {
         jx__budget_release(a->budget, whole);
         errno = ENOMEM;
         return NULL;
     }
-    c->size = size;
+    c->size = whole - sizeof *c;
     c->used = 0;
     /* A piece larger than a chunk gets a chunk of its own behind the one
      * being filled, which keeps its free room. */
-    if (a->head != NULL && len > CHUNK_BYTES) {
+    if (a->head != NULL && own) {
         c->next = a->head->next;
         a->head->next = c;
     } else {
@@ -143,7 +170,7 @@ void jx__arena_free(jx__arena *a)
 {
     while (a->head != NULL) {
         jx__arena_chunk *next = a->head->next;
-        free(a->head);
+        give_chunk(a->head);
         a->head = next;
     }
     jx__budget_release(a->budget, a->bytes);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/huge.h"
 
 const char *jx__file_kind(mode_t mode)
 {
@@ -76,8 +77,10 @@ int jx__read_file(const char *path, size_t max_bytes, char **out,
         struct stat st;
         if (fstat(fileno(fp), &st) == 0 && st.st_size >= 0 &&
             (uintmax_t)st.st_size < max_bytes &&
-            (buf = malloc((size_t)st.st_size + 2)) != NULL)
+            (buf = malloc((size_t)st.st_size + 2)) != NULL) {
             cap = (size_t)st.st_size + 2;
+            jx__huge_advise(buf, cap);
+        }
     }
     for (;;) {
         size_t n;

@@ -17,6 +17,7 @@
 #include <uuid/uuid.h>
 
 #include "base/file.h"
+#include "base/huge.h"
 #include "base/sha256.h"
 #include "input/plan.h"
 #include "input/plan_read.h"
@@ -320,6 +321,7 @@ int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
         return jx__fail(err, JX_ENOMEM, "out of memory");
     plan->steps = grown;
     *cap += more;
+    jx__huge_advise(grown, *cap * sizeof *grown);
     return 0;
 }
 
