@@ -139,6 +139,9 @@ static void canceller_stop(canceller *c)
     pthread_join(c->thread, NULL);
 }
 
+/* stdout's buffer while it carries a document (cmd_run). */
+static char document_buffer[64 * 1024];
+
 static int cmd_run(const options *o)
 {
     jx_run_options ro = JX_RUN_OPTIONS_INIT;
@@ -172,9 +175,11 @@ static int cmd_run(const options *o)
     }
     canceller_start(&cancel, ex, plan, &progress);
     /* A long job's document is megabytes: stdio's 4 KiB buffer would make
-     * a write(2) of every 4 KiB of it.  A terminal stays line-buffered. */
+     * a write(2) of every 4 KiB of it.  The buffer is given, as glibc
+     * ignores the size when it is not (and keeps st_blksize); static, as
+     * stdout is flushed at exit.  A terminal stays line-buffered. */
     if (!isatty(STDOUT_FILENO))
-        setvbuf(stdout, NULL, _IOFBF, 64 * 1024);
+        setvbuf(stdout, document_buffer, _IOFBF, sizeof document_buffer);
     ro.document = stdout;
     ro.on_job_progress = watch_progress;
     ro.user = &cancel;

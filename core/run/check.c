@@ -58,6 +58,31 @@ static int refused(const jx_plan *plan, const jx__step *st,
     return JX_EREFUSED;
 }
 
+/* Asks p's validate about st: 0, or the verdict's code with v filled. */
+static int validate_step(jx__plugin *p, const jx_plan *plan,
+                         const jx__step *st, const atomic_int *cancelled,
+                         jx__verdict *v)
+{
+    /* An isolated validate may wait for a free runner: no longer than the
+     * step itself would, and not past a cancel. */
+    jx_step view = {
+        .step = st, .plan = plan, .cancelled = cancelled,
+        .wait_deadline = jx__monotonic() + (double)st->timeout_seconds};
+    char why[512] = "";
+    int rc, locked;
+
+    locked = jx__plugin_enter(p, p->handler->flags);
+    rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
+                              sizeof why);
+    jx__plugin_leave(p, locked);
+    jx__step_view_done(&view);
+    if (cancelled != NULL && atomic_load(cancelled)) {
+        v->step = st;
+        return JX__CHECK_CANCELLED;
+    }
+    return rc != 0 ? refused(plan, st, p, why, sizeof why, v) : 0;
+}
+
 int jx__check_plan(jx_executor *ex, const jx_plan *plan,
                    const atomic_int *cancelled, jx__verdict *v)
 {
@@ -65,29 +90,13 @@ int jx__check_plan(jx_executor *ex, const jx_plan *plan,
     for (size_t i = 0; i < plan->n_steps; i++) {
         const jx__step *st = &plan->steps[i];
         jx__plugin *p = jx__binding_find(&ex->bindings, st->type);
-        /* An isolated validate may wait for a free runner: no longer than
-         * the step itself would, and not past a cancel. */
-        jx_step view = {
-            .step = st, .plan = plan, .cancelled = cancelled,
-            .wait_deadline = jx__monotonic() + (double)st->timeout_seconds};
-        char why[512] = "";
-        int rc, locked;
+        int rc;
 
         if (p == NULL)
             return no_handler(plan, st, v);
-        if (p->handler->validate == NULL)
-            continue;
-        locked = jx__plugin_enter(p, p->handler->flags);
-        rc = p->handler->validate(p->handler_state, &jx__host, &view, why,
-                                  sizeof why);
-        jx__plugin_leave(p, locked);
-        jx__step_view_done(&view);
-        if (cancelled != NULL && atomic_load(cancelled)) {
-            v->step = st;
-            return JX__CHECK_CANCELLED;
-        }
-        if (rc != 0)
-            return refused(plan, st, p, why, sizeof why, v);
+        if (p->handler->validate != NULL &&
+            (rc = validate_step(p, plan, st, cancelled, v)) != 0)
+            return rc;
     }
     return 0;
 }
