@@ -30,6 +30,10 @@
 
 #include "crash_util.h"
 
+/* core/evidence/log.c's MAP_AFTER: a job's appends made with write(2)
+ * before it may take the log alone (one per step). */
+#define MAP_AFTER 64
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -150,7 +154,53 @@ static void check_kill_while_mapped(fixture *f, size_t n, size_t kill_at)
 
 static void test_kill_while_mapped_leaves_zero_tail(void **state)
 {
-    check_kill_while_mapped(*state, 10, 3);
+    check_kill_while_mapped(*state, 100, MAP_AFTER + 10);
+}
+
+/* What the record callback saw: whether the log was mapped at a record. */
+typedef struct short_job_seen {
+    const char *log;
+    int records, mapped;
+} short_job_seen;
+
+static int on_record_mapped(const jx_record *rec, void *user)
+{
+    short_job_seen *s = user;
+
+    (void)rec;
+    s->records++;
+    s->mapped |= maps_file(getpid(), s->log);
+    return 0;
+}
+
+/*
+ * A job of no more steps than MAP_AFTER appends with write(2) throughout:
+ * taking the log alone would cost it more than it saves.  The log is
+ * never mapped, and the file ends with the last record.
+ */
+static void test_short_job_never_maps(void **state)
+{
+    fixture *f = *state;
+    jx_run_options opts = JX_RUN_OPTIONS_INIT;
+    short_job_seen seen = {.log = f->log};
+    log_view v;
+
+    snprintf(where, sizeof where, "a job of %d steps", MAP_AFTER - 1);
+    open_parent(f, f->log, "none");
+    f->plan = make_plan(JOB, MAP_AFTER - 1, &f->err);
+    CHECK(f->plan != NULL, "plan: %s", f->err.message);
+    opts.on_record = on_record_mapped;
+    opts.user = &seen;
+    CHECK(jx_executor_run(f->ex, f->plan, &opts, &f->res, &f->err) == 0,
+          "run: %s", f->err.message);
+    CHECK(seen.records == 2 * (MAP_AFTER - 1) + 2 && !seen.mapped,
+          "%d records, the log mapped at one of them: %d", seen.records,
+          seen.mapped);
+    read_log(f->log, &f->text, &v);
+    CHECK(v.lines == (size_t)seen.records && !v.zero_tail &&
+              file_size(f->log) == (long)v.whole,
+          "%zu records, %ld bytes, %zu in lines", v.lines, file_size(f->log),
+          v.whole);
 }
 
 /* The same, the writer killed about 2.5 MiB into its records: in an
@@ -381,6 +431,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_kill_while_mapped_leaves_zero_tail, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_kill_in_huge_extent, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_short_job_never_maps, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_writer_while_mapped,
                                         fx_setup, fx_teardown),

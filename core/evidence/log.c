@@ -50,7 +50,8 @@ struct jx__evlog {
     char broken[256];
     /* Mapped mode (see "Holding the log alone" below). */
     int jobs;           /* jobs under way: jx__evlog_job_begin/end */
-    int try_map;        /* the next append may take the log alone */
+    int try_map;        /* the job may still take the log alone */
+    unsigned job_appends; /* appends of the job under way, up to MAP_AFTER */
     int never_map;      /* no OFD locks or no fallocate: write(2) only */
     char *map;          /* NULL: appends are write(2)s */
     off_t map_off;      /* the file offset of map[0], a page boundary */
@@ -380,13 +381,14 @@ static int must_be_regular(const struct stat *st, const char *path,
  *
  * Holding the log alone means holding the append lock for as long as a
  * job runs, instead of for one append.  It is taken, without waiting, at
- * a job's first append, and only when no other writer has the log open:
- * every writer read-locks the presence byte (PRESENCE_AT) from open to
- * close, and the taker asks the kernel (F_OFD_GETLK) whether anyone else
- * holds it.  While it is held, nobody else can append or cut (both are
- * done under the append lock only, and cut_torn_tail on open needs the
- * flock(2) lock exclusive, which this writer's shared lock prevents), so
- * the file's end is this writer's to write.
+ * the job's append after its first MAP_AFTER, and only when no other
+ * writer has the log open: every writer read-locks the presence byte
+ * (PRESENCE_AT) from open to close, and the taker asks the kernel
+ * (F_OFD_GETLK) whether anyone else holds it.  While it is held, nobody
+ * else can append or cut (both are done under the append lock only, and
+ * cut_torn_tail on open needs the flock(2) lock exclusive, which this
+ * writer's shared lock prevents), so the file's end is this writer's to
+ * write.
  *
  * A writer that arrives later takes the presence lock at open and waits
  * for the append lock in its first append.  The holder looks for it with
@@ -418,6 +420,11 @@ static int must_be_regular(const struct stat *st, const char *path,
  * the process's resident memory, and a larger one saves little */
 #define LAST_EXTENT ((off_t)4 << 20)
 #define CHECK_EVERY 64
+/* A job's first appends are made with write(2).  Taking the log alone
+ * costs about as much as 80 of them (fallocate, the first pages made
+ * writable, the cut of the zero tail at the end), which a short job would
+ * never win back. */
+#define MAP_AFTER 64
 /* Populated ahead: 16 KiB at first, doubling up to 256 KiB at a time,
  * so that a short job does not make pages it never writes. */
 #define FIRST_POPULATE ((off_t)16 << 10)
@@ -596,8 +603,9 @@ static void hand_back_quietly(jx__evlog *log)
         jx__log(NULL, JX_LOG_WARNING, why);
 }
 
-/* At a job's first append: takes the log alone if no other writer has
- * it open.  Leaves it shared (and says nothing) otherwise. */
+/* At a job's append after its first MAP_AFTER: takes the log alone if no
+ * other writer has it open.  Leaves it shared (and says nothing)
+ * otherwise. */
 static void take_alone(jx__evlog *log)
 {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
@@ -846,7 +854,7 @@ int jx__evlog_append(jx__evlog *log, const char *data, size_t len,
         return -1;
     }
     if (!log->held && log->try_map && log->jobs > 0 && !log->never_map &&
-        !log->no_append_lock)
+        !log->no_append_lock && ++log->job_appends > MAP_AFTER)
         take_alone(log);
     if (log->held && (rc = append_mapped(log, data, len, why, why_len)) <= 0) {
         pthread_mutex_unlock(&log->lock);
@@ -911,6 +919,7 @@ void jx__evlog_job_begin(jx__evlog *log)
     pthread_mutex_lock(&log->lock);
     log->jobs++;
     log->try_map = 1;
+    log->job_appends = 0;
     pthread_mutex_unlock(&log->lock);
 }
 
@@ -924,6 +933,7 @@ int jx__evlog_job_done(jx__evlog *log, char *why, size_t why_len)
     cut = log->held;
     hand_back_quietly(log);
     log->try_map = 1;
+    log->job_appends = 0;
     if (log->fsync == JX__FSYNC_JOB || (log->fsync == JX__FSYNC_STEP && cut))
         rc = evlog_sync(log, why, why_len);
     pthread_mutex_unlock(&log->lock);
@@ -936,5 +946,6 @@ void jx__evlog_job_end(jx__evlog *log)
     log->jobs--;
     hand_back_quietly(log); /* a job that failed before job_done */
     log->try_map = 1;
+    log->job_appends = 0;
     pthread_mutex_unlock(&log->lock);
 }
