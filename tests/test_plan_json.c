@@ -215,6 +215,30 @@ static void test_takes_many_steps(void **state)
     assert_int_equal(f->fast->steps[1999].index, 3998);
 }
 
+/* Steps written tighter than the reader reserves room for (fewer bytes
+ * each than JX__PLAN_MIN_STEP_BYTES): the array grows past what was
+ * reserved, and every step is kept in order. */
+static void test_takes_steps_smaller_than_reserved(void **state)
+{
+    fixture *f = *state;
+    size_t per_step;
+
+    assert_int_equal(jx__buf_puts(&f->text, "{" C ",\"steps\":["), 0);
+    for (int i = 0; i < 20000; i++) {
+        char step[64];
+        snprintf(step, sizeof step, "%s{\"step_index\":%d,\"step_type\":\"a\"}",
+                 i > 0 ? "," : "", i);
+        assert_int_equal(jx__buf_puts(&f->text, step), 0);
+    }
+    assert_int_equal(jx__buf_puts(&f->text, "]}"), 0);
+    per_step = f->text.len / 20000;
+    assert_true(per_step < JX__PLAN_MIN_STEP_BYTES);
+    takes_same(f, f->text.data, f->text.len);
+    assert_int_equal(f->fast->n_steps, 20000);
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(f->fast->steps[i].index, i);
+}
+
 /* ---- what it declines ---------------------------------------------------- */
 
 #define STEPS_WITH(step) "{" C ", \"steps\": [" step "]}"
@@ -452,6 +476,7 @@ int main(void)
         T(test_takes_escapes_and_unicode),
         T(test_takes_crlf),
         T(test_takes_many_steps),
+        T(test_takes_steps_smaller_than_reserved),
         T(test_declines_what_yaml_reads_otherwise),
         T(test_declines_refusals_with_their_text),
         T(test_declines_long_or_wide_keys),

@@ -114,11 +114,12 @@ static void put_json(const jx_progress_event *ev)
 void jx__cli_progress_cb(const jx_progress_event *ev, void *user)
 {
     jx__cli_progress *p = user;
-    double now = now_s();
 
     if (p->mode == JX__PROGRESS_JSON) {
         put_json(ev);
     } else if (p->mode == JX__PROGRESS_LINE) {
+        double now = now_s(); /* not for every step of a silent run */
+
         if (strcmp(ev->stage, "finished") == 0)
             jx__cli_progress_clear();
         else if (shown == NULL || now - p->last_draw >= REDRAW_INTERVAL_S) {

@@ -302,15 +302,13 @@ typedef struct step_reader {
     jx__buf scratch;
 } step_reader;
 
-/* Room for one more step; JX_ENOMEM or JX_ELIMIT with err filled. */
-int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
-                      unsigned col, jx_error *err)
+/* Room for `more` steps past *cap; JX_ENOMEM or JX_ELIMIT with err
+ * filled. */
+static int add_room(jx_plan *plan, size_t *cap, size_t more, unsigned line,
+                    unsigned col, jx_error *err)
 {
-    size_t more = *cap ? *cap : 16;
     jx__step *grown;
 
-    if (plan->n_steps < *cap)
-        return 0;
     /* realloc may hold the old and the new array at once: charge both. */
     if (jx__budget_charge(&plan->budget,
                           (*cap + more) * sizeof *grown + *cap * sizeof *grown) !=
@@ -323,6 +321,22 @@ int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
     *cap += more;
     jx__huge_advise(grown, *cap * sizeof *grown);
     return 0;
+}
+
+int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
+                        unsigned col, jx_error *err)
+{
+    if (plan->n_steps < *cap)
+        return 0;
+    return add_room(plan, cap, *cap ? *cap : 16, line, col, err);
+}
+
+int jx__plan_reserve_steps(jx_plan *plan, size_t *cap, size_t text_len,
+                           jx_error *err)
+{
+    size_t steps = text_len / JX__PLAN_MIN_STEP_BYTES;
+
+    return steps > *cap ? add_room(plan, cap, steps - *cap, 1, 1, err) : 0;
 }
 
 static int read_streamed_step(const jx__node *item, void *user, jx_error *err)
@@ -524,8 +538,10 @@ static int parse_fast(const char *text, size_t len, const char *name,
     *out = NULL;
     if (plan == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    rc = jx__plan_read_json(plan, text, len, release, release_user, &cap,
-                            err);
+    rc = jx__plan_reserve_steps(plan, &cap, len, err);
+    if (rc == 0)
+        rc = jx__plan_read_json(plan, text, len, release, release_user, &cap,
+                                err);
     if (rc == JX__PLAN_DECLINED) {
         jx_plan_free(plan);
         return rc;

@@ -978,10 +978,8 @@ int jx__plan_read_json(jx_plan *plan, const char *text, size_t len,
     reader r = {.p = text, .end = text + len, .line = 1,
                 .col_at = text, .plan = plan, .release = release,
                 .release_user = release_user, .released = text};
-    int rc;
+    int rc = read_root(&r, cap);
 
-    *cap = 0;
-    rc = read_root(&r, cap);
     jx__buf_free(&r.out);
     jx__buf_free(&r.text);
     jx__buf_free(&r.keys);

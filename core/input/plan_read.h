@@ -46,6 +46,14 @@ int jx__plan_add_secret(jx_plan *plan, const char *value, jx_error *err);
  * budget; a refusal at line:col when it is spent. */
 int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
                         unsigned col, jx_error *err);
+/* The fewest bytes a step of a JSON plan commonly takes: a plan of len
+ * bytes has its array reserved for len / JX__PLAN_MIN_STEP_BYTES steps
+ * before it is read, so that a long plan's array is not moved (and each of
+ * its pages touched again) as it grows.  Charged to the budget; a plan of
+ * smaller steps grows past it. */
+#define JX__PLAN_MIN_STEP_BYTES 64
+int jx__plan_reserve_steps(jx_plan *plan, size_t *cap, size_t text_len,
+                           jx_error *err);
 
 /* What a step without parameters points at. */
 extern const char jx__no_params_json[];
@@ -56,7 +64,7 @@ typedef void jx__plan_release_fn(void *user, const char *upto);
 
 /*
  * Reads a JSON plan straight into plan, without a tree: 0 (steps' array
- * *cap long), JX__PLAN_DECLINED for anything it does not take whole (not
+ * *cap long: on entry, the room it already has), JX__PLAN_DECLINED for anything it does not take whole (not
  * JSON, a schema error, a limit, an unusual shape; plan is then to be
  * thrown away), or JX_ENOMEM.  It never refuses: what it takes, the
  * positioned reader would take the same way.  With release, the text
