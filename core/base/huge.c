@@ -22,13 +22,11 @@ static void advise(void *p, size_t len)
 
 void jx__huge_advise(void *p, size_t len)
 {
-    static uintptr_t page;
-    uintptr_t from, to;
+    uintptr_t page, from, to;
 
     if (len < 2 * JX__HUGE_PAGE)
         return; /* it could not hold a whole huge page, or barely */
-    if (page == 0)
-        page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    page = (uintptr_t)sysconf(_SC_PAGESIZE);
     /* Whole pages: a buffer malloc maps alone is then advised as one
      * mapping, which realloc can still grow with mremap(2).  The pages it
      * shares at its ends with other memory are only advised too. */

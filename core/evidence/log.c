@@ -431,8 +431,8 @@ static int must_be_regular(const struct stat *st, const char *path,
 #define LAST_POPULATE ((off_t)256 << 10)
 /*
  * An extent of at least HUGE_EXTENT is mapped with huge pages where the
- * kernel can (MADV_HUGEPAGE: Linux 6.16's ext4 and other file systems
- * with large folios): one page-table entry per 2 MiB.  The first store
+ * kernel can (MADV_HUGEPAGE, on file systems with large folios, such as
+ * ext4 on Linux 6.18): one page-table entry per 2 MiB.  The first store
  * into each 4 KiB page otherwise costs far more than the copy itself -
  * several microseconds a page under some hypervisors - and pages written
  * once, never again, pay it every time.  Not under fsync: step, where
@@ -520,7 +520,7 @@ static off_t extent_end(const jx__evlog *log, off_t need)
 
 /*
  * Drops the written pages behind the append point from this process's
- * page tables, once a MiB of them is: they stay in the page cache (dirty
+ * page tables, 2 MiB at a time: they stay in the page cache (dirty
  * until written back, or synced as the policy says), but no longer count
  * in the process's resident memory, which would otherwise hold each
  * extent whole as it fills (a 100,000-step job: up to 4 MiB more).

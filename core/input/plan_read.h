@@ -64,9 +64,9 @@ typedef void jx__plan_release_fn(void *user, const char *upto);
 
 /*
  * Reads a JSON plan straight into plan, without a tree: 0 (steps' array
- * *cap long: on entry, the room it already has), JX__PLAN_DECLINED for anything it does not take whole (not
- * JSON, a schema error, a limit, an unusual shape; plan is then to be
- * thrown away), or JX_ENOMEM.  It never refuses: what it takes, the
+ * *cap long; on entry, the room it already has), JX__PLAN_DECLINED for
+ * anything it does not take whole (not JSON, a schema error, a limit, an
+ * unusual shape; plan is then to be thrown away), or JX_ENOMEM.  It never refuses: what it takes, the
  * positioned reader would take the same way.  With release, the text
  * behind each finished step may be given back as it goes: a plan it
  * declines is then to be read again from its source.
