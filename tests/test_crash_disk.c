@@ -1,9 +1,10 @@
 /*
  * test_crash_disk.c - the evidence log when the disk says no, and under
  * each fsync policy.  Appends that fail (EFBIG under RLIMIT_FSIZE, ENOSPC
- * on a full tmpfs) stop the job before its next step, are cut back off the
- * file (unless another writer has it open), and leave the worker able to
- * run the next job; every fsync policy leaves logs that verify VALID.
+ * on a full tmpfs, also when the job goes to map the log and cannot grow
+ * it) stop the job before its next step, are cut back off the file
+ * (unless another writer has it open), and leave the worker able to run
+ * the next job; every fsync policy leaves logs that verify VALID.
  *
  * The failing appends happen in fork()ed children, which report through a
  * pipe; the parent reads what reached the files.
@@ -43,7 +44,7 @@ typedef struct child_report {
     int skipped;    /* the stage could not be set up */
     char why[1100]; /* ... why */
     int status[2];  /* jx_job_status, or -1: the job did not run */
-    size_t executed[2];
+    size_t planned[2], executed[2];
     char reason[2][1100];
 } child_report;
 
@@ -59,6 +60,7 @@ static void run_into(jx_executor *ex, const char *job_id, size_t n,
     jx_result *res = NULL;
 
     r->status[slot] = -1;
+    r->planned[slot] = n;
     if (plan == NULL) {
         snprintf(r->reason[slot], sizeof r->reason[slot], "plan: %s",
                  err.message);
@@ -126,7 +128,8 @@ static void check_failed_then_recovered(fixture *f, const child_report *r,
           r->status[0], r->reason[0]);
     CHECK(strcmp(r->reason[0], reason) == 0, "reason '%s', expected '%s'",
           r->reason[0], reason);
-    CHECK(r->executed[0] < FAIL_STEPS, "all %zu steps ran", r->executed[0]);
+    CHECK(r->executed[0] < r->planned[0], "all %zu steps ran",
+          r->executed[0]);
     n_ran = read_ran(f, f->side_first);
     CHECK(n_ran == r->executed[0],
           "%zu handlers ran for %zu steps executed: the handler of the "
@@ -313,9 +316,9 @@ static void test_efbig_beside_another_writer(void **state)
           verdict_name(s.job.verdict), s.job.reason);
 }
 
-/* Fills the file system of path but for one page: a filler takes every
- * block, then gives one back. */
-static int fill_but_a_page(const char *path, char *why, size_t why_len)
+/* Fills the file system of path but for `room` pages: a filler takes
+ * every block, then gives room back. */
+static int fill_but(const char *path, off_t room, char *why, size_t why_len)
 {
     char block[4096];
     off_t size = 0;
@@ -334,7 +337,7 @@ static int fill_but_a_page(const char *path, char *why, size_t why_len)
         close(fd);
         return -1;
     }
-    size = (size / 4096 - 1) * 4096;
+    size = (size / 4096 - room) * 4096;
     if (size < 0 || ftruncate(fd, size) != 0) {
         snprintf(why, why_len, "shrinking the filler: %s", strerror(errno));
         close(fd);
@@ -344,9 +347,17 @@ static int fill_but_a_page(const char *path, char *why, size_t why_len)
     return 0;
 }
 
+/* What an ENOSPC stage is given. */
+typedef struct enospc_arg {
+    const char *log_copy; /* where the log is copied for the parent */
+    const char *tmpfs;    /* its mount options */
+    off_t room;           /* pages left free */
+    size_t steps;         /* of the job that runs out of room */
+} enospc_arg;
+
 static void enospc_stage(fixture *f, const void *arg, child_report *r)
 {
-    const char *log_copy = arg;
+    const enospc_arg *a = arg;
     char *log = NULL, *filler = NULL;
     jx_executor *ex = NULL;
     jx_error err;
@@ -355,8 +366,8 @@ static void enospc_stage(fixture *f, const void *arg, child_report *r)
     /* A private tmpfs: mounted in this child's own namespace only. */
     if (unshare(CLONE_NEWNS) != 0 ||
         mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", f->mnt, "tmpfs", MS_NOSUID | MS_NODEV,
-              "size=64k,mode=0700") != 0) {
+        mount("tmpfs", f->mnt, "tmpfs", MS_NOSUID | MS_NODEV, a->tmpfs) !=
+            0) {
         r->skipped = 1;
         snprintf(r->why, sizeof r->why, "%s", strerror(errno));
         return;
@@ -366,14 +377,14 @@ static void enospc_stage(fixture *f, const void *arg, child_report *r)
         snprintf(r->why, sizeof r->why, "out of memory");
     } else if (make_executor(log, "step", f->side, -1, &ex, &err) != 0) {
         snprintf(r->why, sizeof r->why, "executor: %s", err.message);
-    } else if (fill_but_a_page(filler, r->why, sizeof r->why) == 0) {
-        run_into(ex, JOB, FAIL_STEPS, r, 0);
+    } else if (fill_but(filler, a->room, r->why, sizeof r->why) == 0) {
+        run_into(ex, JOB, a->steps, r, 0);
         /* The parent cannot see this tmpfs: it reads copies. */
         tu_copy(log, f->first, 0600);
         tu_copy(f->side, f->side_first, 0644);
         unlink(filler);
         run_into(ex, JOB2, AFTER_STEPS, r, 1);
-        if (tu_copy(log, log_copy, 0600) != 0)
+        if (tu_copy(log, a->log_copy, 0600) != 0)
             snprintf(r->why, sizeof r->why, "cannot copy the log");
     }
     jx_executor_free(ex);
@@ -381,29 +392,59 @@ static void enospc_stage(fixture *f, const void *arg, child_report *r)
     free(filler);
 }
 
-static void test_enospc_fails_closed(void **state)
+/* Runs the ENOSPC stage a describes; 0, or -1 when it was skipped. */
+static int run_out_of_room(fixture *f, const enospc_arg *a, child_report *r)
 {
-    fixture *f = *state;
-    child_report r;
     char *reason = NULL;
 
-    snprintf(where, sizeof where, "a full tmpfs");
     CHECK(mkdir(f->mnt, 0700) == 0, "mkdir: %s", strerror(errno));
-    in_child(f, enospc_stage, f->spare, &r);
-    if (r.skipped) {
-        printf("skipped: cannot mount a tmpfs here (%s)\n", r.why);
-        skip();
+    in_child(f, enospc_stage, a, r);
+    if (r->skipped) {
+        printf("skipped: cannot mount a tmpfs here (%s)\n", r->why);
+        return -1;
     }
-    CHECK(r.why[0] == '\0', "%s", r.why);
+    CHECK(r->why[0] == '\0', "%s", r->why);
     CHECK(asprintf(&reason, "evidence write failed: %s/evidence.jsonl: %s",
                    f->mnt, strerror(ENOSPC)) > 0,
           "out of memory");
     free(f->reason);
     f->reason = reason;
-    check_failed_then_recovered(f, &r, f->spare, reason);
+    check_failed_then_recovered(f, r, f->spare, reason);
+    printf("ENOSPC: stopped after %zu of %zu steps\n", r->executed[0],
+           r->planned[0]);
+    return 0;
+}
+
+static void test_enospc_fails_closed(void **state)
+{
+    fixture *f = *state;
+    const enospc_arg a = {f->spare, "size=64k,mode=0700", 1, FAIL_STEPS};
+    child_report r;
+
+    snprintf(where, sizeof where, "a full tmpfs");
+    if (run_out_of_room(f, &a, &r) != 0)
+        skip();
     CHECK(r.executed[0] > 0, "the first step did not fit in a page");
-    printf("ENOSPC: stopped after %zu of %d steps\n", r.executed[0],
-           FAIL_STEPS);
+}
+
+/*
+ * A job that runs out of room after its first MAP_AFTER (64) appends,
+ * when it goes to take the log alone: growing the file for the mapping
+ * fails, the job carries on with write(2), and fails closed at the append
+ * that does not fit, as a job that never mapped does.  About 650 bytes a
+ * step: 12 pages hold some 75 steps, not the 100 asked for.
+ */
+static void test_enospc_when_the_log_would_be_mapped(void **state)
+{
+    fixture *f = *state;
+    const enospc_arg a = {f->spare, "size=256k,mode=0700", 12, N_STEPS};
+    child_report r;
+
+    snprintf(where, sizeof where, "a tmpfs full after some 75 steps");
+    if (run_out_of_room(f, &a, &r) != 0)
+        skip();
+    CHECK(r.executed[0] > 64, "stopped after %zu steps, before the job "
+          "went to take the log alone", r.executed[0]);
 }
 
 /* ---- fsync policies ----------------------------------------------------- */
@@ -457,6 +498,8 @@ int main(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_enospc_fails_closed, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_enospc_when_the_log_would_be_mapped, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
