@@ -176,6 +176,48 @@ static void test_step_sync_failure_fails_closed(void **state)
     free(want);
 }
 
+/*
+ * The same in a job long enough to take the log alone and append through
+ * its mapping (after its first 64 appends): the 70th sync fails, 69
+ * handlers ran, and the file still ends with a whole record - the
+ * preallocated zeros are cut when the job hands the log back.
+ */
+static void test_step_sync_failure_while_mapped(void **state)
+{
+    fixture *f = *state;
+    jx_result *res;
+    char *want, *text;
+    long size;
+
+    make_executor(f, "step");
+    fail_at = 70;
+    res = run_steps(f, 100);
+    assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
+    assert_true(asprintf(&want, "evidence write failed: %s: sync failed: "
+                                "Input/output error; nothing more is "
+                                "written to this file",
+                         f->log) > 0);
+    assert_string_equal(jx_result_reason(res), want);
+    assert_int_equal(handler_calls, 69);
+    assert_int_equal(sync_calls, 70);
+    jx_result_free(res);
+    size = file_size(f->log);
+    text = tu_read(f->log);
+    assert_non_null(text);
+    assert_int_equal((long)strlen(text), size); /* no zeros after it */
+    assert_true(size > 0 && text[size - 1] == '\n');
+    free(text);
+
+    res = run_steps(f, 2);
+    assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
+    assert_string_equal(jx_result_reason(res), want);
+    assert_int_equal(handler_calls, 69);
+    assert_int_equal(sync_calls, 70);
+    assert_int_equal(file_size(f->log), size);
+    jx_result_free(res);
+    free(want);
+}
+
 /* fsync: job syncs once, at the end: every step ran, then the job fails
  * because its record may not be on disk. */
 static void test_job_sync_failure_fails_the_job(void **state)
@@ -217,6 +259,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_step_sync_failure_fails_closed,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_sync_failure_while_mapped,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_sync_failure_fails_the_job,
                                         setup, teardown),
