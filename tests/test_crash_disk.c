@@ -392,39 +392,41 @@ static void enospc_stage(fixture *f, const void *arg, child_report *r)
     free(filler);
 }
 
-/* Runs the ENOSPC stage a describes; 0, or -1 when it was skipped. */
-static int run_out_of_room(fixture *f, const enospc_arg *a, child_report *r)
+/* Runs the ENOSPC stage a describes (skipped where no tmpfs can be
+ * mounted): the job fails closed after more than min_steps steps. */
+static void run_out_of_room(fixture *f, const enospc_arg *a,
+                            size_t min_steps)
 {
+    child_report r;
     char *reason = NULL;
 
     CHECK(mkdir(f->mnt, 0700) == 0, "mkdir: %s", strerror(errno));
-    in_child(f, enospc_stage, a, r);
-    if (r->skipped) {
-        printf("skipped: cannot mount a tmpfs here (%s)\n", r->why);
-        return -1;
+    in_child(f, enospc_stage, a, &r);
+    if (r.skipped) {
+        printf("skipped: cannot mount a tmpfs here (%s)\n", r.why);
+        skip();
     }
-    CHECK(r->why[0] == '\0', "%s", r->why);
+    CHECK(r.why[0] == '\0', "%s", r.why);
     CHECK(asprintf(&reason, "evidence write failed: %s/evidence.jsonl: %s",
                    f->mnt, strerror(ENOSPC)) > 0,
           "out of memory");
     free(f->reason);
     f->reason = reason;
-    check_failed_then_recovered(f, r, f->spare, reason);
-    printf("ENOSPC: stopped after %zu of %zu steps\n", r->executed[0],
-           r->planned[0]);
-    return 0;
+    check_failed_then_recovered(f, &r, f->spare, reason);
+    CHECK(r.executed[0] > min_steps, "stopped after %zu steps, expected "
+          "more than %zu", r.executed[0], min_steps);
+    printf("ENOSPC: stopped after %zu of %zu steps\n", r.executed[0],
+           r.planned[0]);
 }
 
+/* One page of room: the job stops within its first steps. */
 static void test_enospc_fails_closed(void **state)
 {
     fixture *f = *state;
     const enospc_arg a = {f->spare, "size=64k,mode=0700", 1, FAIL_STEPS};
-    child_report r;
 
     snprintf(where, sizeof where, "a full tmpfs");
-    if (run_out_of_room(f, &a, &r) != 0)
-        skip();
-    CHECK(r.executed[0] > 0, "the first step did not fit in a page");
+    run_out_of_room(f, &a, 0);
 }
 
 /*
@@ -438,13 +440,9 @@ static void test_enospc_when_the_log_would_be_mapped(void **state)
 {
     fixture *f = *state;
     const enospc_arg a = {f->spare, "size=256k,mode=0700", 12, N_STEPS};
-    child_report r;
 
     snprintf(where, sizeof where, "a tmpfs full after some 75 steps");
-    if (run_out_of_room(f, &a, &r) != 0)
-        skip();
-    CHECK(r.executed[0] > 64, "stopped after %zu steps, before the job "
-          "went to take the log alone", r.executed[0]);
+    run_out_of_room(f, &a, 64);
 }
 
 /* ---- fsync policies ----------------------------------------------------- */

@@ -139,83 +139,61 @@ static long file_size(const char *path)
 /* ---- tests --------------------------------------------------------------- */
 
 /*
- * fsync: step syncs once before each handler (the first also carries
- * job_started).  The third sync fails: steps 0 and 1 ran, step 2 never
- * does, the sync is not tried again, and later jobs of this executor
- * fail before their first step without touching the file.
+ * Under fsync: step, a job of `steps` steps whose fail_at'th sync fails:
+ * the handlers before it ran, the one after never does, the sync is not
+ * tried again, the file ends with a whole record (no preallocated zeros
+ * after it), and later jobs of this executor fail before their first
+ * step without touching the file.
  */
-static void test_step_sync_failure_fails_closed(void **state)
+static void check_step_sync_failure(fixture *f, int steps, int fail)
 {
-    fixture *f = *state;
-    jx_result *res;
-    char *want;
-    long size;
-
-    make_executor(f, "step");
-    fail_at = 3;
-    res = run_steps(f, 5);
-    assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
-    assert_true(asprintf(&want, "evidence write failed: %s: sync failed: "
-                                "Input/output error; nothing more is "
-                                "written to this file",
-                         f->log) > 0);
-    assert_string_equal(jx_result_reason(res), want);
-    assert_int_equal(handler_calls, 2);
-    assert_int_equal(sync_calls, 3);
-    jx_result_free(res);
-    size = file_size(f->log);
-
-    /* The worker goes on, but this log is done with: no write, no sync. */
-    res = run_steps(f, 2);
-    assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
-    assert_string_equal(jx_result_reason(res), want);
-    assert_int_equal(handler_calls, 2);
-    assert_int_equal(sync_calls, 3);
-    assert_int_equal(file_size(f->log), size);
-    jx_result_free(res);
-    free(want);
-}
-
-/*
- * The same in a job long enough to take the log alone and append through
- * its mapping (after its first 64 appends): the 70th sync fails, 69
- * handlers ran, and the file still ends with a whole record - the
- * preallocated zeros are cut when the job hands the log back.
- */
-static void test_step_sync_failure_while_mapped(void **state)
-{
-    fixture *f = *state;
     jx_result *res;
     char *want, *text;
     long size;
 
     make_executor(f, "step");
-    fail_at = 70;
-    res = run_steps(f, 100);
+    fail_at = fail;
+    res = run_steps(f, steps);
     assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
     assert_true(asprintf(&want, "evidence write failed: %s: sync failed: "
                                 "Input/output error; nothing more is "
                                 "written to this file",
                          f->log) > 0);
     assert_string_equal(jx_result_reason(res), want);
-    assert_int_equal(handler_calls, 69);
-    assert_int_equal(sync_calls, 70);
+    assert_int_equal(handler_calls, fail - 1);
+    assert_int_equal(sync_calls, fail);
     jx_result_free(res);
     size = file_size(f->log);
     text = tu_read(f->log);
     assert_non_null(text);
-    assert_int_equal((long)strlen(text), size); /* no zeros after it */
+    assert_int_equal((long)strlen(text), size);
     assert_true(size > 0 && text[size - 1] == '\n');
     free(text);
 
+    /* The worker goes on, but this log is done with: no write, no sync. */
     res = run_steps(f, 2);
     assert_int_equal(jx_result_status(res), JX_JOB_FAILED);
     assert_string_equal(jx_result_reason(res), want);
-    assert_int_equal(handler_calls, 69);
-    assert_int_equal(sync_calls, 70);
+    assert_int_equal(handler_calls, fail - 1);
+    assert_int_equal(sync_calls, fail);
     assert_int_equal(file_size(f->log), size);
     jx_result_free(res);
     free(want);
+}
+
+/* One sync before each handler (the first also carries job_started): the
+ * third fails, steps 0 and 1 ran, step 2 never does. */
+static void test_step_sync_failure_fails_closed(void **state)
+{
+    check_step_sync_failure(*state, 5, 3);
+}
+
+/* The same in a job long enough to take the log alone and append through
+ * its mapping (after its first 64 appends): the 70th sync fails, and the
+ * zeros ahead are cut when the job hands the log back. */
+static void test_step_sync_failure_while_mapped(void **state)
+{
+    check_step_sync_failure(*state, 100, 70);
 }
 
 /* fsync: job syncs once, at the end: every step ran, then the job fails
