@@ -203,8 +203,9 @@ static void test_short_job_never_maps(void **state)
           v.whole);
 }
 
-/* The same, the writer killed about 2.5 MiB into its records: in an
- * extent mapped with huge pages, where the kernel gives them. */
+/* A writer killed while mapped, as above, about 2.5 MiB into its
+ * records: in an extent mapped with huge pages, where the kernel gives
+ * them. */
 static void test_kill_in_huge_extent(void **state)
 {
     check_kill_while_mapped(*state, 4000, 2900);
