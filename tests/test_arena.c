@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 
 #include "base/arena.h"
 #include "base/huge.h"
+#include "testutil.h"
 
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
@@ -45,26 +45,10 @@ static char *piece(size_t len, unsigned n)
     return p;
 }
 
-/* Whether /proc/self/smaps gives the mapping holding p the huge-page
- * advice ("hg" in its VmFlags). */
+/* Whether the mapping holding p has the huge-page advice. */
 static int advised_huge(const void *p)
 {
-    char line[1024];
-    FILE *fp = fopen("/proc/self/smaps", "re");
-    int in = 0, huge = 0;
-
-    assert_non_null(fp);
-    while (fgets(line, sizeof line, fp) != NULL) {
-        unsigned long lo, hi;
-
-        /* A mapping's first line is its range; no field line reads so. */
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-        else if (in && strncmp(line, "VmFlags:", 8) == 0)
-            huge = strstr(line, " hg") != NULL;
-    }
-    fclose(fp);
-    return huge;
+    return tu_mapping_flag(p, NULL, "hg") == 1;
 }
 
 static void test_first_chunk_is_small(void **state)

@@ -340,36 +340,17 @@ typedef struct mapping_seen {
     int huge;   /* ... with the huge-page advice ("hg" in VmFlags) */
 } mapping_seen;
 
-/* Reads /proc/self/smaps for the mapping of m->log: a mapping's lines
- * start with the one naming its file and end with its VmFlags. */
-static void look_at_mapping(mapping_seen *m)
-{
-    char line[1024];
-    FILE *fp = fopen("/proc/self/smaps", "re");
-    int in_log = 0;
-
-    m->looked = 1;
-    if (fp == NULL)
-        return;
-    while (fgets(line, sizeof line, fp) != NULL) {
-        if (strncmp(line, "VmFlags:", 8) == 0) {
-            if (in_log)
-                m->huge |= strstr(line, " hg") != NULL;
-            in_log = 0;
-        } else if (strstr(line, m->log) != NULL) {
-            in_log = 1;
-            m->mapped = 1;
-        }
-    }
-    fclose(fp);
-}
-
 static int on_record_look(const jx_record *rec, void *user)
 {
     mapping_seen *m = user;
 
-    if (rec->seq == m->at_seq)
-        look_at_mapping(m);
+    if (rec->seq == m->at_seq) {
+        int flag = tu_mapping_flag(NULL, m->log, "hg");
+
+        m->looked = 1;
+        m->mapped = flag >= 0;
+        m->huge = flag == 1;
+    }
     return 0;
 }
 

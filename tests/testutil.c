@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,4 +266,39 @@ const char *tu_jobexec(void)
     }
     path = TU_BUILDDIR "/" LT_OBJDIR "jobexec";
     return path;
+}
+
+/* Whether the VmFlags line has the two-letter flag among its words. */
+static int has_vmflag(const char *line, const char *flag)
+{
+    size_t len = strlen(flag);
+
+    for (const char *p = line + 8; (p = strstr(p, flag)) != NULL; p += len)
+        if (p[-1] == ' ' && (p[len] == ' ' || p[len] == '\n' ||
+                             p[len] == '\0'))
+            return 1;
+    return 0;
+}
+
+int tu_mapping_flag(const void *at, const char *path, const char *flag)
+{
+    char line[1024];
+    FILE *fp = fopen("/proc/self/smaps", "re");
+    int in = 0, found = -1;
+
+    if (fp == NULL)
+        return -1;
+    /* A mapping's lines start with its range (and file), end with its
+     * VmFlags; no field line reads as a range. */
+    while (fgets(line, sizeof line, fp) != NULL) {
+        unsigned long lo, hi;
+
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            in = (at != NULL && (uintptr_t)at >= lo && (uintptr_t)at < hi) ||
+                 (path != NULL && strstr(line, path) != NULL);
+        else if (in && strncmp(line, "VmFlags:", 8) == 0 && found < 1)
+            found = has_vmflag(line, flag);
+    }
+    fclose(fp);
+    return found;
 }

@@ -46,4 +46,10 @@ const char *tu_jobexec(void);
 /* Counts the lines of a file (0 when missing). */
 size_t tu_count_lines(const char *path);
 
+/* What /proc/self/smaps says of the mappings that hold address `at` (when
+ * not NULL) or name file `path` (when not NULL): -1 when there is none,
+ * else 1 when one of them carries VmFlags `flag` (such as "hg", the
+ * huge-page advice), 0 when none does. */
+int tu_mapping_flag(const void *at, const char *path, const char *flag);
+
 #endif
