@@ -331,8 +331,9 @@ int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
     return add_room(plan, cap, *cap ? *cap : 16, line, col, err);
 }
 
-int jx__plan_reserve_steps(jx_plan *plan, size_t *cap, size_t text_len,
-                           jx_error *err)
+/* Room for a JSON plan of text_len bytes (JX__PLAN_MIN_STEP_BYTES). */
+static int reserve_steps(jx_plan *plan, size_t *cap, size_t text_len,
+                         jx_error *err)
 {
     size_t steps = text_len / JX__PLAN_MIN_STEP_BYTES;
 
@@ -538,7 +539,7 @@ static int parse_fast(const char *text, size_t len, const char *name,
     *out = NULL;
     if (plan == NULL)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    rc = jx__plan_reserve_steps(plan, &cap, len, err);
+    rc = reserve_steps(plan, &cap, len, err);
     if (rc == 0)
         rc = jx__plan_read_json(plan, text, len, release, release_user, &cap,
                                 err);

@@ -52,8 +52,6 @@ int jx__plan_grow_steps(jx_plan *plan, size_t *cap, unsigned line,
  * its pages touched again) as it grows.  Charged to the budget; a plan of
  * smaller steps grows past it. */
 #define JX__PLAN_MIN_STEP_BYTES 64
-int jx__plan_reserve_steps(jx_plan *plan, size_t *cap, size_t text_len,
-                           jx_error *err);
 
 /* What a step without parameters points at. */
 extern const char jx__no_params_json[];
