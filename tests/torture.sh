@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The torture sweep: runs one representative job (tests/data/torture/) with
-# a torture build's jobexec (configure --enable-torture, see
+# The torture sweep: runs each of two jobs (tests/data/torture/) with a
+# torture build's jobexec (configure --enable-torture, see
 # core/base/torture.c) once plainly, to count the calls of each class it
 # makes, then once for every N from 1 to that count with the Nth call of
 # the class failing:
 #   tests/torture.sh SRCDIR BUILDDIR [CLASS...]  (alloc write write-eio sync)
+# The jobs: plan.yaml, registry and noop steps, in every class; long.yaml,
+# 80 noop steps, long enough to take the evidence log alone and append
+# through a mapping, in every class but alloc (its allocations are
+# plan.yaml's, many times over).
 # Each run must end as a run may end on a sick machine:
 #   - the process exits (no signal) with a documented status, 0 to 3;
 #   - no sanitizer report (ASan, LSan - leaks count - or UBSan);
@@ -16,7 +20,7 @@
 #     exits 0 must leave a valid log.  No log at all is fine for a run that
 #     did not exit 0 (it failed before the log was opened).
 # TORTURE_STRIDE=K runs every Kth N only (N = 1, 1+K, ...); TORTURE_MAX=M
-# stops at N = M.  A failing run's files stay in BUILDDIR/torture/CLASS-N/
+# stops at N = M.  A failing run's files stay in BUILDDIR/torture/JOB-CLASS-N/
 # (stdout, stderr, the log, verify's output and why it failed).  Prints a
 # summary per class; exits 1 when any run failed.
 set -uo pipefail
@@ -30,7 +34,6 @@ stride=${TORTURE_STRIDE:-1}
 max=${TORTURE_MAX:-0}
 work=$build/torture
 jobexec=$build/jobexec
-plan=$src/tests/data/torture/plan.yaml
 
 # Sanitizer reports get exit statuses of their own, outside 0-3, and are
 # also looked for in stderr.
@@ -56,9 +59,10 @@ prepare() {
     "$src/tests/data/torture/config.yaml.in" >"$1/config.yaml"
 }
 
-# run DIR [JX_TORTURE value]: the job, its output in DIR; sets $status.
+# run DIR PLAN [JX_TORTURE value]: the job, its output in DIR; sets
+# $status.
 run_job() {
-  local dir=$1 inject=${2:-}
+  local dir=$1 plan=$2 inject=${3:-}
   JX_TORTURE=$inject JX_TORTURE_COUNT=$dir/count \
     "$jobexec" run --config "$dir/config.yaml" --progress none "$plan" \
     >"$dir/stdout" 2>"$dir/stderr" </dev/null
@@ -125,48 +129,63 @@ check() {
   fi
 }
 
-baseline=$work/baseline
-prepare "$baseline"
-run_job "$baseline"
-why=$(check "$baseline")
-if [ "$status" -ne 0 ] || [ -n "$why" ] || [ ! -s "$baseline/count" ]; then
-  echo "torture: the job without injection must complete (exit $status): ${why:-no count written}" >&2
-  cat "$baseline/stderr" >&2
-  exit 1
-fi
-
 total_failed=0
 summary=()
-for class in "${classes[@]}"; do
-  # write-eio: the writes again, failing with EIO instead of ENOSPC.
-  counted=${class%-eio} suffix=
-  [ "$class" = "$counted" ] || suffix=:eio
-  calls=$(sed -n "s/^$counted //p" "$baseline/count")
-  [ -n "$calls" ] || { echo "torture: no class '$class'" >&2; exit 1; }
-  last=$calls
-  [ "$max" -gt 0 ] && [ "$max" -lt "$last" ] && last=$max
-  runs=0 failed=0 absorbed=0 start=$SECONDS
-  for ((n = 1; n <= last; n += stride)); do
-    dir=$work/$class-$n
-    prepare "$dir"
-    run_job "$dir" "$counted:$n$suffix"
-    why=$(check "$dir")
-    runs=$((runs + 1))
-    [ "$status" -eq 0 ] && absorbed=$((absorbed + 1))
-    if [ -n "$why" ]; then
-      failed=$((failed + 1))
-      echo "$why" >"$dir/why"
-      echo "FAIL $class:$n exit $status: $why"
-    else
-      rm -rf "$dir"
-    fi
-  done
-  total_failed=$((total_failed + failed))
-  summary+=("$(printf '%-9s %8s %6s %9s %9s %6ss' "$class" "$calls" "$runs" \
-    "$failed" "$absorbed" "$((SECONDS - start))")")
-done
 
-printf '\n%-9s %8s %6s %9s %9s %7s\n' class calls runs failures "exit 0" time
+# sweep JOB CLASS...: the job tests/data/torture/JOB.yaml, plainly and
+# then failing each call of each class in turn.
+sweep() {
+  local job=$1 plan=$src/tests/data/torture/$1.yaml class counted suffix
+  local calls last runs failed absorbed start n dir why
+  shift
+  baseline=$work/$job-baseline
+  prepare "$baseline"
+  run_job "$baseline" "$plan"
+  why=$(check "$baseline")
+  if [ "$status" -ne 0 ] || [ -n "$why" ] || [ ! -s "$baseline/count" ]; then
+    echo "torture: $job without injection must complete (exit $status): ${why:-no count written}" >&2
+    cat "$baseline/stderr" >&2
+    exit 1
+  fi
+  for class in "$@"; do
+    # write-eio: the writes again, failing with EIO instead of ENOSPC.
+    counted=${class%-eio} suffix=
+    [ "$class" = "$counted" ] || suffix=:eio
+    calls=$(sed -n "s/^$counted //p" "$baseline/count")
+    [ -n "$calls" ] || { echo "torture: no class '$class'" >&2; exit 1; }
+    last=$calls
+    [ "$max" -gt 0 ] && [ "$max" -lt "$last" ] && last=$max
+    runs=0 failed=0 absorbed=0 start=$SECONDS
+    for ((n = 1; n <= last; n += stride)); do
+      dir=$work/$job-$class-$n
+      prepare "$dir"
+      run_job "$dir" "$plan" "$counted:$n$suffix"
+      why=$(check "$dir")
+      runs=$((runs + 1))
+      [ "$status" -eq 0 ] && absorbed=$((absorbed + 1))
+      if [ -n "$why" ]; then
+        failed=$((failed + 1))
+        echo "$why" >"$dir/why"
+        echo "FAIL $job $class:$n exit $status: $why"
+      else
+        rm -rf "$dir"
+      fi
+    done
+    total_failed=$((total_failed + failed))
+    summary+=("$(printf '%-5s %-9s %8s %6s %9s %9s %6ss' "$job" "$class" \
+      "$calls" "$runs" "$failed" "$absorbed" "$((SECONDS - start))")")
+  done
+}
+
+long_classes=()
+for class in "${classes[@]}"; do
+  [ "$class" = alloc ] || long_classes+=("$class")
+done
+sweep plan "${classes[@]}"
+[ ${#long_classes[@]} -eq 0 ] || sweep long "${long_classes[@]}"
+
+printf '\n%-5s %-9s %8s %6s %9s %9s %7s\n' job class calls runs failures \
+  "exit 0" time
 printf '%s\n' "${summary[@]}"
-[ "$total_failed" -eq 0 ] || echo "failing runs are kept in $work/CLASS-N/" >&2
+[ "$total_failed" -eq 0 ] || echo "failing runs are kept in $work/JOB-CLASS-N/" >&2
 [ "$total_failed" -eq 0 ]
