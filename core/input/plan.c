@@ -315,8 +315,10 @@ static int add_room(jx_plan *plan, size_t *cap, size_t more, unsigned line,
         0)
         return jx__budget_refusal(&plan->budget, err, plan->name, line, col);
     jx__budget_release(&plan->budget, *cap * sizeof *grown);
-    if ((grown = realloc(plan->steps, (*cap + more) * sizeof *grown)) == NULL)
+    if ((grown = realloc(plan->steps, (*cap + more) * sizeof *grown)) == NULL) {
+        jx__budget_release(&plan->budget, more * sizeof *grown);
         return jx__fail(err, JX_ENOMEM, "out of memory");
+    }
     plan->steps = grown;
     *cap += more;
     jx__huge_advise(grown, *cap * sizeof *grown);
