@@ -1,8 +1,8 @@
 /*
  * bench_e2e.c - end to end: how fast plans are read, how a whole
  * `jobexec run` compares with a Python model of the reference executor
- * (bench/reference_executor.py), and how much memory parsing a hostile
- * plan takes.
+ * (bench/reference_executor.py), what a secret in every step adds to a
+ * run, and how much memory parsing a hostile plan takes.
  *
  * Figures are medians of several rounds, each next to a baseline measured
  * in the same run (jansson's json_loadb and libyaml's own event parsing
@@ -43,6 +43,7 @@
 #define N_STEPS 100000
 #define PARSE_ROUNDS 5
 #define RUN_ROUNDS 5       /* jobexec run of N_STEPS */
+#define SECRET_ROUNDS 5    /* jobexec run of N_STEPS, a secret in each */
 #define REF_ROUNDS 3       /* the Python model: seconds per round */
 #define HOSTILE_MIB 20     /* each hostile plan's size, about: millions of
                               values, about 1 GiB before the budget */
@@ -176,18 +177,33 @@ static void buf_free(buf *b)
     *b = (buf){0};
 }
 
-/* The no-op plan, as JSON: one step per line. */
-static buf plan_json(size_t n)
+/* What each step of a generated JSON plan carries as parameters. */
+enum step_params { REASON, TOKEN, SECRET_TOKEN };
+
+/* The no-op plan, as JSON, one step per line: parameters {reason, n}, or
+ * a token of the step's own, plain or a secret (those two plans differ
+ * only by the secret_parameters key). */
+static buf plan_json(size_t n, enum step_params params)
 {
     buf b = {0};
+    char p[128];
 
     buf_printf(&b, "{\"contract_id\": \"%s\", \"steps\": [\n", CONTRACT);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (params == REASON)
+            snprintf(p, sizeof p, "{\"reason\": \"bench\", \"n\": %zu}", i);
+        else
+            snprintf(p, sizeof p, "{\"token\": \"%016zx%016zx\"}%s",
+                     i * 0x9e3779b97f4a7c15u, i,
+                     params == SECRET_TOKEN
+                         ? ", \"secret_parameters\": [\"token\"]"
+                         : "");
         buf_printf(&b,
                    "  {\"step_index\": %zu, \"step_type\": "
                    "\"capability_enable\", \"target\": \"CAP_%zu\", "
-                   "\"parameters\": {\"reason\": \"bench\", \"n\": %zu}}%s\n",
-                   i, i % 1000, i, i + 1 < n ? "," : "");
+                   "\"parameters\": %s}%s\n",
+                   i, i % 1000, p, i + 1 < n ? "," : "");
+    }
     buf_printf(&b, "]}\n");
     return b;
 }
@@ -597,6 +613,54 @@ static void bench_runs(const char *exe, size_t plan_len)
            "method's floor)\n", floor_.peak_mib);
 }
 
+/* ---- 3. Secrets ---------------------------------------------------------- */
+
+/* Redaction looks for every secret of the plan in all the run writes: a
+ * plan with a secret in each step must cost about what the same plan
+ * without them does, not a scan of every secret per string. */
+static void bench_secrets(const char *exe)
+{
+    const char *plain = tmp_path("tokens.json"), *secret =
+        tmp_path("secrets.json");
+    const char *cfg = tmp_path("run.yaml"), *log = tmp_path("evidence.jsonl");
+    const char *plain_argv[] = {exe, "run", "--quiet", "--config", cfg,
+                                plain, NULL};
+    const char *secret_argv[] = {exe, "run", "--quiet", "--config", cfg,
+                                 secret, NULL};
+    double t_plain[SECRET_ROUNDS], t_secret[SECRET_ROUNDS];
+    buf text = plan_json(N_STEPS, TOKEN);
+
+    write_file(plain, text.p, text.len);
+    buf_free(&text);
+    text = plan_json(N_STEPS, SECRET_TOKEN);
+    write_file(secret, text.p, text.len);
+    buf_free(&text);
+    for (int r = 0; r < SECRET_ROUNDS; r++) {
+        child_run c;
+
+        truncate(log, 0);
+        c = spawn_measure(plain_argv, NULL, NULL);
+        if (!exited_with(&c, 0))
+            die("jobexec run of the %d-step token plan failed", N_STEPS);
+        t_plain[r] = c.seconds;
+        truncate(log, 0);
+        c = spawn_measure(secret_argv, NULL, NULL);
+        if (!exited_with(&c, 0))
+            die("jobexec run of the %d-step secret plan failed", N_STEPS);
+        t_secret[r] = c.seconds;
+    }
+    unlink(plain);
+    unlink(secret);
+    printf("secrets, `jobexec run --quiet` of a %d-step plan with a token in "
+           "each step\n(evidence log fsync: none), median of %d:\n",
+           N_STEPS, SECRET_ROUNDS);
+    printf("  tokens as plain parameters:       %7.3f s\n",
+           median(t_plain, SECRET_ROUNDS));
+    printf("  each token a secret (%d secrets): %7.3f s  (%.2fx)\n",
+           N_STEPS, median(t_secret, SECRET_ROUNDS),
+           median(t_secret, SECRET_ROUNDS) / median(t_plain, SECRET_ROUNDS));
+}
+
 /* ---- 4. Memory on hostile plans ------------------------------------------ */
 
 static void bench_hostile(const char *exe)
@@ -670,7 +734,7 @@ int main(void)
     setenv("LD_LIBRARY_PATH", JX_BENCH_BUILDDIR "/.libs", 1);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    json = plan_json(N_STEPS);
+    json = plan_json(N_STEPS, REASON);
     yaml = plan_yaml(N_STEPS);
     bench_parse(&json, &yaml);
     write_file(tmp_path("plan.json"), json.p, json.len);
@@ -679,6 +743,7 @@ int main(void)
     buf_free(&yaml);
 
     bench_runs(exe, json_len);
+    bench_secrets(exe);
     bench_hostile(exe);
     return 0;
 }

@@ -50,10 +50,10 @@ const char *plan_difference(const jx_plan *a, const jx_plan *b)
     for (size_t i = 0; i < a->n_steps; i++)
         if ((why = step_difference(&a->steps[i], &b->steps[i])) != NULL)
             return why;
-    if (a->n_secrets != b->n_secrets)
+    if (a->secrets.n != b->secrets.n)
         return "number of secrets";
-    for (size_t i = 0; i < a->n_secrets; i++)
-        if (differ(a->secrets[i], b->secrets[i]))
+    for (uint32_t i = 1; i <= a->secrets.n; i++)
+        if (differ(a->secrets.items[i].text, b->secrets.items[i].text))
             return "secrets";
     return NULL;
 }

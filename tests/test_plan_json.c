@@ -163,8 +163,8 @@ static void test_takes_pretty_every_field(void **state)
                         "-0.0025000000000000001,1.0,0.10000000000000001],"
                         "\"w\":[true,false,null,{},[]],\"deep\":{\"a\":{\"b\":"
                         "[[{\"c\":1}]]}}}");
-    assert_int_equal(f->fast->n_secrets, 1);
-    assert_string_equal(f->fast->secrets[0], "x");
+    assert_int_equal(f->fast->secrets.n, 1);
+    assert_string_equal(f->fast->secrets.items[1].text, "x");
 }
 
 static void test_takes_escapes_and_unicode(void **state)

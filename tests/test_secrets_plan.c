@@ -1,8 +1,8 @@
 /*
  * test_secrets_plan.c - secret parameters in the plan: secret_parameters
- * accepted, the values kept once each and longest first, and every
- * refusal (a name that is no parameter, a value that is not a non-empty
- * string, not a sequence of names) with its exact "NAME:LINE:COL: reason".
+ * accepted, the values kept once each, and every refusal (a name that is
+ * no parameter, a value that is not a non-empty string, not a sequence of
+ * names) with its exact "NAME:LINE:COL: reason".
  */
 #include "config.h"
 
@@ -39,10 +39,11 @@ static void test_plan_accepts_secret_parameters(void **state)
 
     parse_plan(f, text);
     assert_int_equal(jx_plan_step_count(f->plan), 3);
-    /* One value per secret, longest first; the repeat is kept once. */
-    assert_int_equal(f->plan->n_secrets, 2);
-    assert_string_equal(f->plan->secrets[0], SECRET);
-    assert_string_equal(f->plan->secrets[1], "tok-1");
+    /* One value per secret, in the plan's order; the repeat is kept
+     * once. */
+    assert_int_equal(f->plan->secrets.n, 2);
+    assert_string_equal(f->plan->secrets.items[1].text, SECRET);
+    assert_string_equal(f->plan->secrets.items[2].text, "tok-1");
 }
 
 static void test_plan_without_secrets_has_none(void **state)
@@ -52,12 +53,12 @@ static void test_plan_without_secrets_has_none(void **state)
     parse_plan(f, HEAD "  - step_index: 0\n"
                        "    step_type: echo\n"
                        "    parameters: {password: \"" SECRET "\"}\n");
-    assert_int_equal(f->plan->n_secrets, 0);
+    assert_int_equal(f->plan->secrets.n, 0);
 }
 
-/* Secrets are kept longest first whatever order the plan names them in,
- * so that one containing another is replaced whole. */
-static void test_plan_orders_secrets_longest_first(void **state)
+/* Secrets that contain one another are each kept (redaction replaces the
+ * longest whole: test_secrets_run, test_secrets_set). */
+static void test_plan_keeps_nested_secrets(void **state)
 {
     fixture *f = *state;
 
@@ -65,10 +66,10 @@ static void test_plan_orders_secrets_longest_first(void **state)
                        "    step_type: echo\n"
                        "    parameters: {a: abc, b: xxabcxx, c: abcd}\n"
                        "    secret_parameters: [a, b, c]\n");
-    assert_int_equal(f->plan->n_secrets, 3);
-    assert_string_equal(f->plan->secrets[0], "xxabcxx");
-    assert_string_equal(f->plan->secrets[1], "abcd");
-    assert_string_equal(f->plan->secrets[2], "abc");
+    assert_int_equal(f->plan->secrets.n, 3);
+    assert_string_equal(f->plan->secrets.items[1].text, "abc");
+    assert_string_equal(f->plan->secrets.items[2].text, "xxabcxx");
+    assert_string_equal(f->plan->secrets.items[3].text, "abcd");
 }
 
 /* Asserts that the plan is refused with exactly message. */
@@ -269,7 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ONE(test_plan_accepts_secret_parameters),
         ONE(test_plan_without_secrets_has_none),
-        ONE(test_plan_orders_secrets_longest_first),
+        ONE(test_plan_keeps_nested_secrets),
         ONE(test_plan_refuses_unknown_secret),
         ONE(test_plan_refuses_secret_without_parameters),
         ONE(test_plan_refuses_non_string_secret),

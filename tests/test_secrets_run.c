@@ -185,6 +185,28 @@ static void test_check_missing_handler_is_redacted(void **state)
                              "type: " REDACTED);
 }
 
+/* A secret that JSON text escapes (a quote, a backslash, a tab) is found
+ * in the output, where it stands escaped, and redacted there too. */
+static void test_secret_escaped_in_json_redacted(void **state)
+{
+    fixture *f = *state;
+    json_t *step;
+
+    make_executor(f);
+    parse_plan(f, HEAD "  - step_index: 0\n"
+                       "    step_type: echo\n"
+                       "    parameters: {password: \"pa\\\"ss\\\\wo\\trd\"}\n"
+                       "    secret_parameters: [password]\n");
+    run(f);
+    assert_int_equal(jx_result_status(f->res), JX_JOB_COMPLETED);
+    step = json_object_get(record(f, "step_finished"), "step");
+    assert_json_equal(json_object_get(step, "output"),
+                      "{\"password\":\"" REDACTED "\",\"" REDACTED
+                      "\":\"password\"}");
+    read_file(f, f->log_path);
+    assert_null(strstr(f->text, "pa\\\"ss\\\\wo\\trd"));
+}
+
 /* A secret that contains another is replaced whole, not around the
  * shorter one ("ZZ[REDACTED]ZZ"), whatever order the plan names them in.
  * (Upper case and digits that no hash or key of a record can hold.) */
@@ -385,6 +407,7 @@ int main(void)
         BOTH(test_failing_step_is_redacted),
         BOTH(test_check_refusal_is_redacted),
         BOTH(test_check_missing_handler_is_redacted),
+        BOTH(test_secret_escaped_in_json_redacted),
         BOTH(test_secret_containing_secret_redacted_whole),
         BOTH(test_secret_redacted_inside_text_and_other_steps),
         BOTH(test_redacted_chain_verifies),

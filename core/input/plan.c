@@ -191,31 +191,25 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
     return read_params(jx__map_get(n, "parameters"), plan, st, scratch, err);
 }
 
-/* Adds a secret value to the plan's list, which stays sorted longest
- * first so that redaction replaces a secret before any part of it. */
+/* What a secret of len bytes costs the plan: its copy, its entry, a
+ * bucket at most half full, and malloc's overhead. */
+#define SECRET_COST(len) \
+    ((len) + 1 + sizeof(jx__secret) + 2 * sizeof(uint32_t) + 16)
+
+/* Adds a secret value to the plan's set (a value seen before is not added
+ * twice). */
 int jx__plan_add_secret(jx_plan *plan, const char *value, jx_error *err)
 {
-    size_t len = strlen(value), at = 0;
-    char **grown, *copy;
+    size_t cost = SECRET_COST(strlen(value));
+    int added;
 
-    for (size_t i = 0; i < plan->n_secrets; i++)
-        if (strcmp(plan->secrets[i], value) == 0)
-            return 0;
-    if (jx__budget_charge(&plan->budget, len + 1 + sizeof *grown + 16) != 0)
+    if (jx__budget_charge(&plan->budget, cost) != 0)
         return jx__budget_refusal(&plan->budget, err, plan->name,
                                   plan->read_line, plan->read_col);
-    while (at < plan->n_secrets && strlen(plan->secrets[at]) >= len)
-        at++;
-    grown = realloc(plan->secrets, (plan->n_secrets + 1) * sizeof *grown);
-    if (grown == NULL)
+    if ((added = jx__secrets_add(&plan->secrets, value)) < 0)
         return jx__fail(err, JX_ENOMEM, "out of memory");
-    plan->secrets = grown;
-    if ((copy = strdup(value)) == NULL)
-        return jx__fail(err, JX_ENOMEM, "out of memory");
-    memmove(grown + at + 1, grown + at,
-            (plan->n_secrets - at) * sizeof *grown);
-    grown[at] = copy;
-    plan->n_secrets++;
+    if (added == 0)
+        jx__budget_release(&plan->budget, cost);
     return 0;
 }
 
@@ -696,9 +690,7 @@ void jx_plan_free(jx_plan *plan)
     if (plan == NULL)
         return;
     free(plan->steps);
-    for (size_t i = 0; i < plan->n_secrets; i++)
-        free(plan->secrets[i]);
-    free(plan->secrets);
+    jx__secrets_free(&plan->secrets);
     jx__arena_free(&plan->strings);
     free(plan->name);
     free(plan);

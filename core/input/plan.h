@@ -10,6 +10,7 @@
 
 #include "base/arena.h"
 #include "base/common.h"
+#include "input/secrets.h"
 
 #define JX__DEFAULT_TIMEOUT_SECONDS 300
 #define JX__DEFAULT_EXECUTED_BY "executor"
@@ -44,10 +45,9 @@ struct jx_plan {
     char sha256[65];   /* of the plan's bytes as received, hex */
     jx__step *steps;
     size_t n_steps;
-    /* Values of every secret parameter, longest first: redacted from all
-     * the executor writes (redact.h). */
-    char **secrets;
-    size_t n_secrets;
+    /* Values of every secret parameter: redacted from all the executor
+     * writes (redact.h). */
+    jx__secrets secrets;
     jx__arena strings; /* the strings of the plan and its steps */
     /* While the plan is read: what it may still take, and where the
      * reader stands, for a refusal when that runs out. */

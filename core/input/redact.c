@@ -1,8 +1,8 @@
 /*
  * redact.c - replaces secret values wherever they appear in text.
  *
- * Secrets are searched longest first (the plan reader sorts them), so a
- * secret that contains a shorter one is replaced whole.
+ * At each place, the longest secret starting there is replaced
+ * (secrets.c), so a secret that contains a shorter one is replaced whole.
  */
 #include "config.h"
 
@@ -15,23 +15,14 @@
 
 int jx__has_secrets(const jx_plan *plan)
 {
-    return plan != NULL && plan->n_secrets > 0;
+    return plan != NULL && plan->secrets.n > 0;
 }
 
 /* The earliest occurrence of any secret in s; its length in *len. */
 static const char *next_secret(const jx_plan *plan, const char *s,
                                size_t *len)
 {
-    const char *best = NULL;
-
-    for (size_t i = 0; i < plan->n_secrets; i++) {
-        const char *p = strstr(s, plan->secrets[i]);
-        if (p != NULL && (best == NULL || p < best)) {
-            best = p;
-            *len = strlen(plan->secrets[i]);
-        }
-    }
-    return best;
+    return jx__secrets_find(&plan->secrets, s, strlen(s), len);
 }
 
 char *jx__redact_text(const jx_plan *plan, const char *s, int *oom)
@@ -59,24 +50,6 @@ fail:
     return NULL;
 }
 
-/* The length of the longest ending of s that begins some secret (and is
- * not the whole secret), or 0. */
-static size_t secret_start_at_end(const jx_plan *plan, const char *s,
-                                  size_t len)
-{
-    size_t best = 0;
-
-    for (size_t i = 0; i < plan->n_secrets; i++) {
-        size_t slen = strlen(plan->secrets[i]);
-        for (size_t k = slen - 1 < len ? slen - 1 : len; k > best; k--)
-            if (memcmp(s + len - k, plan->secrets[i], k) == 0) {
-                best = k;
-                break;
-            }
-    }
-    return best;
-}
-
 char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom)
 {
     char *whole = jx__redact_text(plan, s, oom);
@@ -87,7 +60,7 @@ char *jx__redact_cut(const jx_plan *plan, const char *s, int *oom)
     if (*oom || !jx__has_secrets(plan) || s == NULL)
         return whole;
     len = strlen(text);
-    tail = secret_start_at_end(plan, text, len);
+    tail = jx__secrets_start_at_end(&plan->secrets, text, len);
     if (tail == 0)
         return whole;
     if (asprintf(&out, "%.*s%s", (int)(len - tail), text, JX__REDACTED) < 0) {
@@ -143,35 +116,64 @@ static char *text_or_same(const jx_plan *plan, const char *s, int *changed)
     return r != NULL ? r : oom ? NULL : (char *)s;
 }
 
+static json_t *redact_value(const jx_plan *plan, json_t *v);
+
+/* A new object with v's members before the one keyed stop (members keep
+ * their order), for a copy that starts where the first change is. */
+static json_t *copy_members_before(json_t *v, const char *stop)
+{
+    json_t *copy = json_object(), *item;
+    const char *key;
+
+    json_object_foreach(v, key, item) {
+        if (copy == NULL || key == stop)
+            break;
+        if (json_object_set(copy, key, item) != 0) {
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+/* Sets k to r in copy, k numbered when a key redacted alike is there. */
+static int set_redacted(json_t *copy, char **k, int changed, json_t *r)
+{
+    for (int n = 2; changed && json_object_get(copy, *k) && n < 1000; n++) {
+        char *numbered;
+        if (asprintf(&numbered, "%s#%d", *k, n) < 0)
+            break;
+        if (json_object_get(copy, numbered) == NULL) {
+            free(*k);
+            *k = numbered;
+        } else {
+            free(numbered);
+        }
+    }
+    return json_object_set_new(copy, *k, r);
+}
+
+/* Copied only from the first member that changes: most objects hold no
+ * secret, and come back as themselves. */
 static json_t *redact_object(const jx_plan *plan, json_t *v)
 {
-    json_t *copy = json_object();
+    json_t *copy = NULL, *item;
     const char *key;
-    json_t *item;
 
-    if (copy == NULL)
-        return NULL;
     json_object_foreach(v, key, item) {
-        int changed;
+        int changed, rc = -1;
         char *k = text_or_same(plan, key, &changed);
-        json_t *r = k != NULL ? jx__redact_json(plan, item) : NULL;
-        int rc;
+        json_t *r = k != NULL ? redact_value(plan, item) : NULL;
 
-        /* Two keys redacted alike must not overwrite each other. */
-        for (int n = 2; r != NULL && changed && json_object_get(copy, k) &&
-                        n < 1000;
-             n++) {
-            char *numbered;
-            if (asprintf(&numbered, "%s#%d", k, n) < 0)
-                break;
-            if (json_object_get(copy, numbered) == NULL) {
-                free(k);
-                k = numbered;
-            } else {
-                free(numbered);
-            }
+        if (r != NULL && !changed && r == item && copy == NULL) {
+            json_decref(r);
+            continue;
         }
-        rc = r != NULL ? json_object_set_new(copy, k, r) : -1;
+        if (r != NULL &&
+            (copy != NULL || (copy = copy_members_before(v, key)) != NULL))
+            rc = set_redacted(copy, &k, changed, r);
+        else
+            json_decref(r);
         if (changed)
             free(k);
         if (rc != 0) {
@@ -179,31 +181,43 @@ static json_t *redact_object(const jx_plan *plan, json_t *v)
             return NULL;
         }
     }
-    return copy;
+    return copy != NULL ? copy : json_incref(v);
 }
 
+/* Copied only from the first item that changes, as objects are. */
 static json_t *redact_array(const jx_plan *plan, json_t *v)
 {
-    json_t *copy = json_array();
+    json_t *copy = NULL, *item;
     size_t i;
-    json_t *item;
 
-    if (copy == NULL)
-        return NULL;
     json_array_foreach(v, i, item) {
-        json_t *r = jx__redact_json(plan, item);
-        if (r == NULL || json_array_append_new(copy, r) != 0) {
+        json_t *r = redact_value(plan, item);
+
+        if (r == item && copy == NULL) {
+            json_decref(r);
+            continue;
+        }
+        if (r != NULL && copy == NULL && (copy = json_array()) != NULL)
+            for (size_t k = 0; k < i && copy != NULL; k++)
+                if (json_array_append(copy, json_array_get(v, k)) != 0) {
+                    json_decref(copy);
+                    copy = NULL;
+                }
+        if (r == NULL || copy == NULL ||
+            json_array_append_new(copy, r) != 0) {
+            if (copy == NULL)
+                json_decref(r);
             json_decref(copy);
             return NULL;
         }
     }
-    return copy;
+    return copy != NULL ? copy : json_incref(v);
 }
 
-json_t *jx__redact_json(const jx_plan *plan, json_t *v)
+/* v itself (a new reference) when it holds no secret, else a redacted
+ * copy; NULL on OOM. */
+static json_t *redact_value(const jx_plan *plan, json_t *v)
 {
-    if (!jx__has_secrets(plan) || v == NULL)
-        return json_incref(v);
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return redact_object(plan, v);
@@ -225,6 +239,13 @@ json_t *jx__redact_json(const jx_plan *plan, json_t *v)
     }
 }
 
+json_t *jx__redact_json(const jx_plan *plan, json_t *v)
+{
+    if (!jx__has_secrets(plan) || v == NULL)
+        return json_incref(v);
+    return redact_value(plan, v);
+}
+
 json_t *jx__redact_json_take(const jx_plan *plan, json_t *v)
 {
     json_t *clean;
@@ -236,32 +257,18 @@ json_t *jx__redact_json_take(const jx_plan *plan, json_t *v)
     return clean;
 }
 
-static int longest_first(const void *a, const void *b)
-{
-    size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
-
-    return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
 /* Messages were escaped when made (jx__fail): a secret holding a control
- * character stands in them escaped, and is looked for so. */
-static char **escaped_secrets(const jx_plan *plan)
+ * character stands in them escaped, and is looked for so.  0, or -1 when
+ * out of memory. */
+static int escape_secrets(const jx_plan *plan, jx__secrets *forms)
 {
-    char **forms = calloc(plan->n_secrets, sizeof *forms);
-
-    for (size_t i = 0; forms != NULL && i < plan->n_secrets; i++) {
+    for (uint32_t i = 1; i <= plan->secrets.n; i++) {
         char buf[JX_ERROR_MESSAGE_SIZE];
-        jx__escape_text(plan->secrets[i], buf, sizeof buf);
-        if ((forms[i] = strdup(buf)) == NULL) {
-            for (size_t k = 0; k < i; k++)
-                free(forms[k]);
-            free(forms);
-            return NULL;
-        }
+        jx__escape_text(plan->secrets.items[i].text, buf, sizeof buf);
+        if (jx__secrets_add(forms, buf) < 0)
+            return -1;
     }
-    if (forms != NULL)
-        qsort(forms, plan->n_secrets, sizeof *forms, longest_first);
-    return forms;
+    return 0;
 }
 
 /* The length of "NAME:LINE:COL: " at the start of a refusal of the plan
@@ -293,9 +300,7 @@ void jx__redact_message(const jx_plan *plan, jx_error *err)
         return;
     keep = plan->name != NULL ? position_length(plan->name, err->message) : 0;
     memset(&shadow, 0, sizeof shadow);
-    shadow.secrets = escaped_secrets(plan);
-    shadow.n_secrets = plan->n_secrets;
-    if (shadow.secrets == NULL)
+    if (escape_secrets(plan, &shadow.secrets) != 0)
         oom = 1;
     /* A message cut at its size may end in the first part of a secret. */
     else if (strlen(err->message) + 1 >= sizeof err->message)
@@ -310,7 +315,5 @@ void jx__redact_message(const jx_plan *plan, jx_error *err)
                  "%s: refused, and out of memory hiding secret values from "
                  "the reason", plan->name != NULL ? plan->name : "plan");
     free(clean);
-    for (size_t i = 0; shadow.secrets != NULL && i < shadow.n_secrets; i++)
-        free(shadow.secrets[i]);
-    free(shadow.secrets);
+    jx__secrets_free(&shadow.secrets);
 }

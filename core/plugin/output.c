@@ -63,6 +63,14 @@ json_t *jx__output_take(jx_output *out)
     return object;
 }
 
+const char *jx__output_text(const jx_output *out, size_t *len)
+{
+    if (out->object != NULL)
+        return NULL;
+    *len = out->members.len;
+    return out->members.len > 0 ? out->members.data : "";
+}
+
 void jx__output_set(jx_output *out, json_t *object)
 {
     json_decref(out->object);

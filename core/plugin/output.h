@@ -48,6 +48,11 @@ int jx__output_put(jx__buf *b, const jx_output *out);
 json_t *jx__output_take(jx_output *out);
 /* Makes object (whose reference is taken; NULL: none) the output. */
 void jx__output_set(jx_output *out, json_t *object);
+/* While the output is still text: its members as jx__output_put writes
+ * them (len bytes, not NUL-terminated), every string escaped only where
+ * JSON must be (a control character, the quote, the backslash).  NULL
+ * once it is a jansson object. */
+const char *jx__output_text(const jx_output *out, size_t *len);
 
 /* The host table's out_* entries (step_handler_v1.h says what each does). */
 int jx__out_string(jx_output *out, const char *key, const char *value);
