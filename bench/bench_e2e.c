@@ -537,6 +537,19 @@ static const char *find_python(void)
     return NULL;
 }
 
+/* `jobexec run --quiet --config CFG PLAN` (argv, in that order) with the
+ * evidence log emptied first; it must exit 0. */
+static child_run run_on_empty_log(const char *const *argv, const char *log)
+{
+    child_run c;
+
+    truncate(log, 0);
+    c = spawn_measure(argv, NULL, NULL);
+    if (!exited_with(&c, 0))
+        die("jobexec run of %s failed", argv[5]);
+    return c;
+}
+
 static void bench_runs(const char *exe, size_t plan_len)
 {
     const char *plan = tmp_path("plan.json"), *cfg = tmp_path("run.yaml");
@@ -557,12 +570,8 @@ static void bench_runs(const char *exe, size_t plan_len)
 
     write_config(cfg, log);
     for (int r = 0; r < RUN_ROUNDS; r++) {
-        child_run c;
+        child_run c = run_on_empty_log(jx_argv, log);
 
-        truncate(log, 0);
-        c = spawn_measure(jx_argv, NULL, NULL);
-        if (!exited_with(&c, 0))
-            die("jobexec run of the %d-step plan failed", N_STEPS);
         t_jx[r] = c.seconds;
         c_jx[r] = c.cpu_seconds;
         m_jx[r] = c.peak_mib;
@@ -636,18 +645,8 @@ static void bench_secrets(const char *exe)
     write_file(secret, text.p, text.len);
     buf_free(&text);
     for (int r = 0; r < SECRET_ROUNDS; r++) {
-        child_run c;
-
-        truncate(log, 0);
-        c = spawn_measure(plain_argv, NULL, NULL);
-        if (!exited_with(&c, 0))
-            die("jobexec run of the %d-step token plan failed", N_STEPS);
-        t_plain[r] = c.seconds;
-        truncate(log, 0);
-        c = spawn_measure(secret_argv, NULL, NULL);
-        if (!exited_with(&c, 0))
-            die("jobexec run of the %d-step secret plan failed", N_STEPS);
-        t_secret[r] = c.seconds;
+        t_plain[r] = run_on_empty_log(plain_argv, log).seconds;
+        t_secret[r] = run_on_empty_log(secret_argv, log).seconds;
     }
     unlink(plain);
     unlink(secret);
