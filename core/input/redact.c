@@ -153,27 +153,46 @@ static int set_redacted(json_t *copy, char **k, int changed, json_t *r)
     return json_object_set_new(copy, *k, r);
 }
 
+/* A new array with v's first n items. */
+static json_t *copy_items_before(json_t *v, size_t n)
+{
+    json_t *copy = json_array();
+
+    for (size_t i = 0; copy != NULL && i < n; i++)
+        if (json_array_append(copy, json_array_get(v, i)) != 0) {
+            json_decref(copy);
+            copy = NULL;
+        }
+    return copy;
+}
+
 /* Copied only from the first member that changes: most objects hold no
  * secret, and come back as themselves. */
 static json_t *redact_object(const jx_plan *plan, json_t *v)
 {
-    json_t *copy = NULL, *item;
-    const char *key;
+    json_t *copy = NULL;
 
-    json_object_foreach(v, key, item) {
-        int changed, rc = -1;
+    for (void *it = json_object_iter(v); it != NULL;
+         it = json_object_iter_next(v, it)) {
+        const char *key = json_object_iter_key(it);
+        json_t *item = json_object_iter_value(it);
+        int changed, rc;
         char *k = text_or_same(plan, key, &changed);
         json_t *r = k != NULL ? redact_value(plan, item) : NULL;
 
-        if (r != NULL && !changed && r == item && copy == NULL) {
-            json_decref(r);
-            continue;
+        if (r != NULL && copy == NULL) {
+            if (!changed && r == item) {
+                json_decref(r);
+                continue;
+            }
+            copy = copy_members_before(v, key);
         }
-        if (r != NULL &&
-            (copy != NULL || (copy = copy_members_before(v, key)) != NULL))
-            rc = set_redacted(copy, &k, changed, r);
-        else
+        if (r == NULL || copy == NULL) {
             json_decref(r);
+            rc = -1;
+        } else {
+            rc = set_redacted(copy, &k, changed, r);
+        }
         if (changed)
             free(k);
         if (rc != 0) {
@@ -187,22 +206,20 @@ static json_t *redact_object(const jx_plan *plan, json_t *v)
 /* Copied only from the first item that changes, as objects are. */
 static json_t *redact_array(const jx_plan *plan, json_t *v)
 {
-    json_t *copy = NULL, *item;
-    size_t i;
+    size_t n = json_array_size(v);
+    json_t *copy = NULL;
 
-    json_array_foreach(v, i, item) {
-        json_t *r = redact_value(plan, item);
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(v, i), *r = redact_value(plan, item);
 
-        if (r == item && copy == NULL) {
-            json_decref(r);
-            continue;
+        if (r != NULL && copy == NULL) {
+            if (r == item) {
+                json_decref(r);
+                continue;
+            }
+            copy = copy_items_before(v, i);
         }
-        if (r != NULL && copy == NULL && (copy = json_array()) != NULL)
-            for (size_t k = 0; k < i && copy != NULL; k++)
-                if (json_array_append(copy, json_array_get(v, k)) != 0) {
-                    json_decref(copy);
-                    copy = NULL;
-                }
+        /* json_array_append_new takes r even when it fails. */
         if (r == NULL || copy == NULL ||
             json_array_append_new(copy, r) != 0) {
             if (copy == NULL)
