@@ -1,6 +1,7 @@
 /*
  * test_audit.c - the audit trail: its events for completed, failed,
  * cancelled and scope-refused runs, their fields (payload_hash the plan's,
+ * a secret in tenant_id redacted,
  * result_hash the document's SHA-256), the file and the callback getting
  * the same lines, chains verified and sealed with the evidence key, every
  * kind of tampering caught by the evidence verifier, a refusing sink
@@ -222,6 +223,39 @@ static void test_completed_run(void **state)
     assert_int_equal(sum.valid, 1);
 }
 
+/* A secret the tenant_id holds is redacted in every event, as in the
+ * evidence. */
+static void test_tenant_secret_redacted(void **state)
+{
+    fix *f = *state;
+    jx_run_options opts = JX_RUN_OPTIONS_INIT;
+    char *lines[8], *text;
+    size_t n;
+
+    open_executor(f, 0, 0);
+    tu_plan("job_id: " TU_JOB "\ncontract_id: " TU_CONTRACT
+            "\ntenant_id: acme-S3cr3t-eu\nsteps:\n"
+            "  - {step_index: 0, step_type: rec, parameters: {token: S3cr3t},"
+            " secret_parameters: [token]}\n",
+            &f->plan, &f->err);
+    opts.on_audit = on_audit;
+    opts.user = f;
+    tu_run_job(f->ex, f->plan, &opts, &f->res, &f->err);
+    assert_int_equal(jx_result_status(f->res), JX_JOB_COMPLETED);
+    n = read_lines(f, lines, 8);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = json_loads(lines[i], 0, NULL);
+        assert_string_equal(json_string_value(field(ev, "tenant_id")),
+                            "acme-[REDACTED]-eu");
+        json_decref(ev);
+    }
+    free_lines(lines, n);
+    text = tu_read(f->audit);
+    assert_null(strstr(text, "S3cr3t"));
+    free(text);
+}
+
 static void test_failed_and_cancelled(void **state)
 {
     fix *f = *state;
@@ -418,6 +452,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_completed_run),
+        T(test_tenant_secret_redacted),
         T(test_failed_and_cancelled),
         T(test_scope_rejected),
         T(test_cancelled_run),

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "input/redact.h"
 #include "plugin/host.h"
 #include "run/job.h"
@@ -31,15 +33,24 @@ static void emit(jx__job *j, const char *type, const char *error,
                  double duration_ms, const char *result_hash, int last,
                  int before_steps)
 {
-    jx__audit_event e = {type, j->plan->tenant_id, j->plan->sha256,
-                         duration_ms, error, result_hash};
+    int oom = 0;
+    /* Redacted as the evidence's job_started redacts it; hidden whole
+     * when that cannot be done. */
+    char *tenant = j->audited ? jx__redact_text(j->plan, j->plan->tenant_id,
+                                                &oom)
+                              : NULL;
+    jx__audit_event e = {type,
+                         tenant != NULL ? tenant
+                         : oom          ? JX__REDACTED
+                                        : j->plan->tenant_id,
+                         j->plan->sha256, duration_ms, error, result_hash};
     char why[256];
 
-    if (!j->audited)
-        return;
-    if (jx__audit_emit(&j->ex->audit, &j->audit, &e, last, j->on_audit,
+    if (j->audited &&
+        jx__audit_emit(&j->ex->audit, &j->audit, &e, last, j->on_audit,
                        j->opts->user, why, sizeof why) != 0)
         audit_failed(j, why, before_steps);
+    free(tenant);
 }
 
 void jx__job_audit_created(jx__job *j)
