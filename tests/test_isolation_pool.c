@@ -4,7 +4,7 @@
  * waiting for a free runner within the step's timeout; and what passes
  * through a runner besides results: no busy loop on a closed stderr,
  * stderr between steps or from validate dropped, long log and progress
- * messages cut, an init's log message delivered.
+ * messages cut, the log messages of init and fini delivered.
  */
 #include "config.h"
 
@@ -280,6 +280,25 @@ static void test_init_log_reaches_handler(void **state)
     forget_messages();
 }
 
+/* What it logs from fini reaches the log handler too, when the executor
+ * closes. */
+static void test_fini_log_reaches_handler(void **state)
+{
+    fixture *f = *state;
+
+    make_executor(f, "    config: {fini_log: \"goodbye from fini\"}\n", "",
+                  "");
+    jx_set_log_handler(keep_log, NULL);
+    assert_null(last_log.text);
+    jx_executor_free(f->ex);
+    f->ex = NULL;
+    assert_non_null(last_log.text);
+    assert_string_equal(last_log.text, "goodbye from fini");
+    assert_int_equal(last_log.level, JX_LOG_WARNING);
+    assert_false(last_log.had_job);
+    forget_messages();
+}
+
 /* A plugin entry's runners wins over the runner section, both ways. */
 static void test_plugin_runners_override(void **state)
 {
@@ -375,6 +394,7 @@ int main(void)
         T(test_validate_stderr_dropped),
         T(test_long_messages_cut),
         T(test_init_log_reaches_handler),
+        T(test_fini_log_reaches_handler),
         T(test_plugin_runners_override),
         T(test_plugin_runners_one),
         T(test_waiting_for_a_runner),

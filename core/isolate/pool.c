@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,18 +99,23 @@ void jx__pool_give_back(jx__pool *p, jx__runner *r)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* fini runs in the runner: ask it to finish, then make sure it has. */
+/*
+ * fini runs in the runner: ask it to finish, then make sure it has.  What
+ * fini logs comes as LOG frames, served (as init's are) until the runner
+ * exits and its channel ends, which reaps it; a runner that has not within
+ * JX__FINI_TIMEOUT_S is killed.
+ */
 static void runner_end(jx__runner *r)
 {
-    int status;
-
     if (r == NULL)
         return;
-    if (r->pid > 0 && jx__frame_write(r->chan, JX__MSG_QUIT, "", 0) == 0 &&
-        jx__runner_reap_within(r->pid, (long)(JX__FINI_TIMEOUT_S * 1000),
-                               &status)) {
-        kill(-r->pid, SIGKILL);
-        jx__runner_close(r);
+    if (r->pid > 0 && jx__frame_write(r->chan, JX__MSG_QUIT, "", 0) == 0) {
+        /* No answer is wanted: the wait ends with the channel. */
+        jx__waiting w = {.r = r, .cancel_fd = -1,
+                         .deadline = jx__monotonic() + JX__FINI_TIMEOUT_S};
+
+        (void)jx__wait_for(&w);
+        free(w.data);
     }
     jx__runner_kill(r);
     jx__buf_free(&r->err_text);

@@ -268,8 +268,9 @@ typedef struct jx_host_v1 {
  *    evidence.  What is written during init, validate or fini, or between
  *    steps, belongs to no step and is dropped (a runner that dies or hangs
  *    at start-up has it quoted in the start-up error).  host->log and
- *    ctx_progress messages are cut to 10 KiB each; logs from validate and
- *    fini are dropped.
+ *    ctx_progress messages are cut to 10 KiB each; logs from validate are
+ *    dropped, those from init and fini reach the host's log handler as an
+ *    in-process plugin's do.
  *  - Before the plugin is opened the runner sets RLIMIT_AS, RLIMIT_CPU and
  *    RLIMIT_NOFILE from runner.max_address_space_mb, max_cpu_seconds and
  *    max_open_files, turns core dumps off, sets PR_SET_NO_NEW_PRIVS and,

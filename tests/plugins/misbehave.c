@@ -44,7 +44,8 @@
  *                ctx_cancelled ignored; succeeds with {"slept_ms": the
  *                milliseconds that passed}
  *
- * With "init_log" in its config, init logs that text as a warning.
+ * With "init_log" in its config, init logs that text as a warning; with
+ * "fini_log", fini does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -354,18 +355,44 @@ static int big_message(const jx_host_v1 *host, const jx_context *ctx,
     return JX_STEP_OK;
 }
 
+/* What fini needs: the host table lives until fini returns. */
+typedef struct fini_words {
+    const jx_host_v1 *host;
+    char *say;
+} fini_words;
+
 static int misbehave_init(const jx_host_v1 *host,
                           const jx_plugin_config *config, void **state,
                           char *errbuf, size_t errbuf_len)
 {
     const char *say = host->config_string(config, "init_log");
+    const char *at_fini = host->config_string(config, "fini_log");
+    fini_words *words = NULL;
 
-    (void)errbuf;
-    (void)errbuf_len;
     if (say != NULL)
         host->log(NULL, JX_LOG_WARNING, "%s", say);
-    *state = NULL;
+    if (at_fini != NULL) {
+        if ((words = calloc(1, sizeof *words)) == NULL ||
+            (words->say = strdup(at_fini)) == NULL) {
+            free(words);
+            snprintf(errbuf, errbuf_len, "out of memory");
+            return -1;
+        }
+        words->host = host;
+    }
+    *state = words;
     return 0;
+}
+
+static void misbehave_fini(void *state)
+{
+    fini_words *words = state;
+
+    if (words == NULL)
+        return;
+    words->host->log(NULL, JX_LOG_WARNING, "%s", words->say);
+    free(words->say);
+    free(words);
 }
 
 static int misbehave_validate(void *state, const jx_host_v1 *host,
@@ -477,4 +504,5 @@ JX_STEP_HANDLER(misbehave) = {
     .init = misbehave_init,
     .execute = misbehave_execute,
     .validate = misbehave_validate,
+    .fini = misbehave_fini,
 };
