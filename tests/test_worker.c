@@ -1,7 +1,8 @@
 /*
  * test_worker.c - `jobexec worker`, `submit` and `jobs` against a real
  * PostgreSQL server: the schema and its guard, a job claimed, run and
- * completed or failed, what submit and jobs refuse, and SIGTERM.
+ * completed or failed, a running job's results, what submit and jobs
+ * refuse, and SIGTERM.
  */
 #include "config.h"
 
@@ -91,12 +92,12 @@ static void test_migrate(void **state)
 
     run_cli(&p, t, "worker", "--migrate", NULL, NULL);
     assert_int_equal(p.status, 0);
-    assert_string_equal(p.out, "governance store at schema version 1 "
-                               "(1 migration applied)\n");
+    assert_string_equal(p.out, "governance store at schema version 2 "
+                               "(2 migrations applied)\n");
     tu_proc_free(&p);
     run_cli(&p, t, "worker", "--migrate", NULL, NULL);
     assert_int_equal(p.status, 0);
-    assert_string_equal(p.out, "governance store at schema version 1 "
+    assert_string_equal(p.out, "governance store at schema version 2 "
                                "(0 migrations applied)\n");
     tu_proc_free(&p);
     assert_int_equal(pgu_number(t, "SELECT count(*) FROM pg_indexes WHERE "
@@ -116,7 +117,7 @@ static void test_unmigrated(void **state)
                                  "--config", t->config, "--once", NULL});
     assert_int_equal(p.status, 2);
     assert_non_null(strstr(p.err, "jobexec: governance store: the schema is "
-                                  "at version 0, this jobexec needs 1: run "
+                                  "at version 0, this jobexec needs 2: run "
                                   "jobexec worker --migrate\n"));
     tu_proc_free(&p);
 }
@@ -367,6 +368,54 @@ static void test_prefix(void **state)
     free(b);
 }
 
+/* While a job runs, each finished step's result is a row of
+ * governance_job_steps, which `jobs show` reads with the job; its end moves
+ * them into step_results, in order. */
+static void test_results_while_running(void **state)
+{
+    pgu_test *t = *state;
+    char id[37];
+    tu_proc p;
+    json_t *job, *results;
+    pid_t w;
+
+    pgu_migrate(t);
+    pgu_submit(t, 3, 1500, -1, id);
+    w = pgu_worker(t, "w1", "--once", PGU_END);
+    pgu_wait_ledger(t, 2, 30); /* step 1 has started: step 0 is written */
+    assert_int_equal(pgu_number(t, "SELECT count(*) FROM "
+                                   "governance_job_steps"),
+                     1);
+    assert_job_text(t, "SELECT concat_ws(' ', status, current_step_index, "
+                       "jsonb_array_length(step_results)) FROM "
+                       "governance_jobs WHERE job_id = '%s'",
+                    id, "RUNNING 1 0");
+    run_cli(&p, t, "jobs", "show", id, "--json");
+    assert_int_equal(p.status, 0);
+    job = json_loads(p.out, 0, NULL);
+    assert_non_null(job);
+    results = json_object_get(job, "step_results");
+    assert_int_equal(json_array_size(results), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(results, 0), "status")),
+                        "COMPLETED");
+    json_decref(job);
+    tu_proc_free(&p);
+    assert_int_equal(pgu_wait_exit(w, 30), 0);
+    assert_int_equal(pgu_number(t, "SELECT count(*) FROM "
+                                   "governance_job_steps"),
+                     0);
+    assert_job_text(t, "SELECT string_agg(r->>'step_index', ',' ORDER BY o) "
+                       "FROM governance_jobs, jsonb_array_elements("
+                       "step_results) WITH ORDINALITY AS e(r, o) WHERE "
+                       "job_id = '%s'",
+                    id, "0,1,2");
+    assert_refused(t, "INSERT INTO governance_job_steps VALUES ('%s', 3, "
+                      "'{}')",
+                   id, "governance job %s: step results are written only "
+                       "while it runs");
+}
+
 /* SIGTERM: the running step finishes, no other starts, the job ends
  * CANCELLED with that step's result, and the worker exits 0. */
 static void test_sigterm(void **state)
@@ -450,7 +499,7 @@ static void test_embedded(void **state)
 
     assert_int_equal(jx_queue_open(t->conninfo, &q, &err), 0);
     assert_int_equal(jx_queue_migrate(q, &applied, &err), 0);
-    assert_int_equal(applied, 1);
+    assert_int_equal(applied, 2);
     assert_int_equal(jx_queue_submit(q, plan, sizeof plan - 1, "inline",
                                      "tests", id, &err),
                      0);
@@ -497,6 +546,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, pgu_setup,
                                         pgu_teardown),
         cmocka_unit_test_setup_teardown(test_prefix, pgu_setup, pgu_teardown),
+        cmocka_unit_test_setup_teardown(test_results_while_running,
+                                        pgu_setup, pgu_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm, pgu_setup, pgu_teardown),
         cmocka_unit_test_setup_teardown(test_config_db, pgu_setup,
                                         pgu_teardown),

@@ -21,14 +21,21 @@
 #include "pg_util.h"
 #include "testutil.h"
 
+/* Status, reason, how many results and the first one's status: a running
+ * job's results are rows of governance_job_steps until it ends. */
 static char *row(pgu_test *t, const char *id)
 {
     char *sql, *v;
 
     assert_true(asprintf(&sql, "SELECT concat_ws(' | ', status, "
-                               "status_reason, jsonb_array_length("
-                               "step_results), step_results->0->>'status') "
-                               "FROM governance_jobs WHERE job_id = '%s'",
+                               "status_reason, jsonb_array_length(r), "
+                               "r->0->>'status') FROM (SELECT status, "
+                               "status_reason, step_results || coalesce(("
+                               "SELECT jsonb_agg(result ORDER BY "
+                               "step_index) FROM governance_job_steps s "
+                               "WHERE s.job_id = g.job_id), '[]') AS r "
+                               "FROM governance_jobs g WHERE job_id = "
+                               "'%s') x",
                          id) > 0);
     v = pgu_value(t, sql);
     free(sql);
@@ -70,6 +77,13 @@ static void test_kill_mid_step(void **state)
     pgu_wait_for(t, "SELECT status FROM governance_jobs", "FAILED", 3 + 5);
     assert_row(t, id, "FAILED | interrupted: worker doomed lost its lease at "
                       "step 1 | 1 | COMPLETED");
+    /* The rescuer moved step 0's result into the row. */
+    assert_int_equal(pgu_number(t, "SELECT count(*) FROM "
+                                   "governance_job_steps"),
+                     0);
+    assert_int_equal(pgu_number(t, "SELECT jsonb_array_length(step_results) "
+                                   "FROM governance_jobs"),
+                     1);
     assert_int_equal(pgu_calls(t, id, 0), 1);
     assert_int_equal(pgu_calls(t, id, 1), 1);
     assert_int_equal(pgu_calls(t, id, 2), 0);

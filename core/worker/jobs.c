@@ -191,12 +191,21 @@ int jx_queue_show_json(jx_queue *q, const char *id, char **json,
         return jx__fail(err, JX_EINVAL, "'%s' is not a job id or a prefix "
                                         "of one (at least 8 hex digits)",
                         id);
-    res = jx__pg_exec(q->conn, "reading the job",
-                      "SELECT job_id, row_to_json(g)::text "
-                      "FROM governance_jobs g "
-                      "WHERE job_id BETWEEN $1::uuid AND $2::uuid "
-                      "ORDER BY job_id LIMIT 5",
-                      2, params, err);
+    /* A running job's results so far are rows of governance_job_steps
+     * until it ends: they are shown as step_results too. */
+    res = jx__pg_exec(
+        q->conn, "reading the job",
+        "SELECT job_id, row_to_json(j)::text FROM (SELECT job_id, "
+        "contract_id, tenant_id, status, status_reason, steps, "
+        "current_step_index, total_steps, step_results || coalesce(("
+        "SELECT jsonb_agg(s.result ORDER BY s.step_index) FROM "
+        "governance_job_steps s WHERE s.job_id = g.job_id), '[]'::jsonb) "
+        "AS step_results, execution_evidence, health_snapshot_before, "
+        "health_snapshot_after, created_at, started_at, completed_at, "
+        "timeout_at, created_by, lease_owner, lease_expires_at, attempt "
+        "FROM governance_jobs g WHERE job_id BETWEEN $1::uuid AND $2::uuid "
+        "ORDER BY job_id LIMIT 5) j",
+        2, params, err);
     if (res == NULL)
         return JX_EIO;
     if (PQntuples(res) == 1) {
@@ -220,10 +229,19 @@ int jx_queue_rescue(jx_queue *q, unsigned *rescued, jx_error *err)
 {
     PGresult *res = jx__pg_exec(
         q->conn, "rescuing jobs",
-        "UPDATE governance_jobs SET status = 'FAILED', "
+        /* The results written step by step move into step_results, as
+         * the worker's own last write would have moved them. */
+        "WITH moved AS (DELETE FROM governance_job_steps s USING "
+        "governance_jobs g WHERE s.job_id = g.job_id AND g.status = "
+        "'RUNNING' AND g.lease_expires_at < now() "
+        "RETURNING s.job_id, s.step_index, s.result) "
+        "UPDATE governance_jobs g SET status = 'FAILED', "
         "status_reason = format('interrupted: worker %s lost its lease at "
         "step %s', lease_owner, coalesce(steps -> current_step_index ->> "
-        "'step_index', current_step_index::text)), completed_at = now() "
+        "'step_index', current_step_index::text)), completed_at = now(), "
+        "step_results = step_results || coalesce((SELECT jsonb_agg("
+        "m.result ORDER BY m.step_index) FROM moved m WHERE m.job_id = "
+        "g.job_id), '[]'::jsonb) "
         "WHERE status = 'RUNNING' AND lease_expires_at < now()",
         0, NULL, err);
 

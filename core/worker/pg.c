@@ -31,22 +31,34 @@ static const struct {
         "WHERE g.job_id = c.job_id "
         "RETURNING g.job_id, g.contract_id, g.tenant_id, g.steps",
         2},
+    /* A row of governance_job_steps per step: appending to the
+     * step_results array would rewrite it whole at every step.  The
+     * INSERT counts 1 only when the lease held. */
     [JX__STMT_STEP] = {
         "jx_step", "writing a step's result",
-        "UPDATE governance_jobs SET "
-        "step_results = step_results || jsonb_build_array($3::jsonb), "
+        "WITH g AS (UPDATE governance_jobs SET "
         "current_step_index = current_step_index + 1, "
         "lease_expires_at = now() + make_interval(secs => $4::int) "
         "WHERE job_id = $1 AND lease_owner = $2 AND status = 'RUNNING' "
-        "AND lease_expires_at > now()",
+        "AND lease_expires_at > now() "
+        "RETURNING job_id, current_step_index - 1 AS step_index) "
+        "INSERT INTO governance_job_steps (job_id, step_index, result) "
+        "SELECT job_id, step_index, $3::jsonb FROM g",
         4},
     [JX__STMT_FINISH] = {
         "jx_finish", "writing the job's status",
-        /* The document and the step are parsed once each, in d: every
-         * cast of a parameter to jsonb parses its text again. */
+        /* The results written step by step move into step_results, in
+         * order, under the same guard as the status.  The document and
+         * the step are parsed once each, in d: every cast of a parameter
+         * to jsonb parses its text again. */
+        "WITH moved AS (DELETE FROM governance_job_steps s WHERE "
+        "s.job_id = $1 AND EXISTS (SELECT 1 FROM governance_jobs g WHERE "
+        "g.job_id = $1 AND g.lease_owner = $2 AND g.status = 'RUNNING' "
+        "AND g.lease_expires_at > now()) RETURNING s.step_index, s.result) "
         "UPDATE governance_jobs SET status = $3, status_reason = $4, "
-        "step_results = CASE WHEN d.step IS NULL THEN step_results "
-        "ELSE step_results || jsonb_build_array(d.step) END, "
+        "step_results = step_results || coalesce((SELECT jsonb_agg(result "
+        "ORDER BY step_index) FROM moved), '[]'::jsonb) || CASE WHEN "
+        "d.step IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(d.step) END, "
         "current_step_index = $6::int, execution_evidence = d.doc, "
         "health_snapshot_before = d.doc #> '{health_observations,before}', "
         "health_snapshot_after = d.doc #> '{health_observations,after}', "

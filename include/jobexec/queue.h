@@ -82,8 +82,8 @@ int jx_queue_list_json(jx_queue *q, const char *status, unsigned limit,
 
 /*
  * One job as a JSON object: the fields of the list, and steps,
- * step_results, execution_evidence (the evidence document, null until it
- * ended), health_snapshot_before and health_snapshot_after, timeout_at.
+ * step_results (a running job's too, from governance_job_steps),
+ * execution_evidence (the evidence document, null until it ended), health_snapshot_before and health_snapshot_after, timeout_at.
  * id is a job_id, or a prefix of at least 8 hex digits of exactly one.
  * JX_EINVAL when no job (or more than one) matches.  *json is the
  * caller's to free().
@@ -94,8 +94,9 @@ int jx_queue_show_json(jx_queue *q, const char *id, char **json,
 /*
  * The rescuer: every RUNNING job whose lease has expired is marked FAILED,
  * "interrupted: worker NAME lost its lease at step N" (N the step_index of
- * the step it had not finished).  Never run again.  *rescued (may be NULL)
- * receives how many.
+ * the step it had not finished), its finished steps' results moved into
+ * step_results.  Never run again.  *rescued (may be NULL) receives how
+ * many.
  */
 int jx_queue_rescue(jx_queue *q, unsigned *rescued, jx_error *err);
 
