@@ -36,6 +36,8 @@
  * run to run than one of 3. */
 #define ROUNDS 5
 #define N_FINISHED 100000
+/* The shorter of the long jobs; the other has 4 times as many steps. */
+#define LONG_JOB_STEPS 1000
 #define N_CLAIMS 2000
 
 static char server_dir[] = "/tmp/jxbench.XXXXXX";
@@ -164,6 +166,10 @@ static void write_config(void)
     fclose(fp);
 }
 
+/* Empties the store; fires no row trigger.  governance_job_steps refers
+ * to governance_jobs: the two go together. */
+#define TRUNCATE_JOBS "TRUNCATE governance_jobs, governance_job_steps"
+
 /* n PENDING no-op jobs of steps steps each, in one statement. */
 static void insert_jobs(int n, int steps, const char *status)
 {
@@ -262,7 +268,7 @@ static round_cost round_of(int workers, int steps)
     double t0, t, insert, cpu = 0, server = server_cpu();
     long polls = 0, xacts;
 
-    sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    sql(TRUNCATE_JOBS);
     xacts = server_xacts();
     for (int i = 0; i < workers; i++)
         pids[i] = start_worker();
@@ -301,6 +307,38 @@ static round_cost round_of(int workers, int steps)
                         (double)xacts / N_JOBS, insert * 1000};
 }
 
+/* One job of steps no-op steps through one worker: seconds from its
+ * claim to its completed_at.  A job's cost should grow with its steps,
+ * no faster. */
+static double long_job(int steps)
+{
+    char text[512];
+    pid_t pid;
+    double t;
+
+    sql(TRUNCATE_JOBS);
+    pid = start_worker();
+    snprintf(text, sizeof text,
+             "INSERT INTO governance_jobs (job_id, contract_id, steps, "
+             "total_steps) SELECT gen_random_uuid(), gen_random_uuid(), "
+             "jsonb_agg(jsonb_build_object('step_index', i, 'step_type', "
+             "'noop') ORDER BY i), %d FROM generate_series(0, %d) i",
+             steps, steps - 1);
+    sql(text);
+    while (number("SELECT count(*) FROM governance_jobs WHERE status IN "
+                  "('PENDING', 'RUNNING')") > 0)
+        usleep(100 * 1000);
+    t = real_number("SELECT extract(epoch FROM completed_at - started_at) "
+                    "FROM governance_jobs");
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    if (number("SELECT count(*) FROM governance_jobs WHERE status <> "
+               "'COMPLETED'") != 0)
+        die("the %d-step job did not complete: see `jobexec jobs list`",
+            steps);
+    return t;
+}
+
 /* pgbench, clients at once: claim one PENDING job as the worker does,
  * then complete it, each its own transaction, N_JOBS times in all on a
  * table of N_JOBS PENDING jobs, as a round of the workers has. */
@@ -327,7 +365,7 @@ static round_cost ceiling(int clients)
           "= 'pgbench';\n",
           fp);
     fclose(fp);
-    sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    sql(TRUNCATE_JOBS);
     insert_jobs(N_JOBS, 1, "PENDING");
     server = server_cpu();
     getrusage(RUSAGE_CHILDREN, &before);
@@ -361,7 +399,7 @@ static void claim_latency(double *p50, double *p99)
     jx_queue *q;
     jx_error err = {0, ""};
 
-    sql("TRUNCATE governance_jobs"); /* fires no row trigger */
+    sql(TRUNCATE_JOBS);
     insert_jobs(N_FINISHED, 1, "COMPLETED");
     insert_jobs(N_CLAIMS, 1, "PENDING");
     sql("VACUUM ANALYZE governance_jobs");
@@ -454,6 +492,14 @@ int main(void)
            "not counted, as pgbench's ceiling starts with its jobs in the\n"
            "table.\n",
            N_JOBS, median(inserts, n_inserts));
+    printf("\none job through one worker, each step's result written as it "
+           "finishes:\n");
+    for (int i = 0; i < 2; i++) {
+        int steps = i == 0 ? LONG_JOB_STEPS : 4 * LONG_JOB_STEPS;
+        double t = long_job(steps);
+        printf("  %5d steps: %6.2f s, %.3f ms a step\n", steps, t,
+               t * 1e3 / steps);
+    }
     claim_latency(&p50, &p99);
     printf("\nclaim with %d finished rows: p50 %.2f ms, p99 %.2f ms "
            "(%d claims)\n",
