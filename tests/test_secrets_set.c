@@ -254,7 +254,7 @@ static void test_agrees_with_each_secret_in_turn(void **state)
     }
 }
 
-/* ---- JSON values ---------------------------------------------------------- */
+/* ---- JSON values --------------------------------------------------------- */
 
 /* A value with no secret comes back as itself; one with a secret deep
  * inside is copied, its members in their order, what did not change

@@ -191,16 +191,11 @@ static int read_step(const jx__node *n, jx_plan *plan, jx__step *st,
     return read_params(jx__map_get(n, "parameters"), plan, st, scratch, err);
 }
 
-/* What a secret of len bytes costs the plan: its copy, its entry, a
- * bucket at most half full, and malloc's overhead. */
-#define SECRET_COST(len) \
-    ((len) + 1 + sizeof(jx__secret) + 2 * sizeof(uint32_t) + 16)
-
 /* Adds a secret value to the plan's set (a value seen before is not added
  * twice). */
 int jx__plan_add_secret(jx_plan *plan, const char *value, jx_error *err)
 {
-    size_t cost = SECRET_COST(strlen(value));
+    size_t cost = strlen(value) + 1 + JX__SECRET_OVERHEAD;
     int added;
 
     if (jx__budget_charge(&plan->budget, cost) != 0)

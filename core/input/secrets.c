@@ -32,7 +32,8 @@ static size_t key_len(size_t len)
     return len < JX__SECRET_KEY ? len : JX__SECRET_KEY;
 }
 
-/* Filter bits per bucket: the filter has n_buckets * FILTER_BITS bits. */
+/* Filter bits per bucket: the filter has n_buckets * FILTER_BITS bits
+ * (JX__SECRET_OVERHEAD counts them). */
 #define FILTER_BITS 8
 
 static uint64_t key_hash(const jx__secrets *set, const char *key, size_t k)

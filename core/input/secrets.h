@@ -49,6 +49,12 @@ typedef struct jx__secrets {
 
 #define JX__SECRET_KEY 8
 
+/* What a secret costs beyond its text and NUL: its entry, two buckets
+ * (the table is at most half full) and their 16 bits of filter, and
+ * malloc's overhead for its copy. */
+#define JX__SECRET_OVERHEAD \
+    (sizeof(jx__secret) + 2 * sizeof(uint64_t) + 2 + 16)
+
 /* Adds a copy of text (not empty) unless the set has it: 1 when added, 0
  * when it was there already, -1 when out of memory (the set unchanged). */
 int jx__secrets_add(jx__secrets *set, const char *text);
